@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Device id tables for drivers.
+//!
+//! A bus matches devices to drivers with a table of C device ids (for example `struct
+//! pci_device_id`) that ends with an all-zero entry. A Rust driver attaches its own data to each
+//! entry: [`IdArray`] keeps the C table and an array of that data side by side, and stores the
+//! index of each entry in the entry's `driver_data` field, so that the bus glue finds the data of
+//! the matched entry without any pointer in the C table.
+//!
+//! C header: [`include/linux/mod_devicetable.h`](srctree/include/linux/mod_devicetable.h)
+
+use core::mem::{ManuallyDrop, MaybeUninit};
+
+/// A C device id type whose entries carry an index in a `driver_data` field.
+///
+/// # Safety
+///
+/// - `Self` must have the same layout as [`RawDeviceId::RawType`] (a transparent wrapper).
+/// - [`RawDeviceId::DRIVER_DATA_OFFSET`] must be the offset of a field of type `usize` (or of the
+///   C `kernel_ulong_t`) within `RawType` that the bus leaves untouched and hands back on a
+///   match, and an all-zero `RawType` must be the table terminator.
+pub unsafe trait RawDeviceId {
+    /// The C type of an entry.
+    type RawType: Copy;
+
+    /// The offset of the `driver_data` field in [`RawDeviceId::RawType`].
+    const DRIVER_DATA_OFFSET: usize;
+
+    /// Reads the index stored in an entry of an [`IdArray`].
+    fn index(&self) -> usize;
+}
+
+/// The C part of an [`IdArray`]: the entries followed by the zeroed terminator.
+#[repr(C)]
+pub struct RawIdArray<T: RawDeviceId, const N: usize> {
+    ids: [T::RawType; N],
+    sentinel: MaybeUninit<T::RawType>,
+}
+
+/// A device id table with driver data of type `U` for each of its `N` entries.
+///
+/// # Invariants
+///
+/// The `driver_data` field of entry `i` of `raw` holds `i`, and `raw.sentinel` is all zeroes.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{device_id::IdArray, pci};
+///
+/// static TABLE: IdArray<pci::DeviceId, u32, 2> = IdArray::new([
+///     (pci::DeviceId::from_id(0x1234, 0x11e8), 1),
+///     (pci::DeviceId::from_id(0x1234, 0x11e9), 2),
+/// ]);
+///
+/// assert_eq!(TABLE.info(1), Some(&2));
+/// assert_eq!(TABLE.info(2), None);
+/// ```
+#[repr(C)]
+pub struct IdArray<T: RawDeviceId, U, const N: usize> {
+    raw: RawIdArray<T, N>,
+    info: [U; N],
+}
+
+impl<T: RawDeviceId, U, const N: usize> IdArray<T, U, N> {
+    /// Builds the table from its entries and their data; usable in a `static`.
+    pub const fn new(entries: [(T, U); N]) -> Self {
+        let entries = ManuallyDrop::new(entries);
+        let mut ids = [MaybeUninit::<T::RawType>::uninit(); N];
+        let mut info = [const { MaybeUninit::<U>::uninit() }; N];
+        let mut i = 0;
+        while i < N {
+            // SAFETY: `ManuallyDrop` is transparent and `i < N`, so the pointer is to an entry in
+            // bounds; each entry is read exactly once and `entries` is never dropped, so each
+            // value is moved out exactly once.
+            let (id, data) =
+                unsafe { core::ptr::read(core::ptr::from_ref(&entries).cast::<(T, U)>().add(i)) };
+            // SAFETY: By the trait's contract `T` is a transparent wrapper of `T::RawType`.
+            let mut raw = unsafe { core::ptr::read(core::ptr::from_ref(&id).cast::<T::RawType>()) };
+            core::mem::forget(id);
+            // SAFETY: By the trait's contract `DRIVER_DATA_OFFSET` is the offset of a `usize`
+            // field within `T::RawType`, so the write is in bounds and aligned.
+            unsafe {
+                core::ptr::from_mut(&mut raw)
+                    .cast::<u8>()
+                    .add(T::DRIVER_DATA_OFFSET)
+                    .cast::<usize>()
+                    .write(i)
+            };
+            ids[i] = MaybeUninit::new(raw);
+            info[i] = MaybeUninit::new(data);
+            i += 1;
+        }
+        // INVARIANT: Entry `i` holds `i` in its driver data; the sentinel is zeroed.
+        Self {
+            raw: RawIdArray {
+                // SAFETY: All `N` elements were initialised in the loop above;
+                // `[MaybeUninit<X>; N]` has the layout of `[X; N]`.
+                ids: unsafe { core::ptr::read(core::ptr::from_ref(&ids).cast()) },
+                sentinel: MaybeUninit::zeroed(),
+            },
+            // SAFETY: As above, for the data.
+            info: unsafe { core::ptr::read(core::ptr::from_ref(&info).cast()) },
+        }
+    }
+
+    /// Returns the data of entry `index`, or `None` if there is no such entry.
+    pub const fn info(&self, index: usize) -> Option<&U> {
+        if index < N {
+            Some(&self.info[index])
+        } else {
+            None
+        }
+    }
+
+    /// Returns the zero-terminated C table, for the bus's driver structure.
+    pub const fn as_ptr(&self) -> *const T::RawType {
+        core::ptr::from_ref(&self.raw).cast()
+    }
+
+    /// Returns the table as a trait object, for a driver's `ID_TABLE`.
+    pub const fn as_table(&'static self) -> IdTable<T, U>
+    where
+        T: 'static,
+        U: 'static,
+    {
+        self
+    }
+}
+
+/// A device id table of any length, as a driver names it in its `ID_TABLE`.
+pub type IdTable<T, U> = &'static dyn IdInfo<T, U>;
+
+/// The length-erased view of an [`IdArray`] that bus glue uses.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{device_id::IdArray, pci};
+///
+/// static TABLE: IdArray<pci::DeviceId, &str, 1> =
+///     IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), "edu")]);
+///
+/// let table: kernel::device_id::IdTable<pci::DeviceId, &str> = TABLE.as_table();
+/// assert!(!table.as_ptr().is_null());
+/// assert_eq!(table.info(0), Some(&"edu"));
+/// ```
+pub trait IdInfo<T: RawDeviceId, U> {
+    /// Returns the zero-terminated C table.
+    fn as_ptr(&self) -> *const T::RawType;
+
+    /// Returns the data of the entry whose index the bus handed back, `None` if out of bounds.
+    fn info(&self, index: usize) -> Option<&U>;
+}
+
+impl<T: RawDeviceId, U, const N: usize> IdInfo<T, U> for IdArray<T, U, N> {
+    fn as_ptr(&self) -> *const T::RawType {
+        IdArray::as_ptr(self)
+    }
+
+    fn info(&self, index: usize) -> Option<&U> {
+        IdArray::info(self, index)
+    }
+}
+
+// SAFETY: The C table is plain data that is only ever read; the data is shared only as `&U`.
+unsafe impl<T: RawDeviceId, U: Sync, const N: usize> Sync for IdArray<T, U, N> {}

@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! PCI devices and drivers.
+//!
+//! A PCI driver implements [`Driver`]: an id table, `probe` and optionally `remove`, and is
+//! registered with [`module_pci_driver!`](crate::module_pci_driver). `probe` receives the
+//! device as a [`&Device<Core>`](Device) and the data of the matched table entry, and returns
+//! the driver's data, which the bus keeps until the device is unbound: `remove` sees it, and it
+//! is dropped right after.
+//!
+//! C header: [`include/linux/pci.h`](srctree/include/linux/pci.h)
+//!
+//! # Examples
+//!
+//! ```
+//! use kernel::{device::Core, device_id::IdArray, pci};
+//!
+//! struct SampleDriver {
+//!     bar: pci::Bar<0x100>,
+//! }
+//!
+//! static TABLE: IdArray<pci::DeviceId, (), 1> =
+//!     IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+//!
+//! impl pci::Driver for SampleDriver {
+//!     type IdInfo = ();
+//!     const ID_TABLE: pci::IdTable<()> = &TABLE;
+//!
+//!     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+//!         pdev.enable_device_mem()?;
+//!         pdev.set_master();
+//!         let bar = pdev.iomap_region_sized::<0x100>(0, kernel::c_str!("sample"))?;
+//!         kernel::dev_info!(pdev, "id {:#x}\n", bar.read32::<0x00>());
+//!         Ok(KBox::pin(SampleDriver { bar }, GFP_KERNEL)?)
+//!     }
+//! }
+//! ```
+
+use crate::{
+    alloc::KBox,
+    bindings, device,
+    device::{Bound, Core, DeviceContext, Normal, RawDevice},
+    device_id::{self, RawDeviceId},
+    driver,
+    error::{code::*, from_result, to_result, Result},
+    io::{Io, IoRaw},
+    str::CStr,
+    types::{ARef, AlwaysRefCounted, ForeignOwnable, Opaque},
+    ThisModule,
+};
+use core::{marker::PhantomData, ops::Deref, pin::Pin, ptr};
+
+#[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+mod tests;
+
+/// An entry of a PCI device id table: the C `struct pci_device_id`.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::pci::DeviceId;
+///
+/// let edu = DeviceId::from_id(0x1234, 0x11e8);
+/// assert_eq!(edu.vendor(), 0x1234);
+/// assert_eq!(edu.device(), 0x11e8);
+/// ```
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+pub struct DeviceId(bindings::pci_device_id);
+
+/// Matches any vendor, device, subvendor or subdevice id (the C `PCI_ANY_ID`).
+pub const ANY_ID: u32 = !0;
+
+impl DeviceId {
+    /// An entry that matches a vendor and device id, with any subsystem ids.
+    pub const fn from_id(vendor: u32, device: u32) -> Self {
+        Self(bindings::pci_device_id {
+            vendor,
+            device,
+            subvendor: ANY_ID,
+            subdevice: ANY_ID,
+            class: 0,
+            class_mask: 0,
+            driver_data: 0,
+            override_only: 0,
+        })
+    }
+
+    /// An entry that matches the class code bits selected by `class_mask`, from any vendor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci::DeviceId;
+    ///
+    /// // Any "other unclassified device" (class 0xff).
+    /// let _any_other = DeviceId::from_class(0xff0000, 0xff0000);
+    /// ```
+    pub const fn from_class(class: u32, class_mask: u32) -> Self {
+        Self(bindings::pci_device_id {
+            vendor: ANY_ID,
+            device: ANY_ID,
+            subvendor: ANY_ID,
+            subdevice: ANY_ID,
+            class,
+            class_mask,
+            driver_data: 0,
+            override_only: 0,
+        })
+    }
+
+    /// Returns the vendor id this entry matches.
+    pub const fn vendor(&self) -> u32 {
+        self.0.vendor
+    }
+
+    /// Returns the device id this entry matches.
+    pub const fn device(&self) -> u32 {
+        self.0.device
+    }
+}
+
+// SAFETY: `DeviceId` is a transparent wrapper of `struct pci_device_id`, whose `driver_data` is a
+// `kernel_ulong_t` that the PCI core hands back unchanged on a match (and, for ids added through
+// sysfs, only accepts values that an entry of the table has); an all-zero entry ends the table.
+unsafe impl RawDeviceId for DeviceId {
+    type RawType = bindings::pci_device_id;
+
+    const DRIVER_DATA_OFFSET: usize = core::mem::offset_of!(bindings::pci_device_id, driver_data);
+
+    fn index(&self) -> usize {
+        self.0.driver_data as usize
+    }
+}
+
+/// A PCI device id table with driver data of type `U`, as a driver names it in
+/// [`Driver::ID_TABLE`].
+pub type IdTable<U> = device_id::IdTable<DeviceId, U>;
+
+/// A PCI driver.
+///
+/// The implementing type is the driver's data: what `probe` returns is kept until the device is
+/// unbound.
+///
+/// # Examples
+///
+/// See the [module documentation](self).
+pub trait Driver: Send + Sync + 'static {
+    /// The data attached to each entry of [`Driver::ID_TABLE`].
+    type IdInfo: 'static;
+
+    /// The devices this driver binds to.
+    const ID_TABLE: IdTable<Self::IdInfo>;
+
+    /// Binds the driver to `dev`, which matched the table entry whose data is `id_info`.
+    ///
+    /// Runs with the device lock held. What it returns is the driver's data for this device.
+    fn probe(dev: &Device<Core>, id_info: &Self::IdInfo) -> Result<Pin<KBox<Self>>>;
+
+    /// Unbinds the driver from `dev`; `this` is dropped right after this returns.
+    ///
+    /// Runs with the device lock held. The default does nothing.
+    fn remove(dev: &Device<Core>, this: Pin<&Self>) {
+        let _ = (dev, this);
+    }
+}
+
+/// The [`driver::RegistrationOps`] of PCI drivers: registers a `struct pci_driver` whose
+/// callbacks call `T`'s.
+///
+/// # Examples
+///
+/// See [`driver::Registration`].
+pub struct Adapter<T: Driver>(PhantomData<T>);
+
+// SAFETY: `__pci_register_driver()` registers the driver and fails without leaving it registered;
+// `pci_unregister_driver()` returns only after every device is unbound (remove has returned).
+unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
+    type RegType = bindings::pci_driver;
+
+    unsafe fn register(
+        reg: &Opaque<Self::RegType>,
+        name: &'static CStr,
+        module: &'static ThisModule,
+    ) -> Result {
+        let pdrv = reg.get();
+        // SAFETY: By the caller's contract `pdrv` is a default-initialised, pinned
+        // `struct pci_driver` that nothing else accesses until it is registered.
+        unsafe {
+            (*pdrv).name = name.as_char_ptr();
+            (*pdrv).probe = Some(Self::probe_callback);
+            (*pdrv).remove = Some(Self::remove_callback);
+            (*pdrv).id_table = T::ID_TABLE.as_ptr();
+        }
+        // SAFETY: `pdrv` is valid and fully set up; `name` and the id table are `'static`.
+        to_result(unsafe {
+            bindings::__pci_register_driver(pdrv, module.as_ptr(), name.as_char_ptr())
+        })
+    }
+
+    unsafe fn unregister(reg: &Opaque<Self::RegType>) {
+        // SAFETY: By the caller's contract `reg` is registered.
+        unsafe { bindings::pci_unregister_driver(reg.get()) }
+    }
+}
+
+impl<T: Driver> Adapter<T> {
+    extern "C" fn probe_callback(
+        pdev: *mut bindings::pci_dev,
+        id: *const bindings::pci_device_id,
+    ) -> core::ffi::c_int {
+        // SAFETY: The PCI core calls `probe` with a valid device that stays alive for the call,
+        // with the device lock held and `dev->driver` already set to this driver: managed
+        // resources added now are released when probe fails or, if it succeeds, at unbind, so
+        // the device counts as bound for the length of the call.
+        let dev = unsafe { Device::<Core>::from_raw(pdev) };
+        // SAFETY: `id` points to the matched entry of our table (or to a dynamic id whose
+        // `driver_data` equals that of one of our entries), which `DeviceId` wraps transparently.
+        let index = unsafe { &*id.cast::<DeviceId>() }.index();
+        from_result(|| {
+            let info = T::ID_TABLE.info(index).ok_or(EINVAL)?;
+            let data = T::probe(dev, info)?;
+            // SAFETY: `pdev` is valid; the pointer is reclaimed in `remove_callback`, which the
+            // PCI core calls exactly once for every successful probe.
+            unsafe { bindings::pci_set_drvdata(pdev, data.into_foreign() as _) };
+            Ok(0)
+        })
+    }
+
+    extern "C" fn remove_callback(pdev: *mut bindings::pci_dev) {
+        // SAFETY: The PCI core calls `remove` with a valid device, bound to us, with the device
+        // lock held.
+        let dev = unsafe { Device::<Core>::from_raw(pdev) };
+        // SAFETY: `pdev` is valid.
+        let ptr = unsafe { bindings::pci_get_drvdata(pdev) };
+        // SAFETY: `remove` only runs after a successful probe, which stored the result of
+        // `into_foreign()`; it is reclaimed here exactly once.
+        let data = unsafe { Pin::<KBox<T>>::from_foreign(ptr) };
+        T::remove(dev, data.as_ref());
+        drop(data);
+    }
+}
+
+/// Declares a kernel module that registers a PCI driver while it is loaded.
+///
+/// # Examples
+///
+/// ```ignore
+/// kernel::module_pci_driver! {
+///     type: MyDriver,
+///     name: "my_driver",
+///     author: "Jane Doe",
+///     description: "A PCI driver",
+///     license: "GPL v2",
+/// }
+/// ```
+#[macro_export]
+macro_rules! module_pci_driver {
+    ($($f:tt)*) => {
+        $crate::module_driver!(<T>, $crate::pci::Adapter<T>, { $($f)* });
+    };
+}
+
+/// A PCI device, in context `Ctx` (see [`device`]).
+///
+/// # Invariants
+///
+/// `self.0` is a valid `struct pci_dev`, and its embedded `struct device` satisfies the
+/// invariants of [`device::Device<Ctx>`], for as long as a reference to `self` exists.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{pci, types::ARef};
+///
+/// // A counted reference may be kept anywhere, for instance beyond the binding.
+/// fn keep(pdev: &pci::Device) -> ARef<pci::Device> {
+///     pdev.into()
+/// }
+/// ```
+#[repr(transparent)]
+pub struct Device<Ctx: DeviceContext = Normal>(Opaque<bindings::pci_dev>, PhantomData<Ctx>);
+
+impl<Ctx: DeviceContext> Device<Ctx> {
+    /// Borrows an existing `struct pci_dev` in context `Ctx`.
+    ///
+    /// # Safety
+    ///
+    /// The same as for [`device::Device::from_raw`], for the `struct device` embedded in the
+    /// `struct pci_dev` that `ptr` points to.
+    pub unsafe fn from_raw<'a>(ptr: *mut bindings::pci_dev) -> &'a Self {
+        // INVARIANT: Guaranteed by the caller.
+        // SAFETY: `Device` is a transparent wrapper of `struct pci_dev`.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// Returns the raw `struct pci_dev` pointer.
+    pub fn as_raw(&self) -> *mut bindings::pci_dev {
+        self.0.get()
+    }
+
+    /// Returns the vendor id of the device.
+    pub fn vendor_id(&self) -> u16 {
+        // SAFETY: `self.as_raw()` is valid by the type invariant; the id is set at enumeration
+        // and never changes.
+        unsafe { (*self.as_raw()).vendor }
+    }
+
+    /// Returns the device id of the device.
+    pub fn device_id(&self) -> u16 {
+        // SAFETY: As for `vendor_id`.
+        unsafe { (*self.as_raw()).device }
+    }
+
+    /// Returns the length of BAR `bar` in bytes, 0 for an unused BAR; [`EINVAL`] for a BAR number
+    /// that does not exist.
+    pub fn resource_len(&self, bar: u32) -> Result<u64> {
+        if bar >= bindings::PCI_STD_NUM_BARS {
+            return Err(EINVAL);
+        }
+        // SAFETY: `self.as_raw()` is valid and `bar` is a standard BAR number.
+        Ok(unsafe { bindings::pci_resource_len(self.as_raw(), bar as _) } as u64)
+    }
+}
+
+impl Device<Core> {
+    /// Enables the device's memory space, as `pci_enable_device_mem()` does.
+    ///
+    /// The device is disabled again when the driver is unbound, after its data has been
+    /// dropped.
+    pub fn enable_device_mem(&self) -> Result {
+        // SAFETY: `self.as_raw()` is valid and the device lock is held.
+        to_result(unsafe { bindings::pci_enable_device_mem(self.as_raw()) })?;
+        // SAFETY: The device is bound (type invariant), so the action runs at unbind, after
+        // `remove` and the driver data; `disable_action` is a valid function for this data.
+        to_result(unsafe {
+            bindings::devm_add_action_or_reset(
+                self.raw_device(),
+                Some(Self::disable_action),
+                self.as_raw().cast(),
+            )
+        })
+    }
+
+    unsafe extern "C" fn disable_action(pdev: *mut core::ffi::c_void) {
+        // SAFETY: Registered by `enable_device_mem` with the device, which is alive while its
+        // managed resources are released.
+        unsafe { bindings::pci_disable_device(pdev.cast()) }
+    }
+
+    /// Enables bus mastering (DMA) for the device, as `pci_set_master()` does.
+    ///
+    /// It is turned off again when the device is disabled at unbind.
+    pub fn set_master(&self) {
+        // SAFETY: `self.as_raw()` is valid and the device lock is held.
+        unsafe { bindings::pci_set_master(self.as_raw()) };
+    }
+}
+
+impl Device<Bound> {
+    /// Requests BAR `bar` for the driver and maps all of it; the BAR must be at least `SIZE`
+    /// bytes long and a memory BAR.
+    ///
+    /// Fails with [`EINVAL`] for a bad BAR number, an I/O port BAR or a BAR shorter than `SIZE`,
+    /// [`EBUSY`] if another driver holds the region and [`ENOMEM`] if it can not be mapped.
+    pub fn iomap_region_sized<const SIZE: usize>(
+        &self,
+        bar: u32,
+        name: &'static CStr,
+    ) -> Result<Bar<SIZE>> {
+        Bar::new(self, bar, name)
+    }
+}
+
+// The contexts deref down to the normal device, like those of `device::Device`.
+impl Deref for Device<Core> {
+    type Target = Device<Bound>;
+
+    fn deref(&self) -> &Self::Target {
+        // SAFETY: A core reference guarantees everything a bound one does.
+        unsafe { Device::from_raw(self.as_raw()) }
+    }
+}
+
+impl Deref for Device<Bound> {
+    type Target = Device;
+
+    fn deref(&self) -> &Self::Target {
+        // SAFETY: A bound reference guarantees everything a normal one does.
+        unsafe { Device::from_raw(self.as_raw()) }
+    }
+}
+
+impl<Ctx: DeviceContext> AsRef<device::Device<Ctx>> for Device<Ctx> {
+    fn as_ref(&self) -> &device::Device<Ctx> {
+        // SAFETY: By the type invariant the embedded `struct device` satisfies the invariants of
+        // `device::Device<Ctx>` for as long as `self` is borrowed.
+        unsafe { device::Device::from_raw(self.raw_device()) }
+    }
+}
+
+// SAFETY: The embedded `struct device` is valid and counted while `self` is borrowed.
+unsafe impl<Ctx: DeviceContext> RawDevice for Device<Ctx> {
+    fn raw_device(&self) -> *mut bindings::device {
+        // SAFETY: `self.as_raw()` is valid by the type invariant; this only computes the address
+        // of a field.
+        unsafe { ptr::addr_of_mut!((*self.as_raw()).dev) }
+    }
+}
+
+// SAFETY: `pci_dev_get()` and `pci_dev_put()` count the embedded `struct device`. Only normal
+// devices are counted; bound and core references must not outlive their callback.
+unsafe impl AlwaysRefCounted for Device {
+    fn inc_ref(&self) {
+        // SAFETY: The existence of `&self` guarantees a non-zero count.
+        unsafe { bindings::pci_dev_get(self.as_raw()) };
+    }
+
+    unsafe fn dec_ref(obj: ptr::NonNull<Self>) {
+        // SAFETY: The caller guarantees a non-zero count.
+        unsafe { bindings::pci_dev_put(obj.cast().as_ptr()) }
+    }
+}
+
+// SAFETY: As for `device::Device`: a normal PCI device may be used and released from any thread.
+unsafe impl Send for Device {}
+
+// SAFETY: The methods of a normal PCI device read only immutable ids and synchronised state.
+unsafe impl Sync for Device {}
+
+/// A requested and mapped PCI memory BAR of at least `SIZE` bytes; derefs to [`Io<SIZE>`].
+///
+/// Dropping it unmaps and releases the BAR.
+///
+/// # Invariants
+///
+/// `io` describes the live mapping of BAR `num` of `pdev`, which was requested for the driver
+/// with `pci_request_region()`.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{device::Bound, pci};
+///
+/// fn map(pdev: &pci::Device<Bound>) -> Result<u32> {
+///     let bar = pdev.iomap_region_sized::<0x100>(0, kernel::c_str!("sample"))?;
+///     // An offset beyond 0x100 would not build; a run-time offset is checked.
+///     Ok(bar.read32::<0x04>() ^ bar.try_read32(0x08)?)
+/// }
+/// ```
+pub struct Bar<const SIZE: usize = 0> {
+    pdev: ARef<Device>,
+    io: IoRaw<SIZE>,
+    num: i32,
+}
+
+impl<const SIZE: usize> Bar<SIZE> {
+    fn new(pdev: &Device<Bound>, num: u32, name: &'static CStr) -> Result<Self> {
+        let len = pdev.resource_len(num)?;
+        if len == 0 {
+            return Err(EINVAL);
+        }
+        // SAFETY: `pdev` is valid and `num` a standard BAR number (checked above).
+        let flags = unsafe { bindings::pci_resource_flags(pdev.as_raw(), num as _) };
+        if flags & u64::from(bindings::IORESOURCE_MEM) == 0 {
+            return Err(EINVAL);
+        }
+        let len = usize::try_from(len).map_err(|_| EINVAL)?;
+        if len < SIZE {
+            return Err(EINVAL);
+        }
+        // SAFETY: `pdev` is valid, `num` is a BAR number, and `name` is `'static` as the
+        // resource keeps the pointer.
+        to_result(unsafe {
+            bindings::pci_request_region(pdev.as_raw(), num as _, name.as_char_ptr())
+        })?;
+        // SAFETY: The region was just requested for us.
+        let addr = unsafe { bindings::pci_iomap(pdev.as_raw(), num as _, 0) };
+        if addr.is_null() {
+            // SAFETY: Undoes the request above.
+            unsafe { bindings::pci_release_region(pdev.as_raw(), num as _) };
+            return Err(ENOMEM);
+        }
+        let io = match IoRaw::new(addr as usize, len) {
+            Ok(io) => io,
+            Err(e) => {
+                // SAFETY: Undoes the mapping and request above.
+                unsafe {
+                    bindings::pci_iounmap(pdev.as_raw(), addr);
+                    bindings::pci_release_region(pdev.as_raw(), num as _);
+                }
+                return Err(e);
+            }
+        };
+        // INVARIANT: `addr` maps all `len` bytes of the requested BAR `num`.
+        Ok(Self {
+            pdev: (&**pdev).into(),
+            io,
+            num: num as i32,
+        })
+    }
+
+    /// Returns the BAR number.
+    pub fn index(&self) -> u32 {
+        self.num as u32
+    }
+}
+
+impl<const SIZE: usize> Deref for Bar<SIZE> {
+    type Target = Io<SIZE>;
+
+    fn deref(&self) -> &Self::Target {
+        // SAFETY: By the type invariant the mapping is live until `self` is dropped.
+        unsafe { Io::from_raw(&self.io) }
+    }
+}
+
+impl<const SIZE: usize> Drop for Bar<SIZE> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant the mapping and the request are ours to undo, once.
+        unsafe {
+            bindings::pci_iounmap(self.pdev.as_raw(), self.io.addr() as _);
+            bindings::pci_release_region(self.pdev.as_raw(), self.num);
+        }
+    }
+}
+
+// SAFETY: MMIO accessors may be used from any thread; the BAR is released from any thread.
+unsafe impl<const SIZE: usize> Send for Bar<SIZE> {}
+
+// SAFETY: All accessors take `&self` and are single MMIO instructions.
+unsafe impl<const SIZE: usize> Sync for Bar<SIZE> {}

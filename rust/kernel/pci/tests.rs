@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KUnit suite for the PCI glue, run against a real device.
+//!
+//! The suite binds test drivers to QEMU's `edu` device (1234:11e8, started with `-device edu`):
+//! it registers a driver, checks what `probe` saw, unbinds and rebinds the device through the
+//! driver core, and checks that the driver data is dropped exactly once, after `remove`.
+//! Without an `edu` device every case fails.
+
+use crate::{
+    bindings,
+    device::{Core, RawDevice},
+    device_id::IdArray,
+    driver::Registration,
+    error::code::*,
+    kunit::Test,
+    pci,
+    prelude::*,
+    ThisModule,
+};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+
+const EDU_VENDOR: u32 = 0x1234;
+const EDU_DEVICE: u32 = 0x11e8;
+const EDU_ID: u32 = 0x010000ed;
+const ID_INFO: u32 = 42;
+
+// SAFETY: Built-in code has no module; NULL is `THIS_MODULE` there.
+static NO_MODULE: ThisModule = unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
+
+static TABLE: IdArray<pci::DeviceId, u32, 2> = IdArray::new([
+    (pci::DeviceId::from_id(0xffff, 0xfffe), 0),
+    (pci::DeviceId::from_id(EDU_VENDOR, EDU_DEVICE), ID_INFO),
+]);
+
+/// What the test drivers observed, read back by the cases.
+static PROBES: AtomicUsize = AtomicUsize::new(0);
+static REMOVES: AtomicUsize = AtomicUsize::new(0);
+static DROPS: AtomicUsize = AtomicUsize::new(0);
+/// Drops that had happened when `remove` was entered (must stay 0 per cycle).
+static DROPS_BEFORE_REMOVE: AtomicUsize = AtomicUsize::new(0);
+/// Bit set of the checks that `probe` made and that passed.
+static PROBE_CHECKS: AtomicU32 = AtomicU32::new(0);
+/// The probed device, with a reference taken by `probe`.
+static PDEV: AtomicPtr<bindings::pci_dev> = AtomicPtr::new(core::ptr::null_mut());
+
+const CHECK_IDS: u32 = 1 << 0;
+const CHECK_INFO: u32 = 1 << 1;
+const CHECK_LOCKED: u32 = 1 << 2;
+const CHECK_DRIVER_SET: u32 = 1 << 3;
+const CHECK_READ: u32 = 1 << 4;
+const CHECK_BOUNDS: u32 = 1 << 5;
+const CHECK_BAD_BAR: u32 = 1 << 6;
+const CHECK_BUSY: u32 = 1 << 7;
+const CHECK_LIVENESS: u32 = 1 << 8;
+const ALL_CHECKS: u32 = (1 << 9) - 1;
+
+fn reset() {
+    PROBES.store(0, Ordering::SeqCst);
+    REMOVES.store(0, Ordering::SeqCst);
+    DROPS.store(0, Ordering::SeqCst);
+    DROPS_BEFORE_REMOVE.store(0, Ordering::SeqCst);
+    PROBE_CHECKS.store(0, Ordering::SeqCst);
+}
+
+fn check(ok: bool, bit: u32) {
+    if ok {
+        PROBE_CHECKS.fetch_or(bit, Ordering::SeqCst);
+    }
+}
+
+fn probe_checks(pdev: &pci::Device<Core>, info: &u32) -> Result<pci::Bar<0x100>> {
+    check(
+        u32::from(pdev.vendor_id()) == EDU_VENDOR && u32::from(pdev.device_id()) == EDU_DEVICE,
+        CHECK_IDS,
+    );
+    check(*info == ID_INFO, CHECK_INFO);
+    let dev = pdev.raw_device();
+    // SAFETY: `dev` is valid for the callback; reading the lock state and the driver pointer
+    // has no side effects.
+    unsafe {
+        check(
+            bindings::mutex_is_locked(&raw mut (*dev).mutex),
+            CHECK_LOCKED,
+        );
+        check(!(*dev).driver.is_null(), CHECK_DRIVER_SET);
+    }
+    pdev.enable_device_mem()?;
+    let bar = pdev.iomap_region_sized::<0x100>(0, c_str!("rust-pci-test"))?;
+    check(bar.read32::<0x00>() == EDU_ID, CHECK_READ);
+    let len = bar.maxsize();
+    check(
+        bar.try_read32(len) == Err(EINVAL)
+            && bar.try_read32(len - 2) == Err(EINVAL)
+            && bar.try_read32(2) == Err(EINVAL)
+            && bar.try_write32(0, usize::MAX - 1) == Err(EINVAL)
+            && bar.try_read8(len - 1).is_ok(),
+        CHECK_BOUNDS,
+    );
+    check(
+        pdev.iomap_region_sized::<0>(6, c_str!("x")).err() == Some(EINVAL)
+            && pdev.iomap_region_sized::<0x200000>(0, c_str!("x")).err() == Some(EINVAL),
+        CHECK_BAD_BAR,
+    );
+    check(
+        pdev.iomap_region_sized::<0>(0, c_str!("x")).err() == Some(EBUSY),
+        CHECK_BUSY,
+    );
+    // The liveness register returns the complement of what was written.
+    bar.write32::<0x04>(0x1234_5678);
+    check(bar.read32::<0x04>() == !0x1234_5678, CHECK_LIVENESS);
+    Ok(bar)
+}
+
+struct GoodDriver {
+    _bar: pci::Bar<0x100>,
+}
+
+impl pci::Driver for GoodDriver {
+    type IdInfo = u32;
+    const ID_TABLE: pci::IdTable<u32> = &TABLE;
+
+    fn probe(pdev: &pci::Device<Core>, info: &u32) -> Result<Pin<KBox<Self>>> {
+        PROBES.fetch_add(1, Ordering::SeqCst);
+        let bar = probe_checks(pdev, info)?;
+        if PDEV.load(Ordering::SeqCst).is_null() {
+            // SAFETY: `pdev` is valid; the reference is dropped by `put_pdev`.
+            PDEV.store(
+                unsafe { bindings::pci_dev_get(pdev.as_raw()) },
+                Ordering::SeqCst,
+            );
+        }
+        Ok(KBox::pin(GoodDriver { _bar: bar }, GFP_KERNEL)?)
+    }
+
+    fn remove(_pdev: &pci::Device<Core>, _this: Pin<&Self>) {
+        REMOVES.fetch_add(1, Ordering::SeqCst);
+        DROPS_BEFORE_REMOVE.fetch_add(
+            DROPS.load(Ordering::SeqCst) + 1 - REMOVES.load(Ordering::SeqCst),
+            Ordering::SeqCst,
+        );
+    }
+}
+
+impl Drop for GoodDriver {
+    fn drop(&mut self) {
+        DROPS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+struct FailingDriver;
+
+impl pci::Driver for FailingDriver {
+    type IdInfo = u32;
+    const ID_TABLE: pci::IdTable<u32> = &TABLE;
+
+    fn probe(pdev: &pci::Device<Core>, _info: &u32) -> Result<Pin<KBox<Self>>> {
+        PROBES.fetch_add(1, Ordering::SeqCst);
+        // Resources taken before the failure must be given back by the core and by drops.
+        pdev.enable_device_mem()?;
+        let _bar = pdev.iomap_region_sized::<0x100>(0, c_str!("rust-pci-test"))?;
+        Err(ENODEV)
+    }
+}
+
+fn put_pdev() {
+    let pdev = PDEV.swap(core::ptr::null_mut(), Ordering::SeqCst);
+    if !pdev.is_null() {
+        // SAFETY: The reference was taken in `GoodDriver::probe`.
+        unsafe { bindings::pci_dev_put(pdev) };
+    }
+}
+
+/// Returns whether an `edu` device exists.
+fn edu_present() -> bool {
+    // SAFETY: Looking up a device by id with no starting point; the reference it returns, if
+    // any, is put right away.
+    let pdev = unsafe { bindings::pci_get_device(EDU_VENDOR, EDU_DEVICE, core::ptr::null_mut()) };
+    if pdev.is_null() {
+        return false;
+    }
+    // SAFETY: `pci_get_device` returned a counted reference.
+    unsafe { bindings::pci_dev_put(pdev) };
+    true
+}
+
+/// The suite needs the device: without it every case fails rather than passing vacuously.
+fn no_device(test: &mut Test) -> bool {
+    !crate::kunit_expect!(test, edu_present())
+}
+
+fn register<T: pci::Driver>() -> Result<Pin<KBox<Registration<pci::Adapter<T>>>>> {
+    KBox::pin_init(
+        Registration::new(c_str!("rust_pci_test"), &NO_MODULE),
+        GFP_KERNEL,
+    )
+}
+
+/// Probe runs once with the expected context and id data; remove runs before the drop, and the
+/// drop happens exactly once per binding, through unbind, rebind and unregistration.
+fn bind_unbind_rebind(test: &mut Test) {
+    if no_device(test) {
+        return;
+    }
+    reset();
+    let reg = match register::<GoodDriver>() {
+        Ok(reg) => reg,
+        Err(e) => {
+            crate::kunit::err(format_args!("    registration failed: {:?}\n", e));
+            crate::kunit_expect!(test, false);
+            return;
+        }
+    };
+    crate::kunit_expect_eq!(test, PROBES.load(Ordering::SeqCst), 1);
+    crate::kunit_expect_eq!(test, PROBE_CHECKS.load(Ordering::SeqCst), ALL_CHECKS);
+    crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), 0);
+
+    let pdev = PDEV.load(Ordering::SeqCst);
+    crate::kunit_expect!(test, !pdev.is_null());
+    if !pdev.is_null() {
+        // SAFETY: `pdev` holds a reference taken in probe.
+        let dev = unsafe { &raw mut (*pdev).dev };
+        // SAFETY: `dev` is valid; unbinding takes the device lock itself.
+        unsafe { bindings::device_release_driver(dev) };
+        crate::kunit_expect_eq!(test, REMOVES.load(Ordering::SeqCst), 1);
+        crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), 1);
+        // SAFETY: `dev` is valid and now unbound.
+        crate::kunit_expect!(test, unsafe { (*dev).driver.is_null() });
+
+        // SAFETY: `dev` is valid; binding takes the device lock itself.
+        let ret = unsafe { bindings::device_attach(dev) };
+        crate::kunit_expect_eq!(test, ret, 1);
+        crate::kunit_expect_eq!(test, PROBES.load(Ordering::SeqCst), 2);
+        crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), 1);
+    }
+
+    drop(reg);
+    crate::kunit_expect_eq!(test, REMOVES.load(Ordering::SeqCst), 2);
+    crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), 2);
+    crate::kunit_expect_eq!(test, DROPS_BEFORE_REMOVE.load(Ordering::SeqCst), 0);
+    put_pdev();
+}
+
+/// A failing probe leaves the device unbound with nothing kept: a later driver can request the
+/// same BAR again.
+fn failed_probe_keeps_nothing(test: &mut Test) {
+    if no_device(test) {
+        return;
+    }
+    reset();
+    match register::<FailingDriver>() {
+        Ok(reg) => {
+            crate::kunit_expect_eq!(test, PROBES.load(Ordering::SeqCst), 1);
+            drop(reg);
+        }
+        Err(_) => {
+            crate::kunit_expect!(test, false);
+            return;
+        }
+    }
+    reset();
+    match register::<GoodDriver>() {
+        Ok(reg) => {
+            crate::kunit_expect_eq!(test, PROBE_CHECKS.load(Ordering::SeqCst), ALL_CHECKS);
+            drop(reg);
+            crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), 1);
+        }
+        Err(_) => {
+            crate::kunit_expect!(test, false);
+        }
+    }
+    put_pdev();
+}
+
+/// Many bind/unbind cycles keep the counts in step.
+fn many_cycles(test: &mut Test) {
+    if no_device(test) {
+        return;
+    }
+    const CYCLES: usize = 100;
+    reset();
+    for _ in 0..CYCLES {
+        match register::<GoodDriver>() {
+            Ok(reg) => drop(reg),
+            Err(_) => break,
+        }
+    }
+    crate::kunit_expect_eq!(test, PROBES.load(Ordering::SeqCst), CYCLES);
+    crate::kunit_expect_eq!(test, REMOVES.load(Ordering::SeqCst), CYCLES);
+    crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), CYCLES);
+    crate::kunit_expect_eq!(test, DROPS_BEFORE_REMOVE.load(Ordering::SeqCst), 0);
+    put_pdev();
+}
+
+crate::kunit_suite!(
+    rust_pci_driver,
+    [bind_unbind_rebind, failed_probe_keeps_nothing, many_cycles]
+);
