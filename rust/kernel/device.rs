@@ -228,7 +228,7 @@ impl<Ctx: DeviceContext> Device<Ctx> {
             bindings::_dev_printk(
                 level.as_ptr().cast(),
                 self.as_raw(),
-                c"%pA".as_ptr(),
+                crate::c_str!("%pA").as_char_ptr(),
                 ptr::from_ref(&args).cast::<core::ffi::c_void>(),
             )
         };

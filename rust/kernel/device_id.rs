@@ -72,10 +72,13 @@ impl<T: RawDeviceId, U, const N: usize> IdArray<T, U, N> {
         let mut i = 0;
         while i < N {
             // SAFETY: `ManuallyDrop` is transparent and `i < N`, so the pointer is to an entry in
-            // bounds; each entry is read exactly once and `entries` is never dropped, so each
-            // value is moved out exactly once.
-            let (id, data) =
-                unsafe { core::ptr::read(core::ptr::from_ref(&entries).cast::<(T, U)>().add(i)) };
+            // bounds; each field of each entry is read exactly once and `entries` is never
+            // dropped, so each value is moved out exactly once.
+            let entry = unsafe { core::ptr::from_ref(&entries).cast::<(T, U)>().add(i) };
+            // SAFETY: As above.
+            let id = unsafe { core::ptr::read(&raw const (*entry).0) };
+            // SAFETY: As above.
+            let data = unsafe { core::ptr::read(&raw const (*entry).1) };
             // SAFETY: By the trait's contract `T` is a transparent wrapper of `T::RawType`.
             let mut raw = unsafe { core::ptr::read(core::ptr::from_ref(&id).cast::<T::RawType>()) };
             core::mem::forget(id);

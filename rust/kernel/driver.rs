@@ -156,7 +156,7 @@ impl<T: RegistrationOps> PinnedDrop for Registration<T> {
 /// ```
 #[macro_export]
 macro_rules! module_driver {
-    (<$gen:ident>, $adapter:ty, { type: $type:ty, name: $name:literal, $($f:tt)* }) => {
+    (<$gen:ident>, $adapter:ty, { type: $type:ty, name: $name:tt, $($f:tt)* }) => {
         type __DriverOps<$gen> = $adapter;
 
         struct __DriverModule {

@@ -462,7 +462,7 @@ impl<const SIZE: usize> Bar<SIZE> {
         }
         // SAFETY: `pdev` is valid and `num` a standard BAR number (checked above).
         let flags = unsafe { bindings::pci_resource_flags(pdev.as_raw(), num as _) };
-        if flags & u64::from(bindings::IORESOURCE_MEM) == 0 {
+        if flags & bindings::IORESOURCE_MEM as crate::ffi::c_ulong == 0 {
             return Err(EINVAL);
         }
         let len = usize::try_from(len).map_err(|_| EINVAL)?;

@@ -6,7 +6,7 @@
 //! identification register, a liveness register that returns the complement of what was written
 //! to it, and a factorial unit. At probe the driver checks all three and logs the results.
 
-use kernel::{c_str, device::Core, device_id::IdArray, pci, prelude::*};
+use kernel::{c_str, dev_err, dev_info, device::Core, device_id::IdArray, pci, prelude::*};
 
 /// The registers this driver uses, all 32 bits wide.
 mod regs {

@@ -8,7 +8,7 @@
 //! Without an `edu` device every case fails.
 
 use crate::{
-    bindings,
+    bindings, c_str,
     device::{Core, RawDevice},
     device_id::IdArray,
     driver::Registration,
@@ -53,7 +53,7 @@ const CHECK_BOUNDS: u32 = 1 << 5;
 const CHECK_BAD_BAR: u32 = 1 << 6;
 const CHECK_BUSY: u32 = 1 << 7;
 const CHECK_LIVENESS: u32 = 1 << 8;
-const ALL_CHECKS: u32 = (1 << 9) - 1;
+const ALL_CHECKS: u32 = (1 << 10) - 1;
 
 fn reset() {
     PROBES.store(0, Ordering::SeqCst);
