@@ -14,8 +14,7 @@ for f in "${files[@]}"; do
 done
 cp "$ROOT$KSRC/.rustfmt.toml" "$tmp/"
 # rustfmt follows `mod` items, which here only lead to the project's own files.
-chroot "$ROOT" rustfmt --config-path /build/fmt/.rustfmt.toml --edition 2021 \
-	"${files[@]/#//build/fmt/}"
+in_root "rustfmt --config-path /build/fmt/.rustfmt.toml --edition 2021 ${files[*]/#//build/fmt/}"
 
 for f in "${files[@]}"; do
 	cmp -s "$tmp/$f" "$TOP/$f" || { cp "$tmp/$f" "$TOP/$f"; echo "formatted $f"; }
