@@ -13,10 +13,10 @@
 //! # Examples
 //!
 //! ```
-//! use kernel::{device::Core, device_id::IdArray, pci};
+//! use kernel::{device::Core, device_id::IdArray, devres::Devres, pci};
 //!
 //! struct SampleDriver {
-//!     bar: pci::Bar<0x100>,
+//!     bar: Devres<pci::Bar<0x100>>,
 //! }
 //!
 //! static TABLE: IdArray<pci::DeviceId, (), 1> =
@@ -30,17 +30,18 @@
 //!         pdev.enable_device_mem()?;
 //!         pdev.set_master();
 //!         let bar = pdev.iomap_region_sized::<0x100>(0, kernel::c_str!("sample"))?;
-//!         kernel::dev_info!(pdev, "id {:#x}\n", bar.read32::<0x00>());
+//!         kernel::dev_info!(pdev, "id {:#x}\n", bar.access(pdev.as_ref())?.read32::<0x00>());
 //!         Ok(KBox::pin(SampleDriver { bar }, GFP_KERNEL)?)
 //!     }
 //! }
 //! ```
 
 use crate::{
-    alloc::KBox,
+    alloc::{flags::GFP_KERNEL, KBox},
     bindings, device,
     device::{Bound, Core, DeviceContext, Normal, RawDevice},
     device_id::{self, RawDeviceId},
+    devres::Devres,
     driver,
     error::{code::*, from_result, to_result, Result},
     io::{Io, IoRaw},
@@ -361,14 +362,18 @@ impl Device<Bound> {
     /// Requests BAR `bar` for the driver and maps all of it; the BAR must be at least `SIZE`
     /// bytes long and a memory BAR.
     ///
+    /// The mapping is held in a [`Devres`]: it is unmapped and released when the driver is
+    /// unbound at the latest, and no MMIO access through it is possible after that.
+    ///
     /// Fails with [`EINVAL`] for a bad BAR number, an I/O port BAR or a BAR shorter than `SIZE`,
     /// [`EBUSY`] if another driver holds the region and [`ENOMEM`] if it can not be mapped.
     pub fn iomap_region_sized<const SIZE: usize>(
         &self,
         bar: u32,
         name: &'static CStr,
-    ) -> Result<Bar<SIZE>> {
-        Bar::new(self, bar, name)
+    ) -> Result<Devres<Bar<SIZE>>> {
+        let bar = Bar::new(self, bar, name)?;
+        Devres::new(self.as_ref(), bar, GFP_KERNEL)
     }
 }
 
@@ -430,7 +435,8 @@ unsafe impl Sync for Device {}
 
 /// A requested and mapped PCI memory BAR of at least `SIZE` bytes; derefs to [`Io<SIZE>`].
 ///
-/// Dropping it unmaps and releases the BAR.
+/// Dropping it unmaps and releases the BAR. Drivers get it inside a [`Devres`] from
+/// [`Device::iomap_region_sized`], so that it is dropped at unbind at the latest.
 ///
 /// # Invariants
 ///
@@ -444,6 +450,7 @@ unsafe impl Sync for Device {}
 ///
 /// fn map(pdev: &pci::Device<Bound>) -> Result<u32> {
 ///     let bar = pdev.iomap_region_sized::<0x100>(0, kernel::c_str!("sample"))?;
+///     let bar = bar.access(pdev.as_ref())?;
 ///     // An offset beyond 0x100 would not build; a run-time offset is checked.
 ///     Ok(bar.read32::<0x04>() ^ bar.try_read32(0x08)?)
 /// }

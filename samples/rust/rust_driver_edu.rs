@@ -6,7 +6,9 @@
 //! identification register, a liveness register that returns the complement of what was written
 //! to it, and a factorial unit. At probe the driver checks all three and logs the results.
 
-use kernel::{c_str, dev_err, dev_info, device::Core, device_id::IdArray, pci, prelude::*};
+use kernel::{
+    c_str, dev_err, dev_info, device::Core, device_id::IdArray, devres::Devres, pci, prelude::*,
+};
 
 /// The registers this driver uses, all 32 bits wide.
 mod regs {
@@ -25,28 +27,30 @@ const ID_MAGIC: u32 = 0xed;
 /// How many times to read `STATUS` before giving up on the factorial unit.
 const POLL_LIMIT: u32 = 1_000_000;
 
+type Bar = pci::Bar<{ regs::END }>;
+
 struct EduDriver {
-    bar: pci::Bar<{ regs::END }>,
+    bar: Devres<Bar>,
 }
 
 static ID_TABLE: IdArray<pci::DeviceId, (), 1> =
     IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
 
 impl EduDriver {
-    fn check_liveness(&self) -> Result {
+    fn check_liveness(bar: &Bar) -> Result {
         const PATTERN: u32 = 0x5a5a_a5a5;
-        self.bar.write32::<{ regs::LIVENESS }>(PATTERN);
-        if self.bar.read32::<{ regs::LIVENESS }>() != !PATTERN {
+        bar.write32::<{ regs::LIVENESS }>(PATTERN);
+        if bar.read32::<{ regs::LIVENESS }>() != !PATTERN {
             return Err(EIO);
         }
         Ok(())
     }
 
-    fn factorial(&self, n: u32) -> Result<u32> {
-        self.bar.write32::<{ regs::FACTORIAL }>(n);
+    fn factorial(bar: &Bar, n: u32) -> Result<u32> {
+        bar.write32::<{ regs::FACTORIAL }>(n);
         for _ in 0..POLL_LIMIT {
-            if self.bar.read32::<{ regs::STATUS }>() & regs::STATUS_COMPUTING == 0 {
-                return Ok(self.bar.read32::<{ regs::FACTORIAL }>());
+            if bar.read32::<{ regs::STATUS }>() & regs::STATUS_COMPUTING == 0 {
+                return Ok(bar.read32::<{ regs::FACTORIAL }>());
             }
             core::hint::spin_loop();
         }
@@ -61,7 +65,14 @@ impl pci::Driver for EduDriver {
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
         pdev.set_master();
-        let bar = pdev.iomap_region_sized::<{ regs::END }>(0, c_str!("rust_driver_edu"))?;
+        let edu = KBox::pin(
+            EduDriver {
+                bar: pdev.iomap_region_sized(0, c_str!("rust_driver_edu"))?,
+            },
+            GFP_KERNEL,
+        )?;
+        // The bound device proves the mapping is alive: no lock, no RCU.
+        let bar = edu.bar.access(pdev.as_ref())?;
 
         let id = bar.read32::<{ regs::ID }>();
         if id & 0xff != ID_MAGIC {
@@ -76,14 +87,12 @@ impl pci::Driver for EduDriver {
             (id >> 16) & 0xff
         );
 
-        let edu = KBox::pin(EduDriver { bar }, GFP_KERNEL)?;
-        edu.check_liveness()
+        Self::check_liveness(bar)
             .inspect_err(|_| dev_err!(pdev, "edu: liveness check failed\n"))?;
         dev_info!(pdev, "edu: liveness check passed\n");
 
         let n = 10;
-        let result = edu
-            .factorial(n)
+        let result = Self::factorial(bar, n)
             .inspect_err(|_| dev_err!(pdev, "edu: factorial timed out\n"))?;
         dev_info!(pdev, "edu: factorial({}) = {}\n", n, result);
         Ok(edu)

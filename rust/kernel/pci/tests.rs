@@ -11,6 +11,7 @@ use crate::{
     bindings, c_str,
     device::{Core, RawDevice},
     device_id::IdArray,
+    devres::Devres,
     driver::Registration,
     error::code::*,
     kunit::Test,
@@ -53,7 +54,7 @@ const CHECK_BOUNDS: u32 = 1 << 5;
 const CHECK_BAD_BAR: u32 = 1 << 6;
 const CHECK_BUSY: u32 = 1 << 7;
 const CHECK_LIVENESS: u32 = 1 << 8;
-const ALL_CHECKS: u32 = (1 << 10) - 1;
+const ALL_CHECKS: u32 = (1 << 9) - 1;
 
 fn reset() {
     PROBES.store(0, Ordering::SeqCst);
@@ -69,7 +70,7 @@ fn check(ok: bool, bit: u32) {
     }
 }
 
-fn probe_checks(pdev: &pci::Device<Core>, info: &u32) -> Result<pci::Bar<0x100>> {
+fn probe_checks(pdev: &pci::Device<Core>, info: &u32) -> Result<Devres<pci::Bar<0x100>>> {
     check(
         u32::from(pdev.vendor_id()) == EDU_VENDOR && u32::from(pdev.device_id()) == EDU_DEVICE,
         CHECK_IDS,
@@ -86,7 +87,8 @@ fn probe_checks(pdev: &pci::Device<Core>, info: &u32) -> Result<pci::Bar<0x100>>
         check(!(*dev).driver.is_null(), CHECK_DRIVER_SET);
     }
     pdev.enable_device_mem()?;
-    let bar = pdev.iomap_region_sized::<0x100>(0, c_str!("rust-pci-test"))?;
+    let devres_bar = pdev.iomap_region_sized::<0x100>(0, c_str!("rust-pci-test"))?;
+    let bar = devres_bar.access(pdev.as_ref())?;
     check(bar.read32::<0x00>() == EDU_ID, CHECK_READ);
     let len = bar.maxsize();
     check(
@@ -109,11 +111,11 @@ fn probe_checks(pdev: &pci::Device<Core>, info: &u32) -> Result<pci::Bar<0x100>>
     // The liveness register returns the complement of what was written.
     bar.write32::<0x04>(0x1234_5678);
     check(bar.read32::<0x04>() == !0x1234_5678, CHECK_LIVENESS);
-    Ok(bar)
+    Ok(devres_bar)
 }
 
 struct GoodDriver {
-    _bar: pci::Bar<0x100>,
+    _bar: Devres<pci::Bar<0x100>>,
 }
 
 impl pci::Driver for GoodDriver {

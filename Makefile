@@ -1,0 +1,59 @@
+# Entry point of the project. Everything runs as root inside a Debian trixie
+# build root kept in the cache (DRVCORE_CACHE, default /var/cache/drvcore);
+# nothing is installed on the host besides debootstrap.
+
+CACHE := $(or $(DRVCORE_CACHE),/var/cache/drvcore)
+ROOT := $(CACHE)/trixie
+SH := bash scripts
+
+.PHONY: help check run rustdoctest e2e build toolchain tree patches clean distclean
+
+help:
+	@echo 'Targets:'
+	@echo '  check        the full test run: KUnit (Rust doctests and suites) and the'
+	@echo '               end-to-end boot of the sample; ends with "N passed, N failed"'
+	@echo '  run          build the kernel and boot the sample driver under QEMU'
+	@echo '  rustdoctest  build the kernel and run the KUnit suites under QEMU'
+	@echo '  e2e          boot the sample driver under QEMU on the existing build'
+	@echo '  build        build the kernel and modules only'
+	@echo '  toolchain    provision the build root in $(ROOT)'
+	@echo '  tree         lay out the kernel tree with the patches and the overlay'
+	@echo '  patches      run scripts/patches.sh (the patch series in patches/)'
+	@echo '  clean        remove the build output ($(ROOT)/build/out)'
+	@echo '  distclean    remove the whole cache ($(CACHE))'
+
+check:
+	$(SH)/check.sh
+
+toolchain:
+	$(SH)/toolchain.sh
+
+tree: toolchain
+	$(SH)/tree.sh
+
+build: tree
+	$(SH)/kunit.sh --build-only
+
+run: build
+	$(SH)/e2e.sh
+
+rustdoctest: tree
+	$(SH)/kunit.sh
+
+e2e:
+	$(SH)/e2e.sh
+
+patches:
+	$(SH)/patches.sh
+
+clean:
+	rm -rf '$(ROOT)/build/out' '$(ROOT)/build/e2e'
+
+# The root may have /proc, /sys and /dev mounted while a build runs: refuse
+# then, and never cross into another file system.
+distclean:
+	@if grep -qF ' $(CACHE)/' /proc/self/mounts; then \
+		echo 'error: file systems are mounted under $(CACHE); is a build running?' >&2; \
+		exit 1; \
+	fi
+	rm -rf --one-file-system '$(CACHE)'

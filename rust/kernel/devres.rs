@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Device resources: values that live no longer than a driver's binding to a device.
+//!
+//! [`Devres<T>`] registers its value with the device's list of managed resources (devres). When
+//! the driver is unbound, after its `remove` and its driver data, the driver core releases the
+//! list, which revokes and drops the value; every later access fails. Dropping the `Devres`
+//! earlier releases the value then and takes it off the list.
+//!
+//! Access:
+//!
+//! - from any context, [`Devres::try_access`] and [`Devres::try_access_with`] reach the value
+//!   under RCU and fail with [`ENXIO`] once it is revoked;
+//! - from code that holds the bound device (`&Device<Bound>`), [`Devres::access`] returns `&T`
+//!   with no RCU and no atomic read-modify-write: the borrow proves that the driver is still
+//!   bound, so the value can not be released while it is used. The device is compared with the
+//!   one the `Devres` was created for at run time (one pointer comparison), and a mismatch is
+//!   [`EINVAL`].
+//!
+//! [`register`] hands a value to devres for good: it is dropped at unbind.
+//!
+//! # Races
+//!
+//! - The owner dropping a `Devres` while the device unbinds: both sides revoke the same
+//!   [`Revocable`]; one drops the value and the other waits for that drop. The release callback
+//!   holds its own reference to the shared state, so neither side frees memory the other uses.
+//! - A `Devres` whose value owns another `Devres` of the same device: the driver core calls
+//!   release callbacks without holding the devres lock, so the inner drop's `devres_remove()`
+//!   does not deadlock; it finds its node gone and revokes, which the inner release callback
+//!   later finds done.
+//! - A reader inside [`Devres::try_access`] while the device unbinds: the release waits in
+//!   `synchronize_rcu()` for the reader before it drops the value.
+//!
+//! C header: [`include/linux/device/devres.h`](srctree/include/linux/device/devres.h)
+//!
+//! # Examples
+//!
+//! ```
+//! use kernel::{device::{Bound, Device}, devres::Devres};
+//!
+//! fn keep_counter(dev: &Device<Bound>) -> Result<Devres<u64>> {
+//!     let counter = Devres::new(dev, 0u64, GFP_KERNEL)?;
+//!     // With the bound device at hand, access is direct.
+//!     assert_eq!(*counter.access(dev)?, 0);
+//!     // Anywhere else, access goes through RCU and fails after unbind.
+//!     assert_eq!(counter.try_access_with(|c| *c), Some(0));
+//!     Ok(counter)
+//! }
+//! ```
+
+use crate::{
+    alloc::{Flags, KBox},
+    bindings,
+    device::{Bound, Device},
+    error::{code::*, to_result, Error, Result},
+    init::{InPlaceInit, PinInit},
+    revocable::{Revocable, RevocableGuard},
+    sync::Arc,
+    types::{ARef, ForeignOwnable},
+};
+use core::ffi::c_void;
+use macros::pin_data;
+
+#[pin_data]
+struct Inner<T> {
+    dev: ARef<Device>,
+    #[pin]
+    data: Revocable<T>,
+}
+
+/// A value that is revoked and dropped when the driver is unbound from the device; see the
+/// [module documentation](self).
+///
+/// # Invariants
+///
+/// - `node` was allocated for `release::<T>` and added to the devres list of `inner.dev`; its
+///   payload holds a reference to `inner` (from [`Arc::into_raw`]) that belongs to whoever
+///   takes the node off the list: the release callback, or `drop` through `devres_remove()`.
+/// - `inner.data` is revoked no later than when the device's devres list is released, which
+///   happens after the driver is unbound (or its probe failed).
+pub struct Devres<T: Send> {
+    inner: Arc<Inner<T>>,
+    node: *mut c_void,
+}
+
+// SAFETY: `node` is only compared, never dereferenced, outside the devres calls that take their
+// own lock; the rest is `Arc<Inner<T>>`, which is `Send` for `T: Send + Sync`.
+unsafe impl<T: Send + Sync> Send for Devres<T> {}
+
+// SAFETY: Shared access hands out `&T` to several tasks, which `T: Sync` allows.
+unsafe impl<T: Send + Sync> Sync for Devres<T> {}
+
+/// The devres release callback of a [`Devres<T>`] node.
+///
+/// # Safety
+///
+/// `res` must be the payload of a node allocated by [`Devres::new`] for this `T`, taken off the
+/// device's list by the driver core.
+unsafe extern "C" fn release<T: Send>(_dev: *mut bindings::device, res: *mut c_void) {
+    // SAFETY: The payload holds the reference that `Devres::new` stored; being taken off the list
+    // by the driver core, the node's reference now belongs to this callback.
+    let inner = unsafe { Arc::from_raw(res.cast::<*const Inner<T>>().read()) };
+    inner.data.revoke();
+}
+
+/// Matches the node whose address is `data`, for `devres_remove()`.
+unsafe extern "C" fn match_node(
+    _dev: *mut bindings::device,
+    res: *mut c_void,
+    data: *mut c_void,
+) -> core::ffi::c_int {
+    (res == data).into()
+}
+
+impl<T: Send> Devres<T> {
+    /// Creates `data` and registers it to be revoked and dropped when the driver is unbound from
+    /// `dev`.
+    ///
+    /// Fails with [`ENOMEM`] if memory runs out, or with the initialiser's error; nothing is kept
+    /// then.
+    pub fn new(dev: &Device<Bound>, data: impl PinInit<T, Error>, flags: Flags) -> Result<Self> {
+        let inner = Arc::pin_init(
+            crate::try_pin_init!(Inner {
+                dev: ARef::from(&**dev),
+                data <- Revocable::new(data),
+            }? Error),
+            flags,
+        )?;
+        // SAFETY: `release::<T>` matches the payload, a pointer, set below before the node is
+        // added; the name is a static C string.
+        let node = unsafe {
+            bindings::__devres_alloc_node(
+                Some(release::<T>),
+                core::mem::size_of::<*const Inner<T>>(),
+                flags.as_raw(),
+                bindings::NUMA_NO_NODE,
+                crate::c_str!("rust Devres").as_char_ptr(),
+            )
+        };
+        if node.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: `node` has room for the pointer; the reference now belongs to the node.
+        unsafe {
+            node.cast::<*const Inner<T>>()
+                .write(Arc::into_raw(inner.clone()))
+        };
+        // INVARIANT: The node is on the list of a bound device, so the list is released no
+        // earlier than the unbind, and that release revokes `inner.data`.
+        // SAFETY: `dev` is valid and `node` a complete devres node.
+        unsafe { bindings::devres_add(dev.as_raw(), node) };
+        Ok(Self { inner, node })
+    }
+
+    /// Returns the value, given the bound device it was created for; [`EINVAL`] for another
+    /// device, [`ENXIO`] if the value belongs to an earlier binding and has been released.
+    ///
+    /// This takes no lock, enters no RCU section and performs no atomic read-modify-write.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Device}, devres::Devres};
+    ///
+    /// fn read(dev: &Device<Bound>, res: &Devres<u32>) -> Result<u32> {
+    ///     Ok(*res.access(dev)?)
+    /// }
+    /// ```
+    pub fn access<'a>(&'a self, dev: &'a Device<Bound>) -> Result<&'a T> {
+        if self.inner.dev.as_raw() != dev.as_raw() {
+            return Err(EINVAL);
+        }
+        // A value of an earlier binding of the same device was revoked at that unbind, before
+        // the current binding began; a value of the current binding is available.
+        if !self.inner.data.is_available() {
+            return Err(ENXIO);
+        }
+        // SAFETY: The value belongs to the current binding of `dev` (checked above), and `dev`
+        // stays bound for `'a`, so the devres release that would revoke it can not start before
+        // `'a` ends; the only other revocation is `drop`, which needs `self` not to be borrowed.
+        Ok(unsafe { self.inner.data.access() })
+    }
+
+    /// Returns a guard to the value, or `None` once it has been revoked.
+    ///
+    /// The guard holds an RCU read-side critical section: do not sleep while holding it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::devres::Devres;
+    ///
+    /// fn peek(res: &Devres<u32>) -> Result<u32> {
+    ///     let guard = res.try_access().ok_or(ENXIO)?;
+    ///     Ok(*guard)
+    /// }
+    /// ```
+    pub fn try_access(&self) -> Option<RevocableGuard<'_, T>> {
+        self.inner.data.try_access()
+    }
+
+    /// Runs `f` on the value inside an RCU read-side critical section, or returns `None` once
+    /// the value has been revoked. `f` must not sleep.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::devres::Devres;
+    ///
+    /// fn double(res: &Devres<u32>) -> Option<u32> {
+    ///     res.try_access_with(|v| v * 2)
+    /// }
+    /// ```
+    pub fn try_access_with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        self.inner.data.try_access_with(f)
+    }
+
+    /// Returns the device the value was created for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::devres::Devres;
+    ///
+    /// fn owner_name(res: &Devres<u32>) {
+    ///     kernel::pr_info!("{}\n", res.device().name());
+    /// }
+    /// ```
+    pub fn device(&self) -> &Device {
+        &self.inner.dev
+    }
+}
+
+impl<T: Send> Drop for Devres<T> {
+    fn drop(&mut self) {
+        // SAFETY: The device is alive (counted by `inner.dev`); `devres_remove()` only compares
+        // `self.node` with the addresses of the nodes still on the list.
+        let res = unsafe {
+            bindings::devres_remove(
+                self.inner.dev.as_raw(),
+                Some(release::<T>),
+                Some(match_node),
+                self.node,
+            )
+        };
+        if !res.is_null() {
+            // SAFETY: The node was still on the list and is now ours: the release callback will
+            // not run, so its reference to `inner` is ours to drop, and the node ours to free.
+            unsafe {
+                drop(Arc::from_raw(res.cast::<*const Inner<T>>().read()));
+                bindings::devres_free(res);
+            }
+        }
+        // If the release callback is running, this waits until it has dropped the value;
+        // otherwise this drops it.
+        self.inner.data.revoke();
+    }
+}
+
+/// Hands `data` to the device's managed resources: it is dropped when the driver is unbound,
+/// after `remove` and the driver data.
+///
+/// Fails with [`ENOMEM`] or the initialiser's error, in which case `data` is dropped right
+/// away.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{device::{Bound, Device}, devres};
+///
+/// fn attach_buffer(dev: &Device<Bound>) -> Result {
+///     devres::register(dev, [0u8; 64], GFP_KERNEL)
+/// }
+/// ```
+pub fn register<T: Send + 'static>(
+    dev: &Device<Bound>,
+    data: impl PinInit<T, Error>,
+    flags: Flags,
+) -> Result {
+    let data = KBox::pin_init(data, flags)?;
+    let ptr = data.into_foreign();
+    // SAFETY: `dev` is bound, so the action runs at unbind at the latest; on failure
+    // `devm_add_action_or_reset()` runs it at once. Either way `drop_box::<T>` reclaims the box
+    // exactly once.
+    to_result(unsafe {
+        bindings::devm_add_action_or_reset(dev.as_raw(), Some(drop_box::<T>), ptr.cast_mut())
+    })
+}
+
+/// # Safety
+///
+/// `ptr` must come from `into_foreign()` of a `Pin<KBox<T>>` and not have been reclaimed.
+unsafe extern "C" fn drop_box<T: 'static>(ptr: *mut c_void) {
+    // SAFETY: Guaranteed by the caller; called exactly once per registration.
+    drop(unsafe { core::pin::Pin::<KBox<T>>::from_foreign(ptr) });
+}

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Revocable values: readers may use them until they are revoked, once.
+//!
+//! A [`Revocable<T>`] holds a value that readers reach through [`Revocable::try_access`] (a guard
+//! that keeps an RCU read-side critical section open) or [`Revocable::try_access_with`] (a
+//! closure run inside one). [`Revocable::revoke`] makes every later access fail, waits with
+//! `synchronize_rcu()` until every reader that saw the value has finished, and then drops the
+//! value in place.
+//!
+//! Revocation happens exactly once. When several tasks revoke at the same time, one of them
+//! drops the value and the others wait until the drop has finished, so that every `revoke`
+//! returns with the value gone.
+//!
+//! Readers hold an RCU read-side critical section and therefore must not sleep while they hold
+//! a guard.
+//!
+//! # Examples
+//!
+//! ```
+//! use kernel::revocable::Revocable;
+//!
+//! let r = KBox::pin_init(Revocable::new(42u32), GFP_KERNEL)?;
+//! assert_eq!(r.try_access_with(|v| *v), Some(42));
+//! assert!(r.revoke());
+//! assert_eq!(r.try_access_with(|v| *v), None);
+//! // A second revocation finds nothing to drop.
+//! assert!(!r.revoke());
+//! # Ok::<(), Error>(())
+//! ```
+
+use crate::{
+    bindings,
+    error::Error,
+    init::{self, PinInit},
+    sync::rcu,
+    types::Opaque,
+};
+use core::{
+    marker::PhantomData,
+    ops::Deref,
+    pin::Pin,
+    sync::atomic::{AtomicU8, Ordering},
+};
+use macros::{pin_data, pinned_drop};
+
+/// The value is present and may be handed to readers.
+const AVAILABLE: u8 = 0;
+/// A revoker won the race and is waiting for readers or dropping the value.
+const REVOKING: u8 = 1;
+/// The value has been dropped.
+const REVOKED: u8 = 2;
+
+/// A value that can be revoked once; see the [module documentation](self).
+///
+/// # Invariants
+///
+/// - While `state` is `AVAILABLE`, `data` holds a valid `T`.
+/// - `state` only moves forward: `AVAILABLE` to `REVOKING` (one revoker wins), `REVOKING` to
+///   `REVOKED` after `data` has been dropped.
+/// - `done` is completed for all waiters exactly when `state` becomes `REVOKED`.
+/// - A reader that saw `AVAILABLE` holds an RCU read-side critical section (or a guarantee of
+///   its caller) until it stops using the reference.
+#[pin_data(PinnedDrop)]
+pub struct Revocable<T> {
+    state: AtomicU8,
+    #[pin]
+    done: Opaque<bindings::completion>,
+    #[pin]
+    data: Opaque<T>,
+}
+
+// SAFETY: The value may be dropped by whichever task revokes it, so `T: Send` suffices to send
+// the container.
+unsafe impl<T: Send> Send for Revocable<T> {}
+
+// SAFETY: Shared references hand out `&T` to readers on several tasks (needs `T: Sync`) and let
+// any task revoke, i.e. drop, the value (needs `T: Send`).
+unsafe impl<T: Sync + Send> Sync for Revocable<T> {}
+
+impl<T> Revocable<T> {
+    /// Creates a revocable value from the value or an initialiser of it.
+    pub fn new(data: impl PinInit<T, Error>) -> impl PinInit<Self, Error> {
+        // SAFETY: The closure initialises `done` (which cannot fail) and then `data`; on
+        // failure of the latter nothing needs dropping (a completion has no destructor), and on
+        // success every field is initialised. `slot` is pinned, as both fields need.
+        unsafe {
+            init::pin_init_from_closure(move |slot: *mut Self| {
+                let done = Opaque::raw_get(core::ptr::addr_of!((*slot).done));
+                bindings::init_completion(done);
+                let value = Opaque::raw_get(core::ptr::addr_of!((*slot).data));
+                data.__pinned_init(value)?;
+                // INVARIANT: The value is initialised and available.
+                core::ptr::addr_of_mut!((*slot).state).write(AtomicU8::new(AVAILABLE));
+                Ok(())
+            })
+        }
+    }
+
+    /// Returns a guard to the value, or `None` if it has been revoked.
+    ///
+    /// The guard holds an RCU read-side critical section: do not sleep while holding it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::revocable::Revocable;
+    ///
+    /// let r = KBox::pin_init(Revocable::new(7u64), GFP_KERNEL)?;
+    /// if let Some(v) = r.try_access() {
+    ///     assert_eq!(*v, 7);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn try_access(&self) -> Option<RevocableGuard<'_, T>> {
+        let guard = rcu::read_lock();
+        // SAFETY: The critical section lives in the returned guard as long as the reference.
+        let data = unsafe { self.try_access_raw()? };
+        Some(RevocableGuard {
+            data,
+            _rcu: guard,
+            _p: PhantomData,
+        })
+    }
+
+    /// Returns the value for as long as the caller's RCU read-side critical section lasts, or
+    /// `None` if it has been revoked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{revocable::Revocable, sync::rcu};
+    ///
+    /// let r = KBox::pin_init(Revocable::new(1u8), GFP_KERNEL)?;
+    /// let guard = rcu::read_lock();
+    /// assert_eq!(r.try_access_with_guard(&guard), Some(&1));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn try_access_with_guard<'a>(&'a self, _guard: &'a rcu::Guard) -> Option<&'a T> {
+        // SAFETY: The caller's guard keeps a critical section open for `'a`.
+        unsafe { self.try_access_raw() }
+    }
+
+    /// Runs `f` on the value inside an RCU read-side critical section and returns its result,
+    /// or `None` (without running `f`) if the value has been revoked.
+    ///
+    /// `f` must not sleep.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::revocable::Revocable;
+    ///
+    /// let r = KBox::pin_init(Revocable::new(3u32), GFP_KERNEL)?;
+    /// assert_eq!(r.try_access_with(|v| v * 2), Some(6));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn try_access_with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        let guard = rcu::read_lock();
+        let result = self.try_access_with_guard(&guard).map(f);
+        drop(guard);
+        result
+    }
+
+    /// # Safety
+    ///
+    /// The caller must hold an RCU read-side critical section for as long as it uses the
+    /// returned reference.
+    unsafe fn try_access_raw<'a>(&'a self) -> Option<&'a T> {
+        if self.state.load(Ordering::Acquire) != AVAILABLE {
+            return None;
+        }
+        // SAFETY: The value was available after the caller entered its critical section, so a
+        // revoker that flips the state now waits in `synchronize_rcu()` for that section to end
+        // before it drops the value (type invariants).
+        Some(unsafe { &*self.data.get() })
+    }
+
+    /// Returns the value without checking whether it has been revoked.
+    ///
+    /// # Safety
+    ///
+    /// The caller must guarantee that the value has not been revoked and that no revocation
+    /// starts for as long as the returned reference is used.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::revocable::Revocable;
+    ///
+    /// let r = KBox::pin_init(Revocable::new(5u32), GFP_KERNEL)?;
+    /// // SAFETY: Nothing revokes `r` in this scope.
+    /// assert_eq!(unsafe { *r.access() }, 5);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub unsafe fn access(&self) -> &T {
+        // SAFETY: The caller guarantees that the value is present and stays so.
+        unsafe { &*self.data.get() }
+    }
+
+    /// Returns whether the value is still present: not revoked and no revocation in progress.
+    ///
+    /// This is a single load, with no RCU and no atomic read-modify-write; a `true` answer is
+    /// only stable where the caller otherwise knows that no revocation can start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::revocable::Revocable;
+    ///
+    /// let r = KBox::pin_init(Revocable::new(()), GFP_KERNEL)?;
+    /// assert!(r.is_available());
+    /// r.revoke();
+    /// assert!(!r.is_available());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn is_available(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == AVAILABLE
+    }
+
+    /// Revokes the value: later accesses fail, readers that saw it are waited for, and then it
+    /// is dropped.
+    ///
+    /// Returns `true` if this call dropped the value, `false` if another call did (in which case
+    /// this one waits until that drop has finished). Sleeps.
+    ///
+    /// # Examples
+    ///
+    /// See the [module documentation](self).
+    pub fn revoke(&self) -> bool {
+        if self
+            .state
+            .compare_exchange(AVAILABLE, REVOKING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // SAFETY: `done` was initialised in `new`; it is completed by the winning revoker,
+            // which exists since the state has left `AVAILABLE`.
+            unsafe { bindings::wait_for_completion(self.done.get()) };
+            return false;
+        }
+        // Every reader that saw `AVAILABLE` is inside an RCU read-side critical section that
+        // began before the state changed; wait for all of them.
+        rcu::synchronize_rcu();
+        // SAFETY: This task won the only transition out of `AVAILABLE`, so the value is still
+        // there, no new reader can reach it, and old readers are gone.
+        unsafe { core::ptr::drop_in_place(self.data.get()) };
+        // INVARIANT: The value has been dropped; waiters are released only now.
+        self.state.store(REVOKED, Ordering::Release);
+        // SAFETY: `done` was initialised in `new`.
+        unsafe { bindings::complete_all(self.done.get()) };
+        true
+    }
+}
+
+#[pinned_drop]
+impl<T> PinnedDrop for Revocable<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: The fields are not moved out of; only the state is read and the value dropped
+        // in place.
+        let this = unsafe { Pin::get_unchecked_mut(self) };
+        // No reader or revoker can exist: they would borrow `self`. A revocation either
+        // completed (`REVOKED`) or never started.
+        if *this.state.get_mut() == AVAILABLE {
+            // SAFETY: The value is present (type invariant) and nobody else can reach it.
+            unsafe { core::ptr::drop_in_place(this.data.get()) };
+        }
+    }
+}
+
+/// A reader's access to a [`Revocable`] value; holds an RCU read-side critical section.
+///
+/// The guard can not be sent to another task, and the value can not be dropped while it
+/// exists.
+///
+/// # Invariants
+///
+/// `data` is valid while `_rcu` keeps the critical section open.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::revocable::Revocable;
+///
+/// let r = KBox::pin_init(Revocable::new(9i32), GFP_KERNEL)?;
+/// let guard = r.try_access().ok_or(ENXIO)?;
+/// assert_eq!(*guard, 9);
+/// # Ok::<(), Error>(())
+/// ```
+pub struct RevocableGuard<'a, T> {
+    data: &'a T,
+    _rcu: rcu::Guard,
+    _p: PhantomData<*const ()>,
+}
+
+impl<T> Deref for RevocableGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.data
+    }
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The whole test run: provision the root, lay out the kernel tree, build the
+# kernel and run KUnit (kunit.sh), then boot the sample driver end to end
+# (e2e.sh) on the same build. A failing suite does not stop the run as long
+# as a kernel was built. The last line is "N passed, N failed", summed over
+# the suites; a suite that could not run counts as 1 failed. Exit status 0
+# only when nothing failed.
+. "$(dirname "$0")/lib.sh"
+
+S=$TOP/scripts
+LOGS=$CACHE/logs
+start=$SECONDS
+total_passed=0 total_failed=0
+results=()
+
+# Add a suite's counts from its counts file, or 1 failed if there is none.
+tally() { # name, counts file
+	local p=0 f=1
+	if [ -s "$2" ]; then
+		read -r p f <"$2"
+	fi
+	total_passed=$((total_passed + p)) total_failed=$((total_failed + f))
+	results+=("$(printf '%-6s %d passed, %d failed' "$1:" "$p" "$f")")
+}
+not_run() { # name, reason
+	echo "    $1 not run: $2"
+	total_failed=$((total_failed + 1))
+	results+=("$(printf '%-6s not run (%s), counted as 1 failed' "$1:" "$2")")
+}
+finish() {
+	step "summary"
+	printf '    %s\n' "${results[@]}"
+	printf '    elapsed: %d s\n' $((SECONDS - start))
+	echo "$total_passed passed, $total_failed failed"
+	exit $((total_failed > 0))
+}
+
+mkdir -p "$LOGS"
+rm -f "$LOGS/kunit.counts" "$LOGS/e2e.counts"
+
+if ! bash "$S/toolchain.sh" || ! bash "$S/tree.sh"; then
+	not_run kunit "no build root or kernel tree"
+	not_run e2e "no build root or kernel tree"
+	finish
+fi
+
+bash "$S/kunit.sh" || true
+tally kunit "$LOGS/kunit.counts"
+
+# kunit.py prints "Running tests with:" once the kernel is built and about
+# to boot; without it the build failed and there is nothing to boot.
+if grep -q '^Running tests with:' "$LOGS/kunit.log" 2>/dev/null; then
+	bash "$S/e2e.sh" || true
+	tally e2e "$LOGS/e2e.counts"
+else
+	not_run e2e "the kernel build failed"
+fi
+finish

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# End-to-end test of the sample driver: boot the kernel built by kunit.sh in
+# QEMU (TCG, no KVM) with the edu device and an initramfs whose /init
+# (tests/e2e/init) loads the module, unbinds and rebinds the device and
+# unloads the module. The serial log is then checked: no kernel BUG, WARNING,
+# Oops or Call Trace, no failed step, the final marker, and every line of
+# tests/e2e/expected. Each check is one test; prints "e2e: N passed, N failed".
+#
+# Environment: E2E_MODULE (default rust_driver_edu), E2E_DRIVER (default
+# rust_driver_edu), E2E_BIND (required|optional, see below), E2E_EXPECTED (checks
+# file, default tests/e2e/expected), E2E_TIMEOUT (seconds, default 300).
+. "$(dirname "$0")/lib.sh"
+
+E2E_MODULE=${E2E_MODULE:-rust_driver_edu}
+E2E_DRIVER=${E2E_DRIVER:-rust_driver_edu}
+E2E_EXPECTED=${E2E_EXPECTED:-$TOP/tests/e2e/expected}
+E2E_TIMEOUT=${E2E_TIMEOUT:-300}
+# The project's own sample must register its driver; any other module (for
+# trying the harness on another sample) may skip the unbind/bind steps.
+# E2E_BIND=required|optional overrides.
+bind=optional
+[ "$E2E_MODULE" != rust_driver_edu ] || bind=required
+bind=${E2E_BIND:-$bind}
+case $bind in required | optional) ;; *) die "E2E_BIND must be 'required' or 'optional'" ;; esac
+
+LOGS=$CACHE/logs
+LOG=$LOGS/e2e.log
+COUNTS=$LOGS/e2e.counts
+WORK=/build/e2e # inside the root
+KERNEL=$KOUT/arch/x86/boot/bzImage
+MODULE_KO=$KOUT/samples/rust/$E2E_MODULE.ko
+mkdir -p "$LOGS"
+rm -f "$COUNTS" "$LOG"
+
+not_run() {
+	echo "    $*"
+	echo "0 1" >"$COUNTS"
+	echo "e2e: 0 passed, 1 failed"
+	exit 1
+}
+[ -f "$ROOT$KERNEL" ] || not_run "no kernel at $ROOT$KERNEL (run scripts/kunit.sh first)"
+[ -f "$ROOT$MODULE_KO" ] || not_run "no module at $ROOT$MODULE_KO (is it enabled in the kunitconfig?)"
+[ -f "$E2E_EXPECTED" ] || not_run "no checks file $E2E_EXPECTED"
+
+step "building the initramfs ($E2E_MODULE.ko)"
+rm -rf "$ROOT$WORK"
+mkdir -p "$ROOT$WORK"/root/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,modules}
+cp "$ROOT/usr/bin/busybox" "$ROOT$WORK/root/bin/busybox"
+ln -s busybox "$ROOT$WORK/root/bin/sh"
+install -m 0755 "$TOP/tests/e2e/init" "$ROOT$WORK/root/init"
+cp "$ROOT$MODULE_KO" "$ROOT$WORK/root/modules/"
+in_root "cd $WORK/root && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet | gzip -9 >$WORK/initramfs.cpio.gz" ||
+	not_run "could not build the initramfs"
+
+step "booting in QEMU (TCG, timeout ${E2E_TIMEOUT} s, log: $LOG)"
+append="console=ttyS0 kunit.enable=0 panic=-1 loglevel=7"
+append+=" e2e.module=$E2E_MODULE e2e.driver=$E2E_DRIVER e2e.bind=$bind"
+qemu=(qemu-system-x86_64 -nodefaults -accel tcg -m 1024 -no-reboot -nographic
+	-serial stdio -bios qboot.rom -device edu
+	-kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" -append "'$append'"
+	-pidfile "$WORK/qemu.pid")
+# QEMU runs inside the root but in the host's PID namespace: should this
+# script be interrupted, end the QEMU it started, by its pid. QEMU runs in
+# the background so that a signal is handled at once, not after QEMU ends.
+stop_qemu() {
+	local pid
+	pid=$(cat "$ROOT$WORK/qemu.pid" 2>/dev/null) || return 0
+	if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = qemu-system-x86 ]; then
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$ROOT$WORK/qemu.pid"
+}
+interrupted() {
+	stop_qemu
+	wait || true
+	echo "e2e: interrupted" >&2
+	exit "$1"
+}
+trap 'interrupted 130' INT
+trap 'interrupted 143' TERM
+trap stop_qemu EXIT
+start=$SECONDS
+rc=0
+# --foreground: QEMU stays in this process group and so gets a Ctrl-C too.
+{ in_root "timeout --foreground -k 10 $E2E_TIMEOUT ${qemu[*]} </dev/null" 2>&1 | tr -d '\r' >"$LOG"; } &
+wait $! || rc=$?
+stop_qemu
+elapsed=$((SECONDS - start))
+printf '    QEMU ended after %d s (exit status %d)\n' "$elapsed" "$rc"
+
+# The checks.
+passed=0 failed=0 failures=()
+check() { # description, then the test as a command
+	local what=$1
+	shift
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failures+=("$what")
+	fi
+}
+absent() { ! grep -qE -- "$1" "$LOG"; }
+no_timeout() { [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ]; }
+at_least() { [ "$(grep -cE -- "$2" "$LOG")" -ge "$1" ]; }
+
+check "QEMU powered off within the ${E2E_TIMEOUT} s timeout (exit status $rc)" no_timeout
+check "init finished: a line 'E2E-DONE'" at_least 1 'E2E-DONE'
+check "no failed step: no line 'E2E: ... FAILED'" absent 'E2E: .* FAILED'
+for re in 'BUG:' 'WARNING:' 'Oops' 'Call Trace'; do
+	check "no kernel '$re' line" absent "$re"
+done
+n=0
+while IFS= read -r line || [ -n "$line" ]; do
+	n=$((n + 1))
+	case $line in '' | '#'*) continue ;; esac
+	if [[ $line =~ ^([0-9]+)$'\t'(.+)$ ]]; then
+		want=${BASH_REMATCH[1]} re=${BASH_REMATCH[2]}
+		got=$(grep -cE -- "$re" "$LOG" || true)
+		check "at least $want line(s) matching /$re/ (found $got)" [ "$got" -ge "$want" ]
+	else
+		check "$(basename "$E2E_EXPECTED"):$n: malformed check (want COUNT<TAB>REGEX)" false
+	fi
+done <"$E2E_EXPECTED"
+
+grep -E '^E2E' "$LOG" | sed 's/^/    /' || true
+echo "$passed $failed" >"$COUNTS"
+if [ "$failed" -gt 0 ]; then
+	echo "---- last 200 lines of $LOG ----"
+	tail -n 200 "$LOG"
+	echo "---- failed checks ----"
+	printf '    %s\n' "${failures[@]}"
+fi
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Build the kernel (with modules) for the KUnit configuration and run the
+# KUnit suites, Rust doctests included, in QEMU (TCG, no KVM) with the edu
+# device attached. The kernel is built once here; e2e.sh boots the same build.
+#
+#   scripts/kunit.sh               build, boot, report "kunit: N passed, N failed"
+#   scripts/kunit.sh --build-only  only build the kernel and the modules
+#
+# Environment: KUNITCONFIG (path inside the root, default
+# /build/config/kunit.config), KUNIT_TIMEOUT (seconds for the test run,
+# default 600), JOBS.
+. "$(dirname "$0")/lib.sh"
+
+mode=run
+case ${1:-} in
+"") ;;
+--build-only) mode=build ;;
+*) die "usage: $0 [--build-only]" ;;
+esac
+
+KUNITCONFIG=${KUNITCONFIG:-/build/config/kunit.config}
+KUNIT_TIMEOUT=${KUNIT_TIMEOUT:-600}
+LOGS=$CACHE/logs
+COUNTS=$LOGS/kunit.counts
+mkdir -p "$LOGS"
+
+[ -d "$ROOT$KSRC" ] || die "no kernel tree at $ROOT$KSRC (run scripts/tree.sh)"
+[ -f "$ROOT$KUNITCONFIG" ] || die "no kunitconfig at $ROOT$KUNITCONFIG (run scripts/tree.sh)"
+
+# kunit.py arguments shared by "build" and "run". -accel tcg: never use KVM,
+# even where /dev/kvm exists, so results do not depend on the host.
+args="--arch=x86_64 --build_dir=$KOUT --kunitconfig=$KUNITCONFIG"
+args+=" --make_options LLVM=1 --jobs=$JOBS"
+
+start=$SECONDS
+if [ "$mode" = build ]; then
+	log=$LOGS/build.log
+	step "building the kernel and modules ($KUNITCONFIG, log: $log)"
+	rc=0
+	in_root "cd $KSRC && python3 -u tools/testing/kunit/kunit.py build $args" >"$log" 2>&1 || rc=$?
+	if [ $rc -ne 0 ] || [ ! -f "$ROOT$KOUT/arch/x86/boot/bzImage" ]; then
+		tail -n 60 "$log"
+		die "kernel build failed (see $log)"
+	fi
+	printf '    built in %d s\n' $((SECONDS - start))
+	exit 0
+fi
+
+log=$LOGS/kunit.log
+rm -f "$COUNTS"
+step "building the kernel and running KUnit in QEMU ($KUNITCONFIG, log: $log)"
+rc=0
+in_root "cd $KSRC && python3 -u tools/testing/kunit/kunit.py run $args \
+	--qemu_args='-device edu -accel tcg' --timeout=$KUNIT_TIMEOUT" >"$log" 2>&1 || rc=$?
+printf '    kunit.py finished in %d s (exit status %d)\n' $((SECONDS - start)) $rc
+
+# The per-suite results: kunit.py closes every suite (and every
+# parameterised test) with a "==== [STATUS] name ====" divider line.
+sed -nE 's/^\[[0-9:]+\] =+ \[(PASSED|FAILED|SKIPPED|CRASHED)\] (.*[^ =]) =+$/    [\1] \2/p' "$log"
+
+# The summary, e.g. "[12:34:56] Testing complete. Ran 115 tests: passed: 115"
+# or "... Ran 9 tests: passed: 5, failed: 2, crashed: 1, skipped: 1, errors: 1".
+summary=$(grep -E '^(\[[0-9:]+\] )?Testing complete\. Ran [0-9]+ tests' "$log" | tail -n 1 || true)
+count() { sed -nE "s/.*[:,] $1: ([0-9]+).*/\1/p" <<<"$summary" | tail -n 1; }
+passed=0 failed=0
+if [ -n "$summary" ]; then
+	passed=$(count passed) failed=$(count failed) crashed=$(count crashed)
+	skipped=$(count skipped) errors=$(count errors)
+	passed=${passed:-0}
+	failed=$((${failed:-0} + ${crashed:-0} + ${errors:-0}))
+	[ "${skipped:-0}" -eq 0 ] || printf '    %d test(s) skipped\n' "$skipped"
+	[ "${errors:-0}" -eq 0 ] || printf '    %d parse error(s) in the test output, counted as failed\n' "$errors"
+fi
+if [ -n "$summary" ] && [ "$failed" -gt 0 ]; then
+	# kunit.py repeats the log of each failing test, its diagnostics
+	# indented, before the test's "[FAILED]" or "[CRASHED]" line.
+	echo "---- failing tests in $log ----"
+	grep -E '^\[[0-9:]+\] (    |\[(FAILED|CRASHED)\] |=+ \[(FAILED|CRASHED)\] |Failures: )' "$log" || true
+fi
+if [ -z "$summary" ] || [ $rc -ne 0 ]; then
+	[ -n "$summary" ] || echo "    no test summary in the kunit.py output"
+	[ $rc -eq 0 ] || echo "    kunit.py exited with status $rc"
+	[ "$failed" -gt 0 ] || failed=1
+	echo "---- last 60 lines of $log ----"
+	tail -n 60 "$log"
+	echo "----"
+fi
+echo "$passed $failed" >"$COUNTS"
+echo "kunit: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
