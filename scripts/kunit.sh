@@ -5,6 +5,13 @@
 #
 #   scripts/kunit.sh               build, boot, report "kunit: N passed, N failed"
 #   scripts/kunit.sh --build-only  only build the kernel and the modules
+#   scripts/kunit.sh --debug       build and run the debug variant (KASAN,
+#                                  lockdep: configs/debug.config on top) in
+#                                  its own build directory
+#
+# Besides kunit.py's results, the kernel log of the run counts as one test:
+# it fails on any BUG:, WARNING:, Oops or Call Trace (KASAN and lockdep
+# reports start with those).
 #
 # Environment: KUNITCONFIG (path inside the root, default
 # /build/config/kunit.config), KUNIT_TIMEOUT (seconds for the test run,
@@ -12,16 +19,22 @@
 . "$(dirname "$0")/lib.sh"
 
 mode=run
+name=kunit
+KUNITCONFIG=${KUNITCONFIG:-/build/config/kunit.config}
 case ${1:-} in
 "") ;;
 --build-only) mode=build ;;
-*) die "usage: $0 [--build-only]" ;;
+--debug)
+	name=kunit-debug
+	KOUT=$KOUT-debug
+	extra_config=/build/config/debug.config
+	;;
+*) die "usage: $0 [--build-only | --debug]" ;;
 esac
 
-KUNITCONFIG=${KUNITCONFIG:-/build/config/kunit.config}
 KUNIT_TIMEOUT=${KUNIT_TIMEOUT:-600}
 LOGS=$CACHE/logs
-COUNTS=$LOGS/kunit.counts
+COUNTS=$LOGS/$name.counts
 mkdir -p "$LOGS"
 
 [ -d "$ROOT$KSRC" ] || die "no kernel tree at $ROOT$KSRC (run scripts/tree.sh)"
@@ -29,7 +42,7 @@ mkdir -p "$LOGS"
 
 # kunit.py arguments shared by "build" and "run". -accel tcg: never use KVM,
 # even where /dev/kvm exists, so results do not depend on the host.
-args="--arch=x86_64 --build_dir=$KOUT --kunitconfig=$KUNITCONFIG"
+args="--arch=x86_64 --build_dir=$KOUT --kunitconfig=$KUNITCONFIG${extra_config:+ --kunitconfig=$extra_config}"
 args+=" --make_options LLVM=1 --jobs=$JOBS"
 
 start=$SECONDS
@@ -46,12 +59,12 @@ if [ "$mode" = build ]; then
 	exit 0
 fi
 
-log=$LOGS/kunit.log
+log=$LOGS/$name.log
 rm -f "$COUNTS"
 step "building the kernel and running KUnit in QEMU ($KUNITCONFIG, log: $log)"
 rc=0
 in_root "cd $KSRC && python3 -u tools/testing/kunit/kunit.py run $args \
-	--qemu_args='-device edu -accel tcg' --timeout=$KUNIT_TIMEOUT" >"$log" 2>&1 || rc=$?
+	--qemu_args='-device edu -device edu -smp 2 -accel tcg' --timeout=$KUNIT_TIMEOUT" >"$log" 2>&1 || rc=$?
 printf '    kunit.py finished in %d s (exit status %d)\n' $((SECONDS - start)) $rc
 
 # The per-suite results: kunit.py closes every suite (and every
@@ -85,6 +98,18 @@ if [ -z "$summary" ] || [ $rc -ne 0 ]; then
 	tail -n 60 "$log"
 	echo "----"
 fi
+# The kernel log of the run: kunit.py echoes what the kernel printed.
+if [ -n "$summary" ]; then
+	reports=$(grep -E 'BUG:|WARNING:|Oops|Call Trace' "$log" || true)
+	if [ -z "$reports" ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		echo "---- kernel reports in $log ----"
+		grep -E -A20 'BUG:|WARNING:|Oops|Call Trace' "$log" | head -n 120
+		echo "----"
+	fi
+fi
 echo "$passed $failed" >"$COUNTS"
-echo "kunit: $passed passed, $failed failed"
+echo "$name: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -61,6 +61,9 @@ use crate::{
 use core::ffi::c_void;
 use macros::pin_data;
 
+#[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+mod tests;
+
 #[pin_data]
 struct Inner<T> {
     dev: ARef<Device>,

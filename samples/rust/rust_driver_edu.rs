@@ -4,13 +4,22 @@
 //!
 //! The device (PCI 1234:11e8, see QEMU's `docs/specs/edu.rst`) has a 1 MiB memory BAR with an
 //! identification register, a liveness register that returns the complement of what was written
-//! to it, and a factorial unit. At probe the driver checks all three and logs the results.
+//! to it, a factorial unit, and a DMA engine that copies between memory and a 4 KiB buffer
+//! inside the device. At probe the driver checks the first three, then copies a pattern to the
+//! device and back, once through a coherent allocation and once through streaming mappings,
+//! checks every byte, and logs the results.
 
 use kernel::{
-    c_str, dev_err, dev_info, device::Core, device_id::IdArray, devres::Devres, pci, prelude::*,
+    c_str, dev_err, dev_info,
+    device::{Bound, Core, Device},
+    device_id::IdArray,
+    devres::Devres,
+    dma::{CoherentAllocation, DataDirection, DmaAddress, DmaMask, StreamingMapping},
+    pci,
+    prelude::*,
 };
 
-/// The registers this driver uses, all 32 bits wide.
+/// The registers this driver uses.
 mod regs {
     pub(crate) const ID: usize = 0x00;
     pub(crate) const LIVENESS: usize = 0x04;
@@ -18,9 +27,27 @@ mod regs {
     pub(crate) const STATUS: usize = 0x20;
     /// Set in `STATUS` while the factorial unit is busy.
     pub(crate) const STATUS_COMPUTING: u32 = 0x01;
+    /// DMA source, destination, length and command, 64 bits each.
+    pub(crate) const DMA_SRC: usize = 0x80;
+    pub(crate) const DMA_DST: usize = 0x88;
+    pub(crate) const DMA_COUNT: usize = 0x90;
+    pub(crate) const DMA_CMD: usize = 0x98;
+    /// `DMA_CMD`: start a transfer; cleared by the device when it is done.
+    pub(crate) const DMA_START: u64 = 0x1;
+    /// `DMA_CMD`: the transfer goes from the device's buffer to memory.
+    pub(crate) const DMA_FROM_DEVICE: u64 = 0x2;
     /// The extent of the registers above: what the BAR must at least have.
     pub(crate) const END: usize = 0x100;
 }
+
+/// The device's own buffer, in its DMA address space, and its size.
+const EDU_BUFFER: DmaAddress = 0x40000;
+const EDU_BUFFER_SIZE: usize = 4096;
+/// The device reaches 28 bits of address.
+const EDU_DMA_MASK: DmaMask = DmaMask::new::<28>();
+/// A transfer takes about 100 ms of the device's clock; give up after a second.
+const DMA_POLL_MS: u32 = 10;
+const DMA_POLL_LIMIT: u32 = 100;
 
 /// The low byte that every edu identification register reads as.
 const ID_MAGIC: u32 = 0xed;
@@ -46,6 +73,74 @@ impl EduDriver {
         Ok(())
     }
 
+    /// Runs one transfer of `count` bytes and waits for it.
+    fn dma(bar: &Bar, src: DmaAddress, dst: DmaAddress, count: usize, from_device: bool) -> Result {
+        bar.write64::<{ regs::DMA_SRC }>(src);
+        bar.write64::<{ regs::DMA_DST }>(dst);
+        bar.write64::<{ regs::DMA_COUNT }>(count as u64);
+        let dir = if from_device {
+            regs::DMA_FROM_DEVICE
+        } else {
+            0
+        };
+        bar.write64::<{ regs::DMA_CMD }>(regs::DMA_START | dir);
+        for _ in 0..DMA_POLL_LIMIT {
+            if bar.read64::<{ regs::DMA_CMD }>() & regs::DMA_START == 0 {
+                return Ok(());
+            }
+            kernel::delay::msleep(DMA_POLL_MS);
+        }
+        Err(ETIMEDOUT)
+    }
+
+    fn pattern(i: usize, seed: u8) -> u8 {
+        (i as u8).wrapping_mul(31).wrapping_add(seed)
+    }
+
+    /// Copies a pattern from a coherent buffer to the device and back into its second half;
+    /// returns the number of bytes that differ.
+    fn coherent_round_trip(dev: &Device<Bound>, bar: &Bar) -> Result<usize> {
+        let buf = CoherentAllocation::<u8>::alloc_coherent(dev, 2 * EDU_BUFFER_SIZE, GFP_KERNEL)?;
+        let buf = buf.access(dev)?;
+        for i in 0..EDU_BUFFER_SIZE {
+            buf.write(i, Self::pattern(i, 0x5a))?;
+            buf.write(EDU_BUFFER_SIZE + i, 0)?;
+        }
+        Self::dma(bar, buf.dma_handle(), EDU_BUFFER, EDU_BUFFER_SIZE, false)?;
+        let back = buf.dma_handle_of(EDU_BUFFER_SIZE)?;
+        Self::dma(bar, EDU_BUFFER, back, EDU_BUFFER_SIZE, true)?;
+        let mut differ = 0;
+        for i in 0..EDU_BUFFER_SIZE {
+            if buf.read(EDU_BUFFER_SIZE + i)? != Self::pattern(i, 0x5a) {
+                differ += 1;
+            }
+        }
+        Ok(differ)
+    }
+
+    /// Copies a pattern to the device through one streaming mapping and back through another;
+    /// returns the number of bytes that differ.
+    fn streaming_round_trip(dev: &Device<Bound>, bar: &Bar) -> Result<usize> {
+        let mut out = KVec::with_capacity(EDU_BUFFER_SIZE, GFP_KERNEL)?;
+        let mut zeroes = KVec::with_capacity(EDU_BUFFER_SIZE, GFP_KERNEL)?;
+        for i in 0..EDU_BUFFER_SIZE {
+            out.push(Self::pattern(i, 0xa5), GFP_KERNEL)?;
+            zeroes.push(0u8, GFP_KERNEL)?;
+        }
+        let out = StreamingMapping::map(dev, out, DataDirection::ToDevice)?;
+        Self::dma(bar, out.dma_handle(), EDU_BUFFER, EDU_BUFFER_SIZE, false)?;
+        drop(out.unmap());
+
+        let back = StreamingMapping::map(dev, zeroes, DataDirection::FromDevice)?;
+        Self::dma(bar, EDU_BUFFER, back.dma_handle(), EDU_BUFFER_SIZE, true)?;
+        let back = back.sync_for_cpu();
+        Ok(back
+            .iter()
+            .enumerate()
+            .filter(|&(i, &b)| b != Self::pattern(i, 0xa5))
+            .count())
+    }
+
     fn factorial(bar: &Bar, n: u32) -> Result<u32> {
         bar.write32::<{ regs::FACTORIAL }>(n);
         for _ in 0..POLL_LIMIT {
@@ -63,6 +158,8 @@ impl pci::Driver for EduDriver {
     const ID_TABLE: pci::IdTable<()> = &ID_TABLE;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+        let dev: &Device<Core> = pdev.as_ref();
+        dev.dma_set_mask_and_coherent(EDU_DMA_MASK)?;
         pdev.enable_device_mem()?;
         pdev.set_master();
         let edu = KBox::pin(
@@ -95,6 +192,24 @@ impl pci::Driver for EduDriver {
         let result = Self::factorial(bar, n)
             .inspect_err(|_| dev_err!(pdev, "edu: factorial timed out\n"))?;
         dev_info!(pdev, "edu: factorial({}) = {}\n", n, result);
+
+        let differ = Self::coherent_round_trip(dev, bar)?;
+        dev_info!(
+            pdev,
+            "edu: coherent DMA round trip of {} bytes, {} differ\n",
+            EDU_BUFFER_SIZE,
+            differ
+        );
+        let differ2 = Self::streaming_round_trip(dev, bar)?;
+        dev_info!(
+            pdev,
+            "edu: streaming DMA round trip of {} bytes, {} differ\n",
+            EDU_BUFFER_SIZE,
+            differ2
+        );
+        if differ + differ2 != 0 {
+            return Err(EIO);
+        }
         Ok(edu)
     }
 

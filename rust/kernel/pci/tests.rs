@@ -2,7 +2,7 @@
 
 //! KUnit suite for the PCI glue, run against a real device.
 //!
-//! The suite binds test drivers to QEMU's `edu` device (1234:11e8, started with `-device edu`):
+//! The suite binds test drivers to QEMU's `edu` devices (1234:11e8, started with `-device edu`):
 //! it registers a driver, checks what `probe` saw, unbinds and rebinds the device through the
 //! driver core, and checks that the driver data is dropped exactly once, after `remove`.
 //! Without an `edu` device every case fails.
@@ -173,22 +173,23 @@ fn put_pdev() {
     }
 }
 
-/// Returns whether an `edu` device exists.
-fn edu_present() -> bool {
-    // SAFETY: Looking up a device by id with no starting point; the reference it returns, if
-    // any, is put right away.
-    let pdev = unsafe { bindings::pci_get_device(EDU_VENDOR, EDU_DEVICE, core::ptr::null_mut()) };
-    if pdev.is_null() {
-        return false;
+/// Returns the number of `edu` devices.
+fn edu_count() -> usize {
+    let mut count = 0;
+    let mut pdev = core::ptr::null_mut();
+    loop {
+        // SAFETY: `pdev` is NULL or the reference from the previous call, which this call drops.
+        pdev = unsafe { bindings::pci_get_device(EDU_VENDOR, EDU_DEVICE, pdev) };
+        if pdev.is_null() {
+            return count;
+        }
+        count += 1;
     }
-    // SAFETY: `pci_get_device` returned a counted reference.
-    unsafe { bindings::pci_dev_put(pdev) };
-    true
 }
 
 /// The suite needs the device: without it every case fails rather than passing vacuously.
 fn no_device(test: &mut Test) -> bool {
-    !crate::kunit_expect!(test, edu_present())
+    !crate::kunit_expect!(test, edu_count() > 0)
 }
 
 fn register<T: pci::Driver>() -> Result<Pin<KBox<Registration<pci::Adapter<T>>>>> {
@@ -205,6 +206,7 @@ fn bind_unbind_rebind(test: &mut Test) {
         return;
     }
     reset();
+    let n = edu_count();
     let reg = match register::<GoodDriver>() {
         Ok(reg) => reg,
         Err(e) => {
@@ -213,7 +215,7 @@ fn bind_unbind_rebind(test: &mut Test) {
             return;
         }
     };
-    crate::kunit_expect_eq!(test, PROBES.load(Ordering::SeqCst), 1);
+    crate::kunit_expect_eq!(test, PROBES.load(Ordering::SeqCst), n);
     crate::kunit_expect_eq!(test, PROBE_CHECKS.load(Ordering::SeqCst), ALL_CHECKS);
     crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), 0);
 
@@ -232,13 +234,13 @@ fn bind_unbind_rebind(test: &mut Test) {
         // SAFETY: `dev` is valid; binding takes the device lock itself.
         let ret = unsafe { bindings::device_attach(dev) };
         crate::kunit_expect_eq!(test, ret, 1);
-        crate::kunit_expect_eq!(test, PROBES.load(Ordering::SeqCst), 2);
+        crate::kunit_expect_eq!(test, PROBES.load(Ordering::SeqCst), n + 1);
         crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), 1);
     }
 
     drop(reg);
-    crate::kunit_expect_eq!(test, REMOVES.load(Ordering::SeqCst), 2);
-    crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), 2);
+    crate::kunit_expect_eq!(test, REMOVES.load(Ordering::SeqCst), n + 1);
+    crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), n + 1);
     crate::kunit_expect_eq!(test, DROPS_BEFORE_REMOVE.load(Ordering::SeqCst), 0);
     put_pdev();
 }
@@ -250,9 +252,10 @@ fn failed_probe_keeps_nothing(test: &mut Test) {
         return;
     }
     reset();
+    let n = edu_count();
     match register::<FailingDriver>() {
         Ok(reg) => {
-            crate::kunit_expect_eq!(test, PROBES.load(Ordering::SeqCst), 1);
+            crate::kunit_expect_eq!(test, PROBES.load(Ordering::SeqCst), n);
             drop(reg);
         }
         Err(_) => {
@@ -265,7 +268,7 @@ fn failed_probe_keeps_nothing(test: &mut Test) {
         Ok(reg) => {
             crate::kunit_expect_eq!(test, PROBE_CHECKS.load(Ordering::SeqCst), ALL_CHECKS);
             drop(reg);
-            crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), 1);
+            crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), n);
         }
         Err(_) => {
             crate::kunit_expect!(test, false);
@@ -281,15 +284,16 @@ fn many_cycles(test: &mut Test) {
     }
     const CYCLES: usize = 100;
     reset();
+    let n = edu_count();
     for _ in 0..CYCLES {
         match register::<GoodDriver>() {
             Ok(reg) => drop(reg),
             Err(_) => break,
         }
     }
-    crate::kunit_expect_eq!(test, PROBES.load(Ordering::SeqCst), CYCLES);
-    crate::kunit_expect_eq!(test, REMOVES.load(Ordering::SeqCst), CYCLES);
-    crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), CYCLES);
+    crate::kunit_expect_eq!(test, PROBES.load(Ordering::SeqCst), CYCLES * n);
+    crate::kunit_expect_eq!(test, REMOVES.load(Ordering::SeqCst), CYCLES * n);
+    crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), CYCLES * n);
     crate::kunit_expect_eq!(test, DROPS_BEFORE_REMOVE.load(Ordering::SeqCst), 0);
     put_pdev();
 }

@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KUnit suites for `Revocable` and `Devres`, against real bound devices.
+//!
+//! A test PCI driver binds QEMU's `edu` devices (the test run starts two, with `-device edu
+//! -device edu -smp 2`); each case sets what its `probe` creates, then binds and unbinds the
+//! first device through the driver core while kernel threads access or drop the resources
+//! concurrently. A [`Payload`] counts its creations and drops and checks that it is never
+//! dropped twice or read after its drop.
+
+use crate::{
+    bindings, c_str,
+    device::{Bound, Core, Device},
+    device_id::IdArray,
+    devres::{self, Devres},
+    driver::Registration,
+    error::code::*,
+    kunit::{thread, Test},
+    pci,
+    prelude::*,
+    revocable::Revocable,
+    sync::Arc,
+    ThisModule,
+};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering::SeqCst};
+
+// SAFETY: Built-in code has no module; NULL is `THIS_MODULE` there.
+static NO_MODULE: ThisModule = unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
+
+static TABLE: IdArray<pci::DeviceId, (), 1> =
+    IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+
+/// How many bind/unbind cycles each race case runs.
+const CYCLES: usize = 350;
+
+const ALIVE: u32 = 0x600d_cafe;
+const DEAD: u32 = 0xdead_dead;
+
+static CREATED: AtomicUsize = AtomicUsize::new(0);
+static DROPPED: AtomicUsize = AtomicUsize::new(0);
+/// Double drops and reads of a dropped payload.
+static BAD: AtomicUsize = AtomicUsize::new(0);
+
+/// A resource that counts its life and detects misuse.
+struct Payload {
+    magic: AtomicU32,
+}
+
+impl Payload {
+    fn new() -> Self {
+        CREATED.fetch_add(1, SeqCst);
+        Payload {
+            magic: AtomicU32::new(ALIVE),
+        }
+    }
+
+    fn check(&self) {
+        if self.magic.load(SeqCst) != ALIVE {
+            BAD.fetch_add(1, SeqCst);
+        }
+    }
+}
+
+impl Drop for Payload {
+    fn drop(&mut self) {
+        if self.magic.swap(DEAD, SeqCst) != ALIVE {
+            BAD.fetch_add(1, SeqCst);
+        }
+        DROPPED.fetch_add(1, SeqCst);
+    }
+}
+
+/// What `probe` creates besides the driver data's own `Devres<Payload>`.
+#[derive(Clone, Copy, PartialEq)]
+#[repr(u32)]
+enum Mode {
+    Plain = 0,
+    /// A `Devres` shared through [`SHARED`], for access after unbind and for readers.
+    Shared,
+    /// A `Devres` in [`SLOT`], for an owner that drops it during unbind.
+    Slot,
+    /// A `Devres` dropped during probe, and a value given to `devres::register`.
+    EarlyDrop,
+    /// A `Devres` owning a `Devres`, and a registered value owning a `Devres`.
+    Nested,
+}
+
+static MODE: AtomicU32 = AtomicU32::new(Mode::Plain as u32);
+static PROBES: AtomicUsize = AtomicUsize::new(0);
+/// Results of the checks made in probe that only probe can make.
+static PROBE_FAILURES: AtomicUsize = AtomicUsize::new(0);
+/// The first device probed, with a reference taken.
+static PDEV: AtomicPtr<bindings::pci_dev> = AtomicPtr::new(core::ptr::null_mut());
+/// A `Devres` shared with the test thread and readers (from `Arc::into_raw`).
+static SHARED: AtomicPtr<Devres<Payload>> = AtomicPtr::new(core::ptr::null_mut());
+/// A `Devres` for the owner thread to drop (from `KBox::into_raw`).
+static SLOT: AtomicPtr<Devres<Payload>> = AtomicPtr::new(core::ptr::null_mut());
+/// A `Devres` of another device, for the identity check (from `Arc::into_raw`).
+static OTHER: AtomicPtr<Devres<Payload>> = AtomicPtr::new(core::ptr::null_mut());
+/// Set when the identity check ran in a probe.
+static IDENTITY_CHECKED: AtomicBool = AtomicBool::new(false);
+
+fn mode() -> Mode {
+    match MODE.load(SeqCst) {
+        1 => Mode::Shared,
+        2 => Mode::Slot,
+        3 => Mode::EarlyDrop,
+        4 => Mode::Nested,
+        _ => Mode::Plain,
+    }
+}
+
+fn probe_expect(ok: bool) {
+    if !ok {
+        PROBE_FAILURES.fetch_add(1, SeqCst);
+    }
+}
+
+fn store_arc(slot: &AtomicPtr<Devres<Payload>>, res: Devres<Payload>) -> Result {
+    let arc = Arc::new(res, GFP_KERNEL)?;
+    let old = slot.swap(Arc::into_raw(arc).cast_mut(), SeqCst);
+    if !old.is_null() {
+        // SAFETY: The slot holds pointers from `Arc::into_raw` only.
+        drop(unsafe { Arc::from_raw(old) });
+    }
+    Ok(())
+}
+
+fn take_arc(slot: &AtomicPtr<Devres<Payload>>) -> Option<Arc<Devres<Payload>>> {
+    let ptr = slot.swap(core::ptr::null_mut(), SeqCst);
+    // SAFETY: The slot holds pointers from `Arc::into_raw` only, each taken out once.
+    (!ptr.is_null()).then(|| unsafe { Arc::from_raw(ptr) })
+}
+
+/// Checks that a `Devres` of another device is refused, then offers our own for the next probe.
+fn identity_check(dev: &Device<Bound>) -> Result {
+    if let Some(other) = take_arc(&OTHER) {
+        if other.device().as_raw() != dev.as_raw() {
+            probe_expect(other.access(dev).err() == Some(EINVAL));
+            IDENTITY_CHECKED.store(true, SeqCst);
+        }
+    }
+    store_arc(&OTHER, Devres::new(dev, Payload::new(), GFP_KERNEL)?)
+}
+
+struct TestDriver {
+    _own: Devres<Payload>,
+    _nested: Option<Devres<Devres<Payload>>>,
+}
+
+impl pci::Driver for TestDriver {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = &TABLE;
+
+    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+        PROBES.fetch_add(1, SeqCst);
+        let dev: &Device<Bound> = pdev.as_ref();
+        if PDEV.load(SeqCst).is_null() {
+            // SAFETY: `pdev` is valid; the reference is dropped by `put_pdev`.
+            PDEV.store(unsafe { bindings::pci_dev_get(pdev.as_raw()) }, SeqCst);
+        }
+        let own = Devres::new(dev, Payload::new(), GFP_KERNEL)?;
+        probe_expect(own.access(dev).map(|p| p.magic.load(SeqCst)) == Ok(ALIVE));
+        probe_expect(own.try_access_with(|p| p.magic.load(SeqCst)) == Some(ALIVE));
+
+        let mut nested = None;
+        match mode() {
+            Mode::Plain => identity_check(dev)?,
+            Mode::Shared => store_arc(&SHARED, Devres::new(dev, Payload::new(), GFP_KERNEL)?)?,
+            Mode::Slot => {
+                let res = KBox::new(Devres::new(dev, Payload::new(), GFP_KERNEL)?, GFP_KERNEL)?;
+                let old = SLOT.swap(KBox::into_raw(res), SeqCst);
+                if !old.is_null() {
+                    // SAFETY: The slot holds pointers from `KBox::into_raw` only.
+                    drop(unsafe { KBox::from_raw(old) });
+                }
+            }
+            Mode::EarlyDrop => {
+                let before = DROPPED.load(SeqCst);
+                drop(Devres::new(dev, Payload::new(), GFP_KERNEL)?);
+                probe_expect(DROPPED.load(SeqCst) == before + 1);
+                devres::register(dev, Payload::new(), GFP_KERNEL)?;
+                probe_expect(DROPPED.load(SeqCst) == before + 1);
+            }
+            Mode::Nested => {
+                let inner = Devres::new(dev, Payload::new(), GFP_KERNEL)?;
+                nested = Some(Devres::new(dev, inner, GFP_KERNEL)?);
+                let inner = Devres::new(dev, Payload::new(), GFP_KERNEL)?;
+                devres::register(dev, inner, GFP_KERNEL)?;
+            }
+        }
+        Ok(KBox::pin(
+            TestDriver {
+                _own: own,
+                _nested: nested,
+            },
+            GFP_KERNEL,
+        )?)
+    }
+}
+
+fn reset(mode: Mode) {
+    MODE.store(mode as u32, SeqCst);
+    PROBES.store(0, SeqCst);
+    PROBE_FAILURES.store(0, SeqCst);
+    CREATED.store(0, SeqCst);
+    DROPPED.store(0, SeqCst);
+    BAD.store(0, SeqCst);
+    IDENTITY_CHECKED.store(false, SeqCst);
+}
+
+fn put_pdev() {
+    let pdev = PDEV.swap(core::ptr::null_mut(), SeqCst);
+    if !pdev.is_null() {
+        // SAFETY: The reference was taken in probe.
+        unsafe { bindings::pci_dev_put(pdev) };
+    }
+}
+
+/// Registers the test driver (which binds every `edu` device) and returns the registration
+/// and the first device's `struct device`.
+fn setup(
+    test: &mut Test,
+    mode: Mode,
+) -> Option<(
+    Pin<KBox<Registration<pci::Adapter<TestDriver>>>>,
+    *mut bindings::device,
+)> {
+    reset(mode);
+    let reg = KBox::pin_init(
+        Registration::new(c_str!("rust_devres_test"), &NO_MODULE),
+        GFP_KERNEL,
+    );
+    let reg = match reg {
+        Ok(reg) => reg,
+        Err(e) => {
+            crate::kunit::err(format_args!("    registration failed: {:?}\n", e));
+            crate::kunit_expect!(test, false);
+            return None;
+        }
+    };
+    let pdev = PDEV.load(SeqCst);
+    if !crate::kunit_expect!(test, !pdev.is_null()) {
+        return None;
+    }
+    // SAFETY: `pdev` is referenced until `put_pdev`.
+    Some((reg, unsafe { &raw mut (*pdev).dev }))
+}
+
+fn unbind(dev: *mut bindings::device) {
+    // SAFETY: `dev` is referenced by `PDEV`; unbinding takes the device lock itself.
+    unsafe { bindings::device_release_driver(dev) };
+}
+
+fn bind(dev: *mut bindings::device) -> i32 {
+    // SAFETY: `dev` is referenced by `PDEV`; binding takes the device lock itself.
+    unsafe { bindings::device_attach(dev) }
+}
+
+/// Checks the counters after every case: all created payloads dropped, exactly once, never read
+/// dead, and every check made in probe passed.
+fn finish(test: &mut Test) {
+    put_pdev();
+    drop(take_arc(&SHARED));
+    drop(take_arc(&OTHER));
+    crate::kunit_expect_eq!(test, DROPPED.load(SeqCst), CREATED.load(SeqCst));
+    crate::kunit_expect_eq!(test, BAD.load(SeqCst), 0);
+    crate::kunit_expect_eq!(test, PROBE_FAILURES.load(SeqCst), 0);
+}
+
+/// Access through the bound device and under RCU works while bound; after unbind `try_access`
+/// fails, the value has been dropped at unbind although the `Devres` is still held, and a
+/// rebind does not revive it.
+fn access_before_and_after_unbind(test: &mut Test) {
+    let Some((reg, _dev)) = setup(test, Mode::Shared) else {
+        return;
+    };
+    let Some(shared) = take_arc(&SHARED) else {
+        crate::kunit_expect!(test, false);
+        return;
+    };
+    // The first device probed first; other devices have replaced the shared `Devres` since.
+    crate::kunit_expect!(test, shared.try_access().is_some());
+    let dropped = DROPPED.load(SeqCst);
+    // Unbind the device `shared` belongs to.
+    unbind(shared.device().as_raw());
+    crate::kunit_expect!(test, shared.try_access().is_none());
+    crate::kunit_expect!(test, shared.try_access_with(|_| ()).is_none());
+    // Its payload and the driver data's went at unbind.
+    crate::kunit_expect_eq!(test, DROPPED.load(SeqCst), dropped + 2);
+    let after_unbind = DROPPED.load(SeqCst);
+    crate::kunit_expect_eq!(test, bind(shared.device().as_raw()), 1);
+    crate::kunit_expect!(test, shared.try_access().is_none());
+    drop(shared);
+    // Dropping a revoked `Devres` drops nothing again.
+    crate::kunit_expect_eq!(test, DROPPED.load(SeqCst), after_unbind);
+    drop(reg);
+    finish(test);
+}
+
+/// A `Devres` dropped in probe releases its value then; a registered value lives until unbind.
+fn early_drop_and_register(test: &mut Test) {
+    let Some((reg, dev)) = setup(test, Mode::EarlyDrop) else {
+        return;
+    };
+    let live = CREATED.load(SeqCst) - DROPPED.load(SeqCst);
+    // Per device: the driver data's `Devres` and the registered value.
+    crate::kunit_expect_eq!(test, live, 2 * PROBES.load(SeqCst));
+    let dropped = DROPPED.load(SeqCst);
+    unbind(dev);
+    crate::kunit_expect_eq!(test, DROPPED.load(SeqCst), dropped + 2);
+    drop(reg);
+    finish(test);
+}
+
+/// `access` with the bound borrow of another device is refused with `EINVAL`.
+fn wrong_device_refused(test: &mut Test) {
+    let Some((reg, _dev)) = setup(test, Mode::Plain) else {
+        return;
+    };
+    // Two `edu` devices: the second probe saw the first one's `Devres`.
+    crate::kunit_expect!(test, PROBES.load(SeqCst) >= 2);
+    crate::kunit_expect!(test, IDENTITY_CHECKED.load(SeqCst));
+    drop(reg);
+    finish(test);
+}
+
+/// Race 1: the owner drops a `Devres` while the device unbinds.
+fn race_owner_drop_vs_unbind(test: &mut Test) {
+    let Some((reg, dev)) = setup(test, Mode::Slot) else {
+        return;
+    };
+    static GO: AtomicBool = AtomicBool::new(false);
+    for _ in 0..CYCLES {
+        GO.store(false, SeqCst);
+        let owner = thread::spawn(|| {
+            while !GO.load(SeqCst) {
+                core::hint::spin_loop();
+            }
+            let ptr = SLOT.swap(core::ptr::null_mut(), SeqCst);
+            if !ptr.is_null() {
+                // SAFETY: The slot holds pointers from `KBox::into_raw` only.
+                drop(unsafe { KBox::from_raw(ptr) });
+            }
+        });
+        let Ok(owner) = owner else {
+            crate::kunit_expect!(test, false);
+            break;
+        };
+        GO.store(true, SeqCst);
+        unbind(dev);
+        owner.join();
+        if bind(dev) != 1 {
+            crate::kunit_expect!(test, false);
+            break;
+        }
+    }
+    drop(reg);
+    let ptr = SLOT.swap(core::ptr::null_mut(), SeqCst);
+    if !ptr.is_null() {
+        // SAFETY: As above.
+        drop(unsafe { KBox::from_raw(ptr) });
+    }
+    crate::kunit_expect!(test, PROBES.load(SeqCst) > CYCLES);
+    finish(test);
+}
+
+/// Race 2: a `Devres` owning a `Devres` of the same device, and a registered value owning one;
+/// unbind completes (a deadlock would hang the case) and drops everything once.
+fn race_nested_unbind(test: &mut Test) {
+    let Some((reg, dev)) = setup(test, Mode::Nested) else {
+        return;
+    };
+    for _ in 0..CYCLES {
+        unbind(dev);
+        if bind(dev) != 1 {
+            crate::kunit_expect!(test, false);
+            break;
+        }
+    }
+    // Per probe: the driver data's payload and two nested ones.
+    crate::kunit_expect_eq!(test, CREATED.load(SeqCst), 3 * PROBES.load(SeqCst));
+    drop(reg);
+    finish(test);
+}
+
+/// Race 4: readers inside `try_access` while the device unbinds never see a dropped value.
+fn race_reader_vs_unbind(test: &mut Test) {
+    let Some((reg, _dev)) = setup(test, Mode::Shared) else {
+        return;
+    };
+    static READS: AtomicUsize = AtomicUsize::new(0);
+    READS.store(0, SeqCst);
+    for _ in 0..CYCLES {
+        let Some(shared) = take_arc(&SHARED) else {
+            crate::kunit_expect!(test, false);
+            break;
+        };
+        let dev = shared.device().as_raw();
+        let reader = shared.clone();
+        let reader = thread::spawn(move || {
+            // Read until the value is revoked.
+            while let Some(payload) = reader.try_access() {
+                payload.check();
+                for _ in 0..64 {
+                    core::hint::spin_loop();
+                }
+                payload.check();
+                READS.fetch_add(1, SeqCst);
+                drop(payload);
+                // Let the unbinding task run, also on a single processor.
+                // SAFETY: Outside any critical section; `schedule()` only yields here.
+                unsafe { bindings::schedule() };
+            }
+        });
+        let Ok(reader) = reader else {
+            crate::kunit_expect!(test, false);
+            break;
+        };
+        unbind(dev);
+        reader.join();
+        drop(shared);
+        if bind(dev) != 1 {
+            crate::kunit_expect!(test, false);
+            break;
+        }
+    }
+    crate::kunit_expect!(test, READS.load(SeqCst) > 0);
+    drop(reg);
+    finish(test);
+}
+
+/// Race 3: two tasks revoke at once; exactly one drops the value, and both return only after
+/// the drop has finished.
+fn race_two_revokers(test: &mut Test) {
+    static WINS: AtomicUsize = AtomicUsize::new(0);
+    static EARLY: AtomicUsize = AtomicUsize::new(0);
+    static GO: AtomicUsize = AtomicUsize::new(0);
+    reset(Mode::Plain);
+    WINS.store(0, SeqCst);
+    EARLY.store(0, SeqCst);
+
+    /// A payload whose drop takes a while, so that the loser really waits.
+    struct Slow {
+        _payload: Payload,
+    }
+    impl Drop for Slow {
+        fn drop(&mut self) {
+            // SAFETY: Sleeping is allowed in `revoke`, which is where this runs.
+            unsafe { bindings::msleep(1) };
+        }
+    }
+
+    fn revoke_and_check(r: &Revocable<Slow>) {
+        GO.fetch_add(1, SeqCst);
+        while GO.load(SeqCst) < 2 {
+            core::hint::spin_loop();
+        }
+        if r.revoke() {
+            WINS.fetch_add(1, SeqCst);
+        }
+        // Winner or loser, the drop must be complete by now.
+        if DROPPED.load(SeqCst) != 1 || r.is_available() {
+            EARLY.fetch_add(1, SeqCst);
+        }
+    }
+
+    const ROUNDS: usize = 100;
+    for _ in 0..ROUNDS {
+        DROPPED.store(0, SeqCst);
+        CREATED.store(0, SeqCst);
+        GO.store(0, SeqCst);
+        let r = match Arc::pin_init(
+            Revocable::new(Slow {
+                _payload: Payload::new(),
+            }),
+            GFP_KERNEL,
+        ) {
+            Ok(r) => r,
+            Err(_) => {
+                crate::kunit_expect!(test, false);
+                return;
+            }
+        };
+        let other = r.clone();
+        let Ok(t) = thread::spawn(move || revoke_and_check(&other)) else {
+            crate::kunit_expect!(test, false);
+            return;
+        };
+        revoke_and_check(&r);
+        t.join();
+        crate::kunit_expect_eq!(test, DROPPED.load(SeqCst), 1);
+    }
+    crate::kunit_expect_eq!(test, WINS.load(SeqCst), ROUNDS);
+    crate::kunit_expect_eq!(test, EARLY.load(SeqCst), 0);
+    crate::kunit_expect_eq!(test, BAD.load(SeqCst), 0);
+}
+
+crate::kunit_suite!(
+    rust_devres,
+    [
+        access_before_and_after_unbind,
+        early_drop_and_register,
+        wrong_device_refused,
+        race_owner_drop_vs_unbind,
+        race_nested_unbind,
+        race_reader_vs_unbind,
+        race_two_revokers,
+    ]
+);

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KUnit suite for the DMA abstractions, against a real bound device.
+//!
+//! A test PCI driver binds QEMU's `edu` devices; its `probe` runs the checks that need a bound
+//! device and records every failure, and the cases then unbind the device to see that what was
+//! still alive is released at unbind. `CONFIG_DMA_API_DEBUG` reports leaked or mismatched
+//! mappings at unbind, which the test runner finds in the kernel log.
+
+use crate::{
+    alloc::flags::{GFP_KERNEL, __GFP_NOWARN},
+    bindings, c_str,
+    device::{Bound, Core, Device},
+    device_id::IdArray,
+    devres::Devres,
+    dma::{attrs, Attrs, CoherentAllocation, DataDirection, DmaMask, StreamingMapping},
+    driver::Registration,
+    error::code::*,
+    kunit::Test,
+    pci,
+    prelude::*,
+    sync::Arc,
+    ThisModule,
+};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
+
+// SAFETY: Built-in code has no module; NULL is `THIS_MODULE` there.
+static NO_MODULE: ThisModule = unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
+
+static TABLE: IdArray<pci::DeviceId, (), 1> =
+    IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+
+const MASK_BITS: u32 = 28;
+
+static PROBES: AtomicUsize = AtomicUsize::new(0);
+static CHECKS: AtomicUsize = AtomicUsize::new(0);
+static FAILURES: AtomicUsize = AtomicUsize::new(0);
+/// The line of the first failed check in probe, for the report.
+static FIRST_FAILURE: AtomicUsize = AtomicUsize::new(0);
+static PDEV: AtomicPtr<bindings::pci_dev> = AtomicPtr::new(core::ptr::null_mut());
+/// A coherent allocation kept past unbind (from `Arc::into_raw`).
+static KEPT_ALLOC: AtomicPtr<Devres<CoherentAllocation<u32>>> =
+    AtomicPtr::new(core::ptr::null_mut());
+/// A streaming mapping kept past unbind (from `KBox::into_raw`).
+static KEPT_MAP: AtomicPtr<StreamingMapping<u8>> = AtomicPtr::new(core::ptr::null_mut());
+
+macro_rules! probe_check {
+    ($cond:expr) => {{
+        CHECKS.fetch_add(1, SeqCst);
+        if !$cond {
+            if FAILURES.fetch_add(1, SeqCst) == 0 {
+                FIRST_FAILURE.store(line!() as usize, SeqCst);
+            }
+        }
+    }};
+}
+
+/// The bad inputs of coherent allocations and element access, each with its error.
+fn coherent_checks(dev: &Device<Bound>) -> Result {
+    let mask = dev.dma_coherent_mask();
+    probe_check!(mask == DmaMask::new::<MASK_BITS>().value());
+    probe_check!(dev.dma_mask() == Some(mask));
+
+    let alloc = CoherentAllocation::<u32>::alloc_coherent(dev, 64, GFP_KERNEL)?;
+    let a = alloc.access(dev)?;
+    probe_check!(a.count() == 64 && a.size() == 256);
+    // The whole buffer lies within the mask.
+    probe_check!(a.dma_handle() + a.size() as u64 - 1 <= mask);
+    probe_check!(a.dma_handle_of(1) == Ok(a.dma_handle() + 4));
+    probe_check!(a.dma_handle_of(64) == Err(EINVAL));
+    for i in 0..64 {
+        a.write(i, 0x1000 + i as u32)?;
+    }
+    probe_check!((0..64).all(|i| a.read(i) == Ok(0x1000 + i as u32)));
+    probe_check!(a.read(64) == Err(EINVAL));
+    probe_check!(a.write(64, 0) == Err(EINVAL));
+    probe_check!(a.read(usize::MAX) == Err(EINVAL));
+    // SAFETY: Nothing writes the buffer while the slice exists.
+    probe_check!(unsafe { a.as_slice(60, 4) }.map(|s| s[3]) == Ok(0x1000 + 63));
+    // SAFETY: As above.
+    probe_check!(unsafe { a.as_slice(61, 4) }.err() == Some(EINVAL));
+    // SAFETY: As above.
+    probe_check!(unsafe { a.as_slice(usize::MAX, 2) }.err() == Some(EINVAL));
+
+    // Bad sizes: no elements, an overflowing count, a size no allocator can satisfy.
+    probe_check!(
+        CoherentAllocation::<u32>::alloc_coherent(dev, 0, GFP_KERNEL).err() == Some(EINVAL)
+    );
+    probe_check!(
+        CoherentAllocation::<u64>::alloc_coherent(dev, usize::MAX / 4, GFP_KERNEL).err()
+            == Some(EOVERFLOW)
+    );
+    probe_check!(
+        CoherentAllocation::<u8>::alloc_attrs(
+            dev,
+            1 << 40,
+            GFP_KERNEL | __GFP_NOWARN,
+            attrs::DMA_ATTR_NO_WARN
+        )
+        .err()
+            == Some(ENOMEM)
+    );
+
+    // Attributes: unknown bits are refused; no kernel mapping means no CPU access.
+    probe_check!(Attrs::try_from_raw(1 << 31).err() == Some(EINVAL));
+    let nomap = CoherentAllocation::<u32>::alloc_attrs(
+        dev,
+        16,
+        GFP_KERNEL,
+        attrs::DMA_ATTR_NO_KERNEL_MAPPING,
+    )?;
+    let n = nomap.access(dev)?;
+    probe_check!(n.attrs().contains(attrs::DMA_ATTR_NO_KERNEL_MAPPING));
+    probe_check!(n.read(0) == Err(EINVAL) && n.write(0, 1) == Err(EINVAL));
+    // SAFETY: Refused before any access.
+    probe_check!(unsafe { n.as_slice(0, 1) }.err() == Some(EINVAL));
+    let wc = CoherentAllocation::<u32>::alloc_attrs(dev, 16, GFP_KERNEL, attrs::DMA_ATTR_NO_WARN)?;
+    probe_check!(wc.access(dev)?.write(15, 7).is_ok());
+
+    // Field access: in bounds and aligned, or refused.
+    #[derive(Clone, Copy)]
+    #[repr(C)]
+    struct Desc {
+        addr: u64,
+        len: u32,
+        flags: u32,
+    }
+    // SAFETY: `Desc` is plain data without padding.
+    unsafe impl crate::types::FromBytes for Desc {}
+    // SAFETY: As above.
+    unsafe impl crate::types::AsBytes for Desc {}
+    let ring = CoherentAllocation::<Desc>::alloc_coherent(dev, 4, GFP_KERNEL)?;
+    let r = ring.access(dev)?;
+    // SAFETY: Only computes the address of a field.
+    probe_check!(r
+        .write_field(3, |d| unsafe { &raw mut (*d).len }, 99)
+        .is_ok());
+    // SAFETY: As above.
+    probe_check!(r.read_field(3, |d| unsafe { &raw mut (*d).len }) == Ok(99));
+    // A projection outside the element is refused.
+    probe_check!(r.read_field(0, |d| d.cast::<u8>().wrapping_add(64).cast::<u32>()) == Err(EINVAL));
+    // SAFETY: As above.
+    probe_check!(r.read_field(4, |d| unsafe { &raw mut (*d).len }) == Err(EINVAL));
+
+    // Kept past unbind: released there.
+    let kept = Arc::new(
+        CoherentAllocation::<u32>::alloc_coherent(dev, 32, GFP_KERNEL)?,
+        GFP_KERNEL,
+    )?;
+    let old = KEPT_ALLOC.swap(Arc::into_raw(kept).cast_mut(), SeqCst);
+    if !old.is_null() {
+        // SAFETY: The slot holds pointers from `Arc::into_raw` only.
+        drop(unsafe { Arc::from_raw(old) });
+    }
+    Ok(())
+}
+
+/// Streaming mappings: ownership round trip and bad inputs.
+fn streaming_checks(dev: &Device<Bound>) -> Result {
+    let mask = dev.dma_mask().unwrap_or(0);
+    let mut buf = KVec::new();
+    for i in 0..256u32 {
+        buf.push(i as u8, GFP_KERNEL)?;
+    }
+    let mapped = StreamingMapping::map(dev, buf, DataDirection::Bidirectional)?;
+    probe_check!(mapped.len() == 256);
+    probe_check!(mapped.dma_handle() + 255 <= mask);
+    let mut cpu = mapped.sync_for_cpu();
+    probe_check!(cpu[255] == 255);
+    cpu[0] = 0xaa;
+    let mapped = cpu.sync_for_device();
+    let buf = mapped.unmap();
+    probe_check!(buf.len() == 256 && buf[0] == 0xaa && buf[1] == 1);
+
+    probe_check!(
+        StreamingMapping::<u8>::map(dev, KVec::new(), DataDirection::ToDevice).err()
+            == Some(EINVAL)
+    );
+
+    // Kept past unbind: unmapped there, and the buffer still comes back intact.
+    let kept = StreamingMapping::map(dev, buf, DataDirection::ToDevice)?;
+    let old = KEPT_MAP.swap(KBox::into_raw(KBox::new(kept, GFP_KERNEL)?), SeqCst);
+    if !old.is_null() {
+        // SAFETY: The slot holds pointers from `KBox::into_raw` only.
+        drop(unsafe { KBox::from_raw(old) });
+    }
+    Ok(())
+}
+
+struct TestDriver;
+
+impl pci::Driver for TestDriver {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = &TABLE;
+
+    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+        PROBES.fetch_add(1, SeqCst);
+        let dev: &Device<Core> = pdev.as_ref();
+        if PDEV.load(SeqCst).is_null() {
+            // SAFETY: `pdev` is valid; the reference is dropped at the end of the case.
+            PDEV.store(unsafe { bindings::pci_dev_get(pdev.as_raw()) }, SeqCst);
+        }
+        dev.dma_set_mask_and_coherent(DmaMask::new::<MASK_BITS>())?;
+        pdev.set_master();
+        if let Err(e) = coherent_checks(dev).and_then(|()| streaming_checks(dev)) {
+            crate::pr_err!("dma test probe: {:?}\n", e);
+            probe_check!(false);
+        }
+        Ok(KBox::pin(TestDriver, GFP_KERNEL)?)
+    }
+}
+
+fn register(test: &mut Test) -> Option<Pin<KBox<Registration<pci::Adapter<TestDriver>>>>> {
+    PROBES.store(0, SeqCst);
+    CHECKS.store(0, SeqCst);
+    FAILURES.store(0, SeqCst);
+    FIRST_FAILURE.store(0, SeqCst);
+    match KBox::pin_init(
+        Registration::new(c_str!("rust_dma_test"), &NO_MODULE),
+        GFP_KERNEL,
+    ) {
+        Ok(reg) => Some(reg),
+        Err(_) => {
+            crate::kunit_expect!(test, false);
+            None
+        }
+    }
+}
+
+/// Every check made in probe passed, on every device.
+fn probe_checks_pass(test: &mut Test) {
+    let Some(reg) = register(test) else {
+        return;
+    };
+    crate::kunit_expect!(test, PROBES.load(SeqCst) > 0);
+    crate::kunit_expect!(test, CHECKS.load(SeqCst) >= 40 * PROBES.load(SeqCst));
+    crate::kunit_expect_eq!(test, FAILURES.load(SeqCst), 0);
+    crate::kunit_expect_eq!(test, FIRST_FAILURE.load(SeqCst), 0);
+    drop(reg);
+    cleanup();
+}
+
+/// What is still alive at unbind is released then: the coherent allocation is gone, the
+/// streaming mapping is unmapped and its buffer intact.
+fn released_at_unbind(test: &mut Test) {
+    let Some(reg) = register(test) else {
+        return;
+    };
+    let ptr = KEPT_ALLOC.swap(core::ptr::null_mut(), SeqCst);
+    if !crate::kunit_expect!(test, !ptr.is_null()) {
+        return;
+    }
+    // SAFETY: The slot holds pointers from `Arc::into_raw` only.
+    let alloc = unsafe { Arc::from_raw(ptr) };
+    crate::kunit_expect!(test, alloc.try_access().is_some());
+    let kept_dev = alloc.device().as_raw();
+
+    // Unbind the device the allocation belongs to.
+    // SAFETY: The device is referenced by `alloc`; unbinding takes the device lock itself.
+    unsafe { bindings::device_release_driver(kept_dev) };
+    crate::kunit_expect!(test, alloc.try_access().is_none());
+    drop(alloc);
+
+    let map = KEPT_MAP.swap(core::ptr::null_mut(), SeqCst);
+    if crate::kunit_expect!(test, !map.is_null()) {
+        // SAFETY: The slot holds pointers from `KBox::into_raw` only.
+        let map = KBox::into_inner(unsafe { KBox::from_raw(map) });
+        let buf = map.unmap();
+        crate::kunit_expect!(test, buf.len() == 256 && buf[0] == 0xaa && buf[200] == 200);
+    }
+    drop(reg);
+    cleanup();
+}
+
+fn cleanup() {
+    for slot in [&KEPT_ALLOC] {
+        let ptr = slot.swap(core::ptr::null_mut(), SeqCst);
+        if !ptr.is_null() {
+            // SAFETY: The slot holds pointers from `Arc::into_raw` only.
+            drop(unsafe { Arc::from_raw(ptr) });
+        }
+    }
+    let ptr = KEPT_MAP.swap(core::ptr::null_mut(), SeqCst);
+    if !ptr.is_null() {
+        // SAFETY: The slot holds pointers from `KBox::into_raw` only.
+        drop(unsafe { KBox::from_raw(ptr) });
+    }
+    let pdev = PDEV.swap(core::ptr::null_mut(), SeqCst);
+    if !pdev.is_null() {
+        // SAFETY: The reference was taken in probe.
+        unsafe { bindings::pci_dev_put(pdev) };
+    }
+}
+
+crate::kunit_suite!(rust_dma, [probe_checks_pass, released_at_unbind]);
