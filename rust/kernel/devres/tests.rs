@@ -335,7 +335,7 @@ fn race_owner_drop_vs_unbind(test: &mut Test) {
         GO.store(false, SeqCst);
         let owner = thread::spawn(|| {
             while !GO.load(SeqCst) {
-                core::hint::spin_loop();
+                thread::yield_now();
             }
             let ptr = SLOT.swap(core::ptr::null_mut(), SeqCst);
             if !ptr.is_null() {
@@ -409,8 +409,7 @@ fn race_reader_vs_unbind(test: &mut Test) {
                 READS.fetch_add(1, SeqCst);
                 drop(payload);
                 // Let the unbinding task run, also on a single processor.
-                // SAFETY: Outside any critical section; `schedule()` only yields here.
-                unsafe { bindings::schedule() };
+                thread::yield_now();
             }
         });
         let Ok(reader) = reader else {
@@ -454,7 +453,7 @@ fn race_two_revokers(test: &mut Test) {
     fn revoke_and_check(r: &Revocable<Slow>) {
         GO.fetch_add(1, SeqCst);
         while GO.load(SeqCst) < 2 {
-            core::hint::spin_loop();
+            thread::yield_now();
         }
         if r.revoke() {
             WINS.fetch_add(1, SeqCst);

@@ -98,6 +98,22 @@ impl Thread {
     pub fn join(self) {}
 }
 
+/// Lets other tasks run on this processor, as a call to `schedule()` from a running task does.
+///
+/// Tests that wait for another thread in a loop call it, so that they also make progress on a
+/// single processor without preemption.
+///
+/// # Examples
+///
+/// ```
+/// kernel::kunit::thread::yield_now();
+/// ```
+pub fn yield_now() {
+    // SAFETY: The task is running (not preparing to sleep), so `schedule()` only gives up the
+    // processor and returns; calling it in atomic context is a bug the kernel reports.
+    unsafe { bindings::schedule() };
+}
+
 impl Drop for Thread {
     fn drop(&mut self) {
         // SAFETY: By the type invariant the closure runs and then completes `done`; waiting for
