@@ -55,6 +55,17 @@ mod private {
 /// The context a [`Device`] reference is valid in.
 ///
 /// This trait is sealed: the contexts are exactly [`Normal`], [`Bound`] and [`Core`].
+///
+/// # Examples
+///
+/// ```
+/// use kernel::device::{Device, DeviceContext};
+///
+/// // Code that is sound in every context is generic over it.
+/// fn log_name<Ctx: DeviceContext>(dev: &Device<Ctx>) {
+///     kernel::pr_info!("{}\n", dev.name());
+/// }
+/// ```
 pub trait DeviceContext: private::Sealed {}
 
 /// The context of a counted device reference: valid in every device state.
@@ -138,6 +149,17 @@ impl Device {
     ///
     /// `ptr` must point to a valid `struct device` whose reference count can not drop to zero
     /// for the duration of this call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::Device, types::ARef};
+    ///
+    /// fn count(dev: &Device) -> ARef<Device> {
+    ///     // SAFETY: `dev` is valid, and its count can not drop to zero while it is borrowed.
+    ///     unsafe { Device::get_device(dev.as_raw()) }
+    /// }
+    /// ```
     pub unsafe fn get_device(ptr: *mut bindings::device) -> ARef<Self> {
         // SAFETY: The caller guarantees that `ptr` is valid for the duration of this call, which
         // is as long as the temporary borrow is used.
@@ -150,6 +172,17 @@ impl Device {
     ///
     /// `ptr` must point to a valid `struct device` whose reference count can not drop to zero
     /// for the duration of `'a`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::device::Device;
+    ///
+    /// fn reborrow(dev: &Device) -> &Device {
+    ///     // SAFETY: `dev` is valid and counted while borrowed, which bounds the result.
+    ///     unsafe { Device::as_ref(dev.as_raw()) }
+    /// }
+    /// ```
     pub unsafe fn as_ref<'a>(ptr: *mut bindings::device) -> &'a Self {
         // SAFETY: By the caller's contract `ptr` is valid for `'a`; `Device` is a transparent
         // wrapper of `struct device`.
@@ -168,6 +201,17 @@ impl<Ctx: DeviceContext> Device<Ctx> {
     /// the duration of `'a`, and for the whole of `'a` the guarantees of `Ctx` must hold (see the
     /// type invariants): a driver is bound for [`Bound`], and in addition the device lock is held
     /// by the current task for [`Core`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::device::{Bound, Core, Device};
+    ///
+    /// fn to_bound(dev: &Device<Core>) -> &Device<Bound> {
+    ///     // SAFETY: A core reference guarantees all that a bound one does, for as long.
+    ///     unsafe { Device::<Bound>::from_raw(dev.as_raw()) }
+    /// }
+    /// ```
     pub unsafe fn from_raw<'a>(ptr: *mut bindings::device) -> &'a Self {
         // INVARIANT: The caller guarantees validity and the context for `'a`.
         // SAFETY: `Device<Ctx>` is a transparent wrapper of `Opaque<bindings::device>` (plus a
@@ -176,6 +220,16 @@ impl<Ctx: DeviceContext> Device<Ctx> {
     }
 
     /// Returns the raw `struct device` pointer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::device::Device;
+    ///
+    /// fn same_device(a: &Device, b: &Device) -> bool {
+    ///     a.as_raw() == b.as_raw()
+    /// }
+    /// ```
     pub fn as_raw(&self) -> *mut bindings::device {
         self.0.get()
     }
@@ -192,11 +246,8 @@ impl<Ctx: DeviceContext> Device<Ctx> {
     /// }
     /// ```
     pub fn name(&self) -> &CStr {
-        // SAFETY: By the type invariant `self.as_raw()` is valid. `dev_name()` returns the name
-        // of the embedded kobject, which is freed only with the device, i.e. not before the
-        // reference count (held for the lifetime of `&self`) drops to zero. The name is never
-        // NULL once a device is initialised with a name, and `kobject_name()` returns a valid C
-        // string.
+        // SAFETY: `self.as_raw()` is valid (type invariant); `dev_name()` returns the kobject's
+        // name, a valid C string that is freed only with the device, whose count `&self` holds.
         unsafe { CStr::from_char_ptr(bindings::dev_name(self.as_raw())) }
     }
 
@@ -219,11 +270,9 @@ impl<Ctx: DeviceContext> Device<Ctx> {
         #[cfg(not(CONFIG_PRINTK))]
         let _ = (level, args);
 
-        // SAFETY: `level` is one of the NUL-terminated `KERN_*` prefixes; the device pointer is
-        // valid by the type invariant; the format string is NUL-terminated and its `%pA`
-        // consumes exactly the one argument, a pointer to a `fmt::Arguments` that lives across
-        // the call.
         #[cfg(CONFIG_PRINTK)]
+        // SAFETY: `level` is a NUL-terminated `KERN_*` prefix and the device is valid (type
+        // invariant); `%pA` consumes the one argument, a `fmt::Arguments` alive across the call.
         unsafe {
             bindings::_dev_printk(
                 level.as_ptr().cast(),

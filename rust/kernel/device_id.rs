@@ -20,6 +20,22 @@ use core::mem::{ManuallyDrop, MaybeUninit};
 /// - [`RawDeviceId::DRIVER_DATA_OFFSET`] must be the offset of a field of type `usize` (or of the
 ///   C `kernel_ulong_t`) within `RawType` that the bus leaves untouched and hands back on a
 ///   match, and an all-zero `RawType` must be the table terminator.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{device_id::{IdArray, RawDeviceId}, pci};
+///
+/// static TABLE: IdArray<pci::DeviceId, (), 2> = IdArray::new([
+///     (pci::DeviceId::from_id(0x1234, 0x11e8), ()),
+///     (pci::DeviceId::from_id(0x1234, 0x11e9), ()),
+/// ]);
+///
+/// // SAFETY: The table has two entries, and `pci::DeviceId` wraps its C type transparently.
+/// let second = unsafe { &*TABLE.as_ptr().add(1).cast::<pci::DeviceId>() };
+/// assert_eq!(second.index(), 1);
+/// assert_eq!(second.device(), 0x11e9);
+/// ```
 pub unsafe trait RawDeviceId {
     /// The C type of an entry.
     type RawType: Copy;
@@ -32,6 +48,16 @@ pub unsafe trait RawDeviceId {
 }
 
 /// The C part of an [`IdArray`]: the entries followed by the zeroed terminator.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{bindings::pci_device_id, device_id::RawIdArray, pci};
+///
+/// // Two entries and the terminator, laid out as a C array of three.
+/// let size = core::mem::size_of::<RawIdArray<pci::DeviceId, 2>>();
+/// assert_eq!(size, 3 * core::mem::size_of::<pci_device_id>());
+/// ```
 #[repr(C)]
 pub struct RawIdArray<T: RawDeviceId, const N: usize> {
     ids: [T::RawType; N],
@@ -65,6 +91,20 @@ pub struct IdArray<T: RawDeviceId, U, const N: usize> {
 
 impl<T: RawDeviceId, U, const N: usize> IdArray<T, U, N> {
     /// Builds the table from its entries and their data; usable in a `static`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device_id::IdArray, pci};
+    ///
+    /// // A `const fn`, so the table can be a `static`, as the bus needs it.
+    /// static TABLE: IdArray<pci::DeviceId, u8, 2> = IdArray::new([
+    ///     (pci::DeviceId::from_id(0x1234, 0x11e8), 8),
+    ///     (pci::DeviceId::from_class(0xff0000, 0xff0000), 0xff),
+    /// ]);
+    ///
+    /// assert_eq!(TABLE.info(1), Some(&0xff));
+    /// ```
     pub const fn new(entries: [(T, U); N]) -> Self {
         let entries = ManuallyDrop::new(entries);
         let mut ids = [MaybeUninit::<T::RawType>::uninit(); N];
@@ -109,6 +149,18 @@ impl<T: RawDeviceId, U, const N: usize> IdArray<T, U, N> {
     }
 
     /// Returns the data of entry `index`, or `None` if there is no such entry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device_id::IdArray, pci};
+    ///
+    /// static TABLE: IdArray<pci::DeviceId, u32, 1> =
+    ///     IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), 7)]);
+    ///
+    /// assert_eq!(TABLE.info(0), Some(&7));
+    /// assert_eq!(TABLE.info(1), None);
+    /// ```
     pub const fn info(&self, index: usize) -> Option<&U> {
         if index < N {
             Some(&self.info[index])
@@ -118,11 +170,40 @@ impl<T: RawDeviceId, U, const N: usize> IdArray<T, U, N> {
     }
 
     /// Returns the zero-terminated C table, for the bus's driver structure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device_id::IdArray, pci};
+    ///
+    /// static TABLE: IdArray<pci::DeviceId, (), 1> =
+    ///     IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+    ///
+    /// let first = TABLE.as_ptr();
+    /// // SAFETY: The table has one entry, followed by the terminator.
+    /// let (entry, end) = unsafe { (&*first, &*first.add(1)) };
+    /// assert_eq!(entry.device, 0x11e8);
+    /// assert_eq!(end.vendor, 0);
+    /// ```
     pub const fn as_ptr(&self) -> *const T::RawType {
         core::ptr::from_ref(&self.raw).cast()
     }
 
     /// Returns the table as a trait object, for a driver's `ID_TABLE`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device_id::IdArray, pci};
+    ///
+    /// static TABLE: IdArray<pci::DeviceId, u32, 2> = IdArray::new([
+    ///     (pci::DeviceId::from_id(0x1234, 0x11e8), 1),
+    ///     (pci::DeviceId::from_id(0x1234, 0x11e9), 2),
+    /// ]);
+    ///
+    /// let table: pci::IdTable<u32> = TABLE.as_table();
+    /// assert_eq!(table.info(1), Some(&2));
+    /// ```
     pub const fn as_table(&'static self) -> IdTable<T, U>
     where
         T: 'static,
@@ -133,6 +214,24 @@ impl<T: RawDeviceId, U, const N: usize> IdArray<T, U, N> {
 }
 
 /// A device id table of any length, as a driver names it in its `ID_TABLE`.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{device_id::{IdArray, IdTable}, pci};
+///
+/// static ONE: IdArray<pci::DeviceId, (), 1> =
+///     IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+/// static TWO: IdArray<pci::DeviceId, (), 2> = IdArray::new([
+///     (pci::DeviceId::from_id(0x1234, 0x11e8), ()),
+///     (pci::DeviceId::from_id(0x1234, 0x11e9), ()),
+/// ]);
+///
+/// // Tables of different lengths have the same type.
+/// let tables: [IdTable<pci::DeviceId, ()>; 2] = [&ONE, &TWO];
+/// assert!(tables[0].info(1).is_none());
+/// assert!(tables[1].info(1).is_some());
+/// ```
 pub type IdTable<T, U> = &'static dyn IdInfo<T, U>;
 
 /// The length-erased view of an [`IdArray`] that bus glue uses.

@@ -81,6 +81,22 @@ struct Inner<T> {
 ///   takes the node off the list: the release callback, or `drop` through `devres_remove()`.
 /// - `inner.data` is revoked no later than when the device's devres list is released, which
 ///   happens after the driver is unbound (or its probe failed).
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{device::{Bound, Device}, devres::Devres};
+///
+/// struct SampleData {
+///     // Dropped at unbind at the latest, even if `SampleData` lives on.
+///     buf: Devres<KVec<u8>>,
+/// }
+///
+/// fn probe(dev: &Device<Bound>) -> Result<SampleData> {
+///     let buf = KVec::from_elem(0u8, 64, GFP_KERNEL)?;
+///     Ok(SampleData { buf: Devres::new(dev, buf, GFP_KERNEL)? })
+/// }
+/// ```
 pub struct Devres<T: Send> {
     inner: Arc<Inner<T>>,
     node: *mut c_void,
@@ -121,6 +137,18 @@ impl<T: Send> Devres<T> {
     ///
     /// Fails with [`ENOMEM`] if memory runs out, or with the initialiser's error; nothing is kept
     /// then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Device}, devres::Devres};
+    ///
+    /// fn counters(dev: &Device<Bound>) -> Result<Devres<[u64; 4]>> {
+    ///     let counters = Devres::new(dev, [0u64; 4], GFP_KERNEL)?;
+    ///     assert_eq!(counters.access(dev)?[3], 0);
+    ///     Ok(counters)
+    /// }
+    /// ```
     pub fn new(dev: &Device<Bound>, data: impl PinInit<T, Error>, flags: Flags) -> Result<Self> {
         let inner = Arc::pin_init(
             crate::try_pin_init!(Inner {

@@ -35,6 +35,17 @@ use core::ptr::NonNull;
 mod tests;
 
 /// A bus address that a device uses to reach memory.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::dma::DmaAddress;
+///
+/// // A bus address is an integer: the next `u64` element is 8 bytes further on.
+/// let first: DmaAddress = 0x1000;
+/// let second = first + core::mem::size_of::<u64>() as DmaAddress;
+/// assert_eq!(second, 0x1008);
+/// ```
 pub type DmaAddress = bindings::dma_addr_t;
 
 /// The addresses a device can reach: a mask of the low `n` bits, for `n` from 1 to 64.
@@ -60,6 +71,15 @@ pub struct DmaMask(u64);
 
 impl DmaMask {
     /// A mask of the low `N` bits; an `N` outside `1..=64` does not build.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::DmaMask;
+    ///
+    /// const MASK: DmaMask = DmaMask::new::<40>();
+    /// assert_eq!(MASK.value(), (1u64 << 40) - 1);
+    /// ```
     pub const fn new<const N: u32>() -> Self {
         const { assert!(N >= 1 && N <= 64, "a DMA mask has 1 to 64 bits") };
         // INVARIANT: `N` is in range, checked at compile time.
@@ -67,6 +87,17 @@ impl DmaMask {
     }
 
     /// A mask of the low `n` bits; [`EINVAL`] for an `n` outside `1..=64`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::DmaMask;
+    ///
+    /// // For a width only known at run time.
+    /// assert_eq!(DmaMask::try_new(40)?, DmaMask::new::<40>());
+    /// assert_eq!(DmaMask::try_new(65), Err(EINVAL));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub const fn try_new(n: u32) -> Result<Self> {
         if n == 0 || n > 64 {
             return Err(EINVAL);
@@ -84,6 +115,15 @@ impl DmaMask {
     }
 
     /// Returns the mask as the C `u64` of `DMA_BIT_MASK()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::DmaMask;
+    ///
+    /// assert_eq!(DmaMask::new::<1>().value(), 1);
+    /// assert_eq!(DmaMask::new::<64>().value(), u64::MAX);
+    /// ```
     pub const fn value(&self) -> u64 {
         self.0
     }
@@ -204,11 +244,33 @@ pub struct Attrs(u32);
 
 impl Attrs {
     /// Returns the raw flags.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::{attrs, Attrs};
+    ///
+    /// let a = attrs::DMA_ATTR_WRITE_COMBINE | attrs::DMA_ATTR_NO_WARN;
+    /// assert_eq!(Attrs::try_from_raw(a.as_raw())?, a);
+    /// assert_eq!(Attrs::default().as_raw(), 0);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub const fn as_raw(self) -> u32 {
         self.0
     }
 
     /// Returns whether every flag of `flags` is set in `self`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::{attrs, Attrs};
+    ///
+    /// let a = attrs::DMA_ATTR_NO_WARN | attrs::DMA_ATTR_SKIP_CPU_SYNC;
+    /// assert!(a.contains(attrs::DMA_ATTR_SKIP_CPU_SYNC));
+    /// assert!(a.contains(Attrs::default()));
+    /// assert!(!attrs::DMA_ATTR_NO_WARN.contains(a));
+    /// ```
     pub const fn contains(self, flags: Attrs) -> bool {
         self.0 & flags.0 == flags.0
     }
@@ -240,27 +302,91 @@ impl core::ops::BitOr for Attrs {
 }
 
 /// The `DMA_ATTR_*` flags.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::dma::attrs::*;
+///
+/// assert!(!DMA_ATTR_NO_WARN.contains(DMA_ATTR_NO_WARN | DMA_ATTR_PRIVILEGED));
+/// ```
 pub mod attrs {
     use super::Attrs;
     use crate::bindings;
 
     /// Reads and writes to the buffer may be reordered by the device.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use kernel::dma::attrs::*;
+    /// assert!((DMA_ATTR_WEAK_ORDERING | DMA_ATTR_NO_WARN).contains(DMA_ATTR_WEAK_ORDERING));
+    /// ```
     pub const DMA_ATTR_WEAK_ORDERING: Attrs = Attrs(bindings::DMA_ATTR_WEAK_ORDERING as u32);
     /// The buffer is mapped write-combined where the platform can.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use kernel::dma::attrs::*;
+    /// assert!(!DMA_ATTR_WRITE_COMBINE.contains(DMA_ATTR_WEAK_ORDERING));
+    /// ```
     pub const DMA_ATTR_WRITE_COMBINE: Attrs = Attrs(bindings::DMA_ATTR_WRITE_COMBINE as u32);
     /// No kernel virtual mapping: the CPU can not access the memory (the accessors refuse).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use kernel::dma::attrs::*;
+    /// assert!(!DMA_ATTR_NO_KERNEL_MAPPING.contains(DMA_ATTR_WRITE_COMBINE));
+    /// ```
     pub const DMA_ATTR_NO_KERNEL_MAPPING: Attrs =
         Attrs(bindings::DMA_ATTR_NO_KERNEL_MAPPING as u32);
     /// Mappings skip the CPU cache synchronisation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use kernel::dma::attrs::*;
+    /// assert!((DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_NO_WARN).contains(DMA_ATTR_SKIP_CPU_SYNC));
+    /// ```
     pub const DMA_ATTR_SKIP_CPU_SYNC: Attrs = Attrs(bindings::DMA_ATTR_SKIP_CPU_SYNC as u32);
     /// The buffer is physically contiguous.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use kernel::dma::attrs::*;
+    /// assert!(kernel::dma::Attrs::try_from_raw(DMA_ATTR_FORCE_CONTIGUOUS.as_raw()).is_ok());
+    /// ```
     pub const DMA_ATTR_FORCE_CONTIGUOUS: Attrs = Attrs(bindings::DMA_ATTR_FORCE_CONTIGUOUS as u32);
     /// The allocator may use single pages.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use kernel::dma::attrs::*;
+    /// assert!(!DMA_ATTR_ALLOC_SINGLE_PAGES.contains(DMA_ATTR_FORCE_CONTIGUOUS));
+    /// ```
     pub const DMA_ATTR_ALLOC_SINGLE_PAGES: Attrs =
         Attrs(bindings::DMA_ATTR_ALLOC_SINGLE_PAGES as u32);
     /// No warning on allocation failure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use kernel::dma::attrs::*;
+    /// assert!((DMA_ATTR_NO_WARN | DMA_ATTR_PRIVILEGED).contains(DMA_ATTR_NO_WARN));
+    /// ```
     pub const DMA_ATTR_NO_WARN: Attrs = Attrs(bindings::DMA_ATTR_NO_WARN as u32);
     /// The buffer is only accessible at an elevated privilege level.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use kernel::dma::attrs::*;
+    /// assert!((DMA_ATTR_NO_WARN | DMA_ATTR_PRIVILEGED).contains(DMA_ATTR_PRIVILEGED));
+    /// ```
     pub const DMA_ATTR_PRIVILEGED: Attrs = Attrs(bindings::DMA_ATTR_PRIVILEGED as u32);
 
     /// Every known flag.
@@ -332,15 +458,28 @@ impl<T: AsBytes + FromBytes + Send + Sync> CoherentAllocation<T> {
     /// Allocates `count` elements with `dma_alloc_attrs()`, held in a [`Devres`] so that it is
     /// freed when the driver is unbound at the latest.
     ///
-    /// Fails with [`EINVAL`] for zero elements, a zero-sized `T` or unknown attributes,
-    /// [`EOVERFLOW`] if the size overflows and [`ENOMEM`] if the allocation fails.
+    /// Fails with [`EINVAL`] for zero elements or a zero-sized `T`, [`EOVERFLOW`] if the size
+    /// overflows and [`ENOMEM`] if the allocation fails. (Unknown attribute bits can not reach it:
+    /// [`Attrs`] only holds known flags, see [`Attrs::try_from_raw`].)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Device}, dma::{attrs, CoherentAllocation}};
+    ///
+    /// fn quiet_buffer(dev: &Device<Bound>) -> Result {
+    ///     let flags = attrs::DMA_ATTR_NO_WARN;
+    ///     let buf = CoherentAllocation::<u8>::alloc_attrs(dev, 4096, GFP_KERNEL, flags)?;
+    ///     assert_eq!(buf.access(dev)?.attrs(), flags);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn alloc_attrs(
         dev: &Device<Bound>,
         count: usize,
         gfp: Flags,
         attrs: Attrs,
     ) -> Result<Devres<Self>> {
-        let attrs = Attrs::try_from_raw(attrs.as_raw())?;
         let size = byte_size::<T>(count)?;
         let mut dma_handle: DmaAddress = 0;
         // SAFETY: `dev` is a valid, bound device; `dma_handle` is a valid out pointer.
@@ -366,6 +505,18 @@ impl<T: AsBytes + FromBytes + Send + Sync> CoherentAllocation<T> {
     }
 
     /// Allocates `count` elements with no attributes, as `dma_alloc_coherent()` does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Device}, dma::{Attrs, CoherentAllocation}, devres::Devres};
+    ///
+    /// fn ring(dev: &Device<Bound>) -> Result<Devres<CoherentAllocation<u64>>> {
+    ///     let ring = CoherentAllocation::<u64>::alloc_coherent(dev, 16, GFP_KERNEL)?;
+    ///     assert_eq!(ring.access(dev)?.attrs(), Attrs::default());
+    ///     Ok(ring)
+    /// }
+    /// ```
     pub fn alloc_coherent(dev: &Device<Bound>, count: usize, gfp: Flags) -> Result<Devres<Self>> {
         Self::alloc_attrs(dev, count, gfp, Attrs::default())
     }
@@ -373,27 +524,80 @@ impl<T: AsBytes + FromBytes + Send + Sync> CoherentAllocation<T> {
 
 impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
     /// Returns the number of elements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::CoherentAllocation;
+    ///
+    /// fn last(ring: &CoherentAllocation<u32>) -> Result<u32> {
+    ///     ring.read(ring.count() - 1)
+    /// }
+    /// ```
     pub fn count(&self) -> usize {
         self.count
     }
 
     /// Returns the size in bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::CoherentAllocation;
+    ///
+    /// fn check(ring: &CoherentAllocation<u32>) {
+    ///     assert_eq!(ring.size(), ring.count() * core::mem::size_of::<u32>());
+    /// }
+    /// ```
     pub fn size(&self) -> usize {
         // No overflow: checked at allocation (type invariant).
         self.count * core::mem::size_of::<T>()
     }
 
     /// Returns the attributes it was allocated with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::{attrs, CoherentAllocation};
+    ///
+    /// fn cpu_visible(buf: &CoherentAllocation<u8>) -> bool {
+    ///     !buf.attrs().contains(attrs::DMA_ATTR_NO_KERNEL_MAPPING)
+    /// }
+    /// ```
     pub fn attrs(&self) -> Attrs {
         self.attrs
     }
 
     /// Returns the device address of the first element.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{dma::CoherentAllocation, io::Io};
+    ///
+    /// fn start(ring: &CoherentAllocation<u64>, regs: &Io<0x100>) {
+    ///     // Tell the device where the ring is.
+    ///     regs.write64::<0x80>(ring.dma_handle());
+    /// }
+    /// ```
     pub fn dma_handle(&self) -> DmaAddress {
         self.dma_handle
     }
 
     /// Returns the device address of element `i`; [`EINVAL`] if out of bounds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::CoherentAllocation;
+    ///
+    /// fn check(ring: &CoherentAllocation<u64>) -> Result {
+    ///     assert_eq!(ring.dma_handle_of(0)?, ring.dma_handle());
+    ///     assert_eq!(ring.dma_handle_of(ring.count()), Err(EINVAL));
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn dma_handle_of(&self, i: usize) -> Result<DmaAddress> {
         if i >= self.count {
             return Err(EINVAL);
@@ -412,6 +616,17 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
 
     /// Reads element `i` with a volatile read; [`EINVAL`] if out of bounds or if the memory has
     /// no kernel mapping.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::CoherentAllocation;
+    ///
+    /// fn head(ring: &CoherentAllocation<u32>) -> Result<u32> {
+    ///     assert_eq!(ring.read(ring.count()), Err(EINVAL));
+    ///     ring.read(0)
+    /// }
+    /// ```
     pub fn read(&self, i: usize) -> Result<T> {
         let p = self.element(i)?;
         // SAFETY: `p` is in bounds, aligned (the allocation is page-aligned and `T`-strided) and
@@ -421,6 +636,19 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
 
     /// Writes element `i` with a volatile write; [`EINVAL`] if out of bounds or if the memory has
     /// no kernel mapping.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::CoherentAllocation;
+    ///
+    /// fn clear(ring: &CoherentAllocation<u32>) -> Result {
+    ///     for i in 0..ring.count() {
+    ///         ring.write(i, 0)?;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn write(&self, i: usize, value: T) -> Result {
         let p = self.element(i)?;
         // SAFETY: As for `read`; the memory is only accessed through volatile operations, so the
@@ -464,6 +692,28 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
     }
 
     /// Writes field `f` of element `i`, where `f` projects an element pointer to the field.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::CoherentAllocation;
+    ///
+    /// #[repr(C)]
+    /// struct Desc {
+    ///     addr: u64,
+    ///     len: u32,
+    ///     flags: u32,
+    /// }
+    /// // SAFETY: `Desc` is plain data without padding.
+    /// unsafe impl kernel::types::FromBytes for Desc {}
+    /// // SAFETY: As above.
+    /// unsafe impl kernel::types::AsBytes for Desc {}
+    ///
+    /// fn set_len(ring: &CoherentAllocation<Desc>, i: usize, len: u32) -> Result {
+    ///     // SAFETY: Only computes the address of a field of the element `d` points to.
+    ///     ring.write_field(i, |d| unsafe { core::ptr::addr_of_mut!((*d).len) }, len)
+    /// }
+    /// ```
     pub fn write_field<F: AsBytes>(
         &self,
         i: usize,
@@ -498,6 +748,18 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
     ///
     /// The device must not write to these elements, and the CPU must not write to them through
     /// this allocation, while the slice exists.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::CoherentAllocation;
+    ///
+    /// fn checksum(buf: &CoherentAllocation<u8>) -> Result<u8> {
+    ///     // SAFETY: The device is done with the buffer and nothing writes to it meanwhile.
+    ///     let bytes = unsafe { buf.as_slice(0, buf.count())? };
+    ///     Ok(bytes.iter().fold(0u8, |sum, b| sum.wrapping_add(*b)))
+    /// }
+    /// ```
     pub unsafe fn as_slice(&self, offset: usize, count: usize) -> Result<&[T]> {
         self.check_range(offset, count)?;
         // SAFETY: In bounds (checked); the caller guarantees that nothing writes meanwhile.
@@ -510,6 +772,19 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
     ///
     /// The device must not access these elements, and the CPU must not access them other than
     /// through the slice, while the slice exists.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::CoherentAllocation;
+    ///
+    /// fn fill(buf: &CoherentAllocation<u8>, value: u8) -> Result {
+    ///     // SAFETY: The device is not using the buffer and nothing else accesses it meanwhile.
+    ///     let bytes = unsafe { buf.as_slice_mut(0, buf.count())? };
+    ///     bytes.fill(value);
+    ///     Ok(())
+    /// }
+    /// ```
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn as_slice_mut(&self, offset: usize, count: usize) -> Result<&mut [T]> {
         self.check_range(offset, count)?;
@@ -669,7 +944,17 @@ pub struct StreamingMapping<T: AsBytes + FromBytes> {
 ///
 /// # Examples
 ///
-/// See [`StreamingMapping`].
+/// ```
+/// use kernel::dma::{CpuView, StreamingMapping};
+///
+/// fn all_zero(mapped: StreamingMapping<u8>) -> (bool, StreamingMapping<u8>) {
+///     let cpu: CpuView<u8> = mapped.sync_for_cpu();
+///     let zero = cpu.iter().all(|&b| b == 0);
+///     (zero, cpu.sync_for_device())
+/// }
+/// ```
+///
+/// See also [`StreamingMapping`].
 pub struct CpuView<T: AsBytes + FromBytes>(StreamingMapping<T>);
 
 impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
@@ -678,6 +963,19 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
     /// Fails with [`EINVAL`] for an empty buffer or a zero-sized `T`, [`EOVERFLOW`] if the size
     /// overflows, and [`ENOMEM`] if the mapping fails (`dma_mapping_error()`); the buffer is
     /// dropped then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Device}, dma::{DataDirection, StreamingMapping}};
+    ///
+    /// fn to_device(dev: &Device<Bound>) -> Result<StreamingMapping<u8>> {
+    ///     let empty = KVec::<u8>::new();
+    ///     assert!(StreamingMapping::map(dev, empty, DataDirection::ToDevice).is_err());
+    ///     let buf = KVec::from_elem(0x5au8, 4096, GFP_KERNEL)?;
+    ///     StreamingMapping::map(dev, buf, DataDirection::ToDevice)
+    /// }
+    /// ```
     pub fn map(dev: &Device<Bound>, mut buf: KVec<T>, dir: DataDirection) -> Result<Self> {
         let size = byte_size::<T>(buf.len())?;
         // SAFETY: `buf` is a kmalloc'ed buffer of at least `size` bytes, valid for the device to
@@ -709,16 +1007,48 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
 
 impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
     /// Returns the device address of the buffer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{dma::StreamingMapping, io::Io};
+    ///
+    /// fn start(mapped: &StreamingMapping<u8>, regs: &Io<0x100>) {
+    ///     // Tell the device where the buffer is.
+    ///     regs.write64::<0x80>(mapped.dma_handle());
+    /// }
+    /// ```
     pub fn dma_handle(&self) -> DmaAddress {
         self.addr
     }
 
     /// Returns the number of elements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::StreamingMapping;
+    ///
+    /// fn bytes(mapped: &StreamingMapping<u32>) -> usize {
+    ///     mapped.len() * core::mem::size_of::<u32>()
+    /// }
+    /// ```
     pub fn len(&self) -> usize {
         self.buf.len()
     }
 
     /// Returns whether the buffer has no elements (never, for a mapping).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::StreamingMapping;
+    ///
+    /// fn check(mapped: &StreamingMapping<u8>) {
+    ///     // `StreamingMapping::map` refuses empty buffers.
+    ///     assert!(!mapped.is_empty());
+    /// }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
@@ -726,12 +1056,37 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
     /// Hands the buffer to the CPU, as `dma_sync_single_for_cpu()` does.
     ///
     /// After the driver is unbound the mapping is gone and the CPU owns the buffer anyway.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::StreamingMapping;
+    ///
+    /// fn first_byte(mapped: StreamingMapping<u8>) -> (u8, StreamingMapping<u8>) {
+    ///     let cpu = mapped.sync_for_cpu();
+    ///     let first = cpu[0];
+    ///     (first, cpu.sync_for_device())
+    /// }
+    /// ```
     pub fn sync_for_cpu(self) -> CpuView<T> {
         self.map.try_access_with(|m| m.sync_for_cpu());
         CpuView(self)
     }
 
     /// Unmaps the buffer and returns it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::StreamingMapping;
+    ///
+    /// fn finish(mapped: StreamingMapping<u8>) -> u8 {
+    ///     let len = mapped.len();
+    ///     let buf = mapped.unmap();
+    ///     assert_eq!(buf.len(), len);
+    ///     buf[0]
+    /// }
+    /// ```
     pub fn unmap(self) -> KVec<T> {
         let Self { buf, map, .. } = self;
         // Dropping the `Devres` unmaps (or finds it unmapped at unbind).
@@ -742,12 +1097,38 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
 
 impl<T: AsBytes + FromBytes + Send + Sync> CpuView<T> {
     /// Gives the buffer back to the device, as `dma_sync_single_for_device()` does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::StreamingMapping;
+    ///
+    /// fn refill(mapped: StreamingMapping<u8>) -> StreamingMapping<u8> {
+    ///     let mut cpu = mapped.sync_for_cpu();
+    ///     cpu.fill(0);
+    ///     // From here on the device owns the buffer again.
+    ///     cpu.sync_for_device()
+    /// }
+    /// ```
     pub fn sync_for_device(self) -> StreamingMapping<T> {
         self.0.map.try_access_with(|m| m.sync_for_device());
         self.0
     }
 
     /// Returns the device address of the buffer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::StreamingMapping;
+    ///
+    /// fn check(mapped: StreamingMapping<u8>) -> StreamingMapping<u8> {
+    ///     let addr = mapped.dma_handle();
+    ///     let cpu = mapped.sync_for_cpu();
+    ///     assert_eq!(cpu.dma_handle(), addr);
+    ///     cpu.sync_for_device()
+    /// }
+    /// ```
     pub fn dma_handle(&self) -> DmaAddress {
         self.0.addr
     }

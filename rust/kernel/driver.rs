@@ -110,6 +110,20 @@ unsafe impl<T: RegistrationOps> Sync for Registration<T> {}
 
 impl<T: RegistrationOps> Registration<T> {
     /// Registers a driver named `name` on behalf of `module`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{driver::Registration, pci};
+    ///
+    /// fn register_briefly<T: pci::Driver>(module: &'static ThisModule) -> Result {
+    ///     let init = Registration::<pci::Adapter<T>>::new(kernel::c_str!("sample"), module);
+    ///     let reg = KBox::pin_init(init, GFP_KERNEL)?;
+    ///     // Dropping the registration unregisters the driver, unbinding its devices first.
+    ///     drop(reg);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn new(
         name: &'static CStr,
         module: &'static ThisModule,

@@ -44,6 +44,18 @@ impl<const SIZE: usize> IoRaw<SIZE> {
     ///
     /// Creating an `IoRaw` is safe: it can only be used through the `unsafe`
     /// [`Io::from_raw`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::io::IoRaw;
+    ///
+    /// assert!(IoRaw::<0x10>::new(0x1000, 0x10).is_ok());
+    /// // Shorter than `SIZE`.
+    /// assert_eq!(IoRaw::<0x10>::new(0x1000, 0x8).err(), Some(EINVAL));
+    /// // Wraps around the end of the address space.
+    /// assert_eq!(IoRaw::<0>::new(usize::MAX, 2).err(), Some(EINVAL));
+    /// ```
     pub fn new(addr: usize, maxsize: usize) -> Result<Self> {
         if maxsize < SIZE || addr.checked_add(maxsize).is_none() {
             return Err(EINVAL);
@@ -183,6 +195,19 @@ impl<const SIZE: usize> Io<SIZE> {
     ///
     /// `raw` must describe a live MMIO mapping that stays mapped for the lifetime of the returned
     /// reference.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::io::{Io, IoRaw};
+    ///
+    /// // The caller must pass a mapping that stays live for the call.
+    /// unsafe fn read_id(raw: &IoRaw<0x100>) -> u32 {
+    ///     // SAFETY: The caller guarantees that `raw` describes a live mapping.
+    ///     let regs = unsafe { Io::from_raw(raw) };
+    ///     regs.read32::<0x00>()
+    /// }
+    /// ```
     pub unsafe fn from_raw(raw: &IoRaw<SIZE>) -> &Self {
         // INVARIANT: The caller guarantees that the mapping is live for the borrow.
         // SAFETY: `Io` is a transparent wrapper of `IoRaw`.
@@ -190,11 +215,33 @@ impl<const SIZE: usize> Io<SIZE> {
     }
 
     /// Returns the start address of the mapping.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::io::Io;
+    ///
+    /// fn log_mapping(regs: &Io<0x100>) {
+    ///     kernel::pr_info!("registers at {:#x}\n", regs.addr());
+    /// }
+    /// ```
     pub fn addr(&self) -> usize {
         self.0.addr
     }
 
     /// Returns the length of the mapping in bytes, at least `SIZE`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::io::Io;
+    ///
+    /// fn read_last(regs: &Io<0x100>) -> Result<u32> {
+    ///     // The mapping may be longer than `SIZE`; beyond it, offsets are checked at run time.
+    ///     assert!(regs.maxsize() >= 0x100);
+    ///     regs.try_read32(regs.maxsize() - 4)
+    /// }
+    /// ```
     pub fn maxsize(&self) -> usize {
         self.0.maxsize
     }

@@ -70,10 +70,28 @@ mod tests;
 pub struct DeviceId(bindings::pci_device_id);
 
 /// Matches any vendor, device, subvendor or subdevice id (the C `PCI_ANY_ID`).
+///
+/// # Examples
+///
+/// ```
+/// use kernel::pci;
+///
+/// assert_eq!(pci::ANY_ID, 0xffff_ffff);
+/// assert_eq!(pci::DeviceId::from_class(0xff0000, 0xff0000).vendor(), pci::ANY_ID);
+/// ```
 pub const ANY_ID: u32 = !0;
 
 impl DeviceId {
     /// An entry that matches a vendor and device id, with any subsystem ids.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci::DeviceId;
+    ///
+    /// const EDU: DeviceId = DeviceId::from_id(0x1234, 0x11e8);
+    /// assert_eq!((EDU.vendor(), EDU.device()), (0x1234, 0x11e8));
+    /// ```
     pub const fn from_id(vendor: u32, device: u32) -> Self {
         Self(bindings::pci_device_id {
             vendor,
@@ -111,11 +129,29 @@ impl DeviceId {
     }
 
     /// Returns the vendor id this entry matches.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci::{DeviceId, ANY_ID};
+    ///
+    /// assert_eq!(DeviceId::from_id(0x1af4, 0x1000).vendor(), 0x1af4);
+    /// assert_eq!(DeviceId::from_class(0x020000, 0xffff00).vendor(), ANY_ID);
+    /// ```
     pub const fn vendor(&self) -> u32 {
         self.0.vendor
     }
 
     /// Returns the device id this entry matches.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci::{DeviceId, ANY_ID};
+    ///
+    /// assert_eq!(DeviceId::from_id(0x1af4, 0x1000).device(), 0x1000);
+    /// assert_eq!(DeviceId::from_class(0x020000, 0xffff00).device(), ANY_ID);
+    /// ```
     pub const fn device(&self) -> u32 {
         self.0.device
     }
@@ -136,6 +172,18 @@ unsafe impl RawDeviceId for DeviceId {
 
 /// A PCI device id table with driver data of type `U`, as a driver names it in
 /// [`Driver::ID_TABLE`].
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{device_id::IdArray, pci};
+///
+/// static TABLE: IdArray<pci::DeviceId, u32, 1> =
+///     IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), 42)]);
+///
+/// let table: pci::IdTable<u32> = &TABLE;
+/// assert_eq!(table.info(0), Some(&42));
+/// ```
 pub type IdTable<U> = device_id::IdTable<DeviceId, U>;
 
 /// A PCI driver.
@@ -145,7 +193,30 @@ pub type IdTable<U> = device_id::IdTable<DeviceId, U>;
 ///
 /// # Examples
 ///
-/// See the [module documentation](self).
+/// ```
+/// use kernel::{device::Core, device_id::IdArray, pci};
+///
+/// struct Sample;
+///
+/// static TABLE: IdArray<pci::DeviceId, u32, 1> =
+///     IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), 42)]);
+///
+/// impl pci::Driver for Sample {
+///     type IdInfo = u32;
+///     const ID_TABLE: pci::IdTable<u32> = &TABLE;
+///
+///     fn probe(pdev: &pci::Device<Core>, info: &u32) -> Result<Pin<KBox<Self>>> {
+///         kernel::dev_info!(pdev, "matched entry data {}\n", info);
+///         Ok(KBox::pin(Sample, GFP_KERNEL)?)
+///     }
+///
+///     fn remove(pdev: &pci::Device<Core>, _this: Pin<&Self>) {
+///         kernel::dev_info!(pdev, "unbinding\n");
+///     }
+/// }
+/// ```
+///
+/// See also the [module documentation](self).
 pub trait Driver: Send + Sync + 'static {
     /// The data attached to each entry of [`Driver::ID_TABLE`].
     type IdInfo: 'static;
@@ -171,7 +242,17 @@ pub trait Driver: Send + Sync + 'static {
 ///
 /// # Examples
 ///
-/// See [`driver::Registration`].
+/// ```
+/// use kernel::{driver::Registration, pci};
+///
+/// fn registration<T: pci::Driver>(
+///     module: &'static ThisModule,
+/// ) -> impl PinInit<Registration<pci::Adapter<T>>, Error> {
+///     Registration::new(kernel::c_str!("sample"), module)
+/// }
+/// ```
+///
+/// See also [`driver::Registration`].
 pub struct Adapter<T: Driver>(PhantomData<T>);
 
 // SAFETY: `__pci_register_driver()` registers the driver and fails without leaving it registered;
@@ -210,10 +291,10 @@ impl<T: Driver> Adapter<T> {
         pdev: *mut bindings::pci_dev,
         id: *const bindings::pci_device_id,
     ) -> core::ffi::c_int {
-        // SAFETY: The PCI core calls `probe` with a valid device that stays alive for the call,
-        // with the device lock held and `dev->driver` already set to this driver: managed
-        // resources added now are released when probe fails or, if it succeeds, at unbind, so
-        // the device counts as bound for the length of the call.
+        // The PCI core calls `probe` with a valid device, the device lock held and `dev->driver`
+        // set: managed resources added now are released when probe fails or at unbind, so the
+        // device counts as bound for the length of the call.
+        // SAFETY: As just said, `pdev` is valid, bound and locked for the call.
         let dev = unsafe { Device::<Core>::from_raw(pdev) };
         // SAFETY: `id` points to the matched entry of our table (or to a dynamic id whose
         // `driver_data` equals that of one of our entries), which `DeviceId` wraps transparently.
@@ -289,6 +370,17 @@ impl<Ctx: DeviceContext> Device<Ctx> {
     ///
     /// The same as for [`device::Device::from_raw`], for the `struct device` embedded in the
     /// `struct pci_dev` that `ptr` points to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Core}, pci};
+    ///
+    /// fn to_bound(pdev: &pci::Device<Core>) -> &pci::Device<Bound> {
+    ///     // SAFETY: A core reference guarantees all that a bound one does, for as long.
+    ///     unsafe { pci::Device::<Bound>::from_raw(pdev.as_raw()) }
+    /// }
+    /// ```
     pub unsafe fn from_raw<'a>(ptr: *mut bindings::pci_dev) -> &'a Self {
         // INVARIANT: Guaranteed by the caller.
         // SAFETY: `Device` is a transparent wrapper of `struct pci_dev`.
@@ -296,11 +388,31 @@ impl<Ctx: DeviceContext> Device<Ctx> {
     }
 
     /// Returns the raw `struct pci_dev` pointer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci;
+    ///
+    /// fn same_device(a: &pci::Device, b: &pci::Device) -> bool {
+    ///     a.as_raw() == b.as_raw()
+    /// }
+    /// ```
     pub fn as_raw(&self) -> *mut bindings::pci_dev {
         self.0.get()
     }
 
     /// Returns the vendor id of the device.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci;
+    ///
+    /// fn is_edu(pdev: &pci::Device) -> bool {
+    ///     pdev.vendor_id() == 0x1234 && pdev.device_id() == 0x11e8
+    /// }
+    /// ```
     pub fn vendor_id(&self) -> u16 {
         // SAFETY: `self.as_raw()` is valid by the type invariant; the id is set at enumeration
         // and never changes.
@@ -308,6 +420,16 @@ impl<Ctx: DeviceContext> Device<Ctx> {
     }
 
     /// Returns the device id of the device.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci;
+    ///
+    /// fn log_ids(pdev: &pci::Device) {
+    ///     kernel::dev_info!(pdev, "{:04x}:{:04x}\n", pdev.vendor_id(), pdev.device_id());
+    /// }
+    /// ```
     pub fn device_id(&self) -> u16 {
         // SAFETY: As for `vendor_id`.
         unsafe { (*self.as_raw()).device }
@@ -315,6 +437,18 @@ impl<Ctx: DeviceContext> Device<Ctx> {
 
     /// Returns the length of BAR `bar` in bytes, 0 for an unused BAR; [`EINVAL`] for a BAR number
     /// that does not exist.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci;
+    ///
+    /// fn bar0_len(pdev: &pci::Device) -> Result<u64> {
+    ///     // The standard BARs are 0 to 5.
+    ///     assert_eq!(pdev.resource_len(6), Err(EINVAL));
+    ///     pdev.resource_len(0)
+    /// }
+    /// ```
     pub fn resource_len(&self, bar: u32) -> Result<u64> {
         if bar >= bindings::PCI_STD_NUM_BARS {
             return Err(EINVAL);
@@ -329,6 +463,17 @@ impl Device<Core> {
     ///
     /// The device is disabled again when the driver is unbound, after its data has been
     /// dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::Core, pci};
+    ///
+    /// fn start(pdev: &pci::Device<Core>) -> Result {
+    ///     // Nothing to undo by hand: the device is disabled again at unbind.
+    ///     pdev.enable_device_mem()
+    /// }
+    /// ```
     pub fn enable_device_mem(&self) -> Result {
         // SAFETY: `self.as_raw()` is valid and the device lock is held.
         to_result(unsafe { bindings::pci_enable_device_mem(self.as_raw()) })?;
@@ -352,6 +497,18 @@ impl Device<Core> {
     /// Enables bus mastering (DMA) for the device, as `pci_set_master()` does.
     ///
     /// It is turned off again when the device is disabled at unbind.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::Core, pci};
+    ///
+    /// fn start_dma(pdev: &pci::Device<Core>) -> Result {
+    ///     pdev.enable_device_mem()?;
+    ///     pdev.set_master();
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn set_master(&self) {
         // SAFETY: `self.as_raw()` is valid and the device lock is held.
         unsafe { bindings::pci_set_master(self.as_raw()) };
@@ -367,6 +524,20 @@ impl Device<Bound> {
     ///
     /// Fails with [`EINVAL`] for a bad BAR number, an I/O port BAR or a BAR shorter than `SIZE`,
     /// [`EBUSY`] if another driver holds the region and [`ENOMEM`] if it can not be mapped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::Bound, pci};
+    ///
+    /// fn read_id(pdev: &pci::Device<Bound>) -> Result<u32> {
+    ///     let name = kernel::c_str!("sample");
+    ///     // There is no BAR 6.
+    ///     assert_eq!(pdev.iomap_region_sized::<4>(6, name).err(), Some(EINVAL));
+    ///     let bar = pdev.iomap_region_sized::<0x100>(0, name)?;
+    ///     Ok(bar.access(pdev.as_ref())?.read32::<0x00>())
+    /// }
+    /// ```
     pub fn iomap_region_sized<const SIZE: usize>(
         &self,
         bar: u32,
@@ -508,6 +679,18 @@ impl<const SIZE: usize> Bar<SIZE> {
     }
 
     /// Returns the BAR number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::Bound, pci};
+    ///
+    /// fn map_bar2(pdev: &pci::Device<Bound>) -> Result {
+    ///     let bar = pdev.iomap_region_sized::<0x10>(2, kernel::c_str!("sample"))?;
+    ///     assert_eq!(bar.access(pdev.as_ref())?.index(), 2);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn index(&self) -> u32 {
         self.num as u32
     }

@@ -61,6 +61,27 @@ const REVOKED: u8 = 2;
 /// - `done` is completed for all waiters exactly when `state` becomes `REVOKED`.
 /// - A reader that saw `AVAILABLE` holds an RCU read-side critical section (or a guarantee of
 ///   its caller) until it stops using the reference.
+///
+/// # Examples
+///
+/// ```
+/// use core::sync::atomic::{AtomicBool, Ordering};
+/// use kernel::revocable::Revocable;
+///
+/// static DROPPED: AtomicBool = AtomicBool::new(false);
+/// struct Noisy;
+/// impl Drop for Noisy {
+///     fn drop(&mut self) {
+///         DROPPED.store(true, Ordering::Relaxed);
+///     }
+/// }
+///
+/// let r = KBox::pin_init(Revocable::new(Noisy), GFP_KERNEL)?;
+/// r.revoke();
+/// // The value is dropped by the revocation, not only with `r`.
+/// assert!(DROPPED.load(Ordering::Relaxed));
+/// # Ok::<(), Error>(())
+/// ```
 #[pin_data(PinnedDrop)]
 pub struct Revocable<T> {
     state: AtomicU8,
@@ -80,6 +101,18 @@ unsafe impl<T: Sync + Send> Sync for Revocable<T> {}
 
 impl<T> Revocable<T> {
     /// Creates a revocable value from the value or an initialiser of it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::revocable::Revocable;
+    ///
+    /// let buf = KVec::from_elem(0u8, 16, GFP_KERNEL)?;
+    /// // A `Revocable` is pinned, so it is initialised in place, here in a box.
+    /// let r = KBox::pin_init(Revocable::new(buf), GFP_KERNEL)?;
+    /// assert_eq!(r.try_access_with(|v| v.len()), Some(16));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn new(data: impl PinInit<T, Error>) -> impl PinInit<Self, Error> {
         // SAFETY: The closure initialises `done` (which cannot fail) and then `data`; on
         // failure of the latter nothing needs dropping (a completion has no destructor), and on
@@ -226,7 +259,16 @@ impl<T> Revocable<T> {
     ///
     /// # Examples
     ///
-    /// See the [module documentation](self).
+    /// ```
+    /// use kernel::revocable::Revocable;
+    ///
+    /// let r = KBox::pin_init(Revocable::new(1u32), GFP_KERNEL)?;
+    /// assert!(r.revoke());
+    /// assert!(!r.is_available());
+    /// // Only the first call drops the value.
+    /// assert!(!r.revoke());
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn revoke(&self) -> bool {
         if self
             .state

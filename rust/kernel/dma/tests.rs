@@ -236,7 +236,11 @@ fn probe_checks_pass(test: &mut Test) {
     };
     crate::kunit_expect!(test, PROBES.load(SeqCst) > 0);
     // Every check ran: none was skipped by an early return.
-    crate::kunit_expect_eq!(test, CHECKS.load(SeqCst), CHECKS_PER_PROBE * PROBES.load(SeqCst));
+    crate::kunit_expect_eq!(
+        test,
+        CHECKS.load(SeqCst),
+        CHECKS_PER_PROBE * PROBES.load(SeqCst)
+    );
     crate::kunit_expect_eq!(test, FAILURES.load(SeqCst), 0);
     crate::kunit_expect_eq!(test, FIRST_FAILURE.load(SeqCst), 0);
     drop(reg);

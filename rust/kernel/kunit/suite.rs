@@ -27,6 +27,17 @@ use crate::{bindings, str::CStr};
 /// # Invariants
 ///
 /// `self.0` is the valid `struct kunit` of the case that is running on the current task.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::kunit::Test;
+///
+/// // A case of a suite defined with `kunit_suite!`.
+/// fn adds(test: &mut Test) {
+///     kernel::kunit_expect_eq!(test, 1 + 1, 2);
+/// }
+/// ```
 pub struct Test(*mut bindings::kunit);
 
 impl Test {
@@ -36,6 +47,16 @@ impl Test {
     ///
     /// `ptr` must be the `struct kunit` of a case that is running, and the returned value must
     /// not outlive the case.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::kunit::Test;
+    ///
+    /// // SAFETY: A doctest runs as a KUnit case, which outlives `test`.
+    /// let mut test = unsafe { Test::from_raw(kernel::bindings::kunit_get_current_test()) };
+    /// assert!(kernel::kunit_expect!(test, 1 + 1 == 2));
+    /// ```
     pub unsafe fn from_raw(ptr: *mut bindings::kunit) -> Self {
         // INVARIANT: Guaranteed by the caller.
         Self(ptr)
@@ -44,6 +65,16 @@ impl Test {
     /// Records a failed expectation at `file:line` if `ok` is false; returns `ok`.
     ///
     /// Use [`kunit_expect!`](crate::kunit_expect), which fills in the location.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{c_str, kunit::Test};
+    ///
+    /// // SAFETY: A doctest runs as a KUnit case, which outlives `test`.
+    /// let mut test = unsafe { Test::from_raw(kernel::bindings::kunit_get_current_test()) };
+    /// assert!(test.expect(2 > 1, c_str!(file!()), line!(), c_str!("2 > 1")));
+    /// ```
     pub fn expect(
         &mut self,
         ok: bool,

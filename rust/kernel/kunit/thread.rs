@@ -59,6 +59,19 @@ unsafe extern "C" fn trampoline<F: FnOnce() + Send + 'static>(data: *mut c_void)
 }
 
 /// Runs `f` on a new kernel thread.
+///
+/// # Examples
+///
+/// ```
+/// use core::sync::atomic::{AtomicBool, Ordering};
+/// use kernel::{kunit::thread, sync::Arc};
+///
+/// let flag = Arc::new(AtomicBool::new(false), GFP_KERNEL)?;
+/// let f = flag.clone();
+/// thread::spawn(move || f.store(true, Ordering::Release))?.join();
+/// assert!(flag.load(Ordering::Acquire));
+/// # Ok::<(), Error>(())
+/// ```
 pub fn spawn<F: FnOnce() + Send + 'static>(f: F) -> Result<Thread> {
     let done = KBox::new(Opaque::<bindings::completion>::uninit(), GFP_KERNEL)?;
     // SAFETY: `done` is allocated and not yet shared.
@@ -95,6 +108,24 @@ pub fn spawn<F: FnOnce() + Send + 'static>(f: F) -> Result<Thread> {
 
 impl Thread {
     /// Waits until the closure has returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicUsize, Ordering};
+    /// use kernel::kunit::thread;
+    ///
+    /// static DONE: AtomicUsize = AtomicUsize::new(0);
+    /// fn work() {
+    ///     DONE.fetch_add(1, Ordering::Relaxed);
+    /// }
+    ///
+    /// let (a, b) = (thread::spawn(work)?, thread::spawn(work)?);
+    /// a.join();
+    /// b.join();
+    /// assert_eq!(DONE.load(Ordering::Relaxed), 2);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn join(self) {}
 }
 

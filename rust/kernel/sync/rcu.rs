@@ -37,6 +37,18 @@ pub struct Guard(PhantomData<*mut ()>);
 
 impl Guard {
     /// Enters an RCU read-side critical section.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{revocable::Revocable, sync::rcu::Guard};
+    ///
+    /// let r = KBox::pin_init(Revocable::new(10u32), GFP_KERNEL)?;
+    /// let guard = Guard::new();
+    /// assert_eq!(r.try_access_with_guard(&guard), Some(&10));
+    /// drop(guard);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn new() -> Self {
         // SAFETY: `rcu_read_lock()` may be called from any context; it is balanced by `drop`.
         unsafe { bindings::rcu_read_lock() };
@@ -45,6 +57,17 @@ impl Guard {
     }
 
     /// Leaves the critical section explicitly; the same as dropping the guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::sync::rcu;
+    ///
+    /// let guard = rcu::read_lock();
+    /// guard.unlock();
+    /// // Outside the critical section, sleeping is allowed again.
+    /// rcu::synchronize_rcu();
+    /// ```
     pub fn unlock(self) {}
 }
 
