@@ -123,7 +123,7 @@ unsafe extern "C" fn release<T: Send>(_dev: *mut bindings::device, res: *mut c_v
 }
 
 /// Matches the node whose address is `data`, for `devres_remove()`.
-unsafe extern "C" fn match_node(
+extern "C" fn match_node(
     _dev: *mut bindings::device,
     res: *mut c_void,
     data: *mut c_void,

@@ -322,7 +322,7 @@ pub mod attrs {
     /// # use kernel::dma::attrs::*;
     /// assert!((DMA_ATTR_WEAK_ORDERING | DMA_ATTR_NO_WARN).contains(DMA_ATTR_WEAK_ORDERING));
     /// ```
-    pub const DMA_ATTR_WEAK_ORDERING: Attrs = Attrs(bindings::DMA_ATTR_WEAK_ORDERING as u32);
+    pub const DMA_ATTR_WEAK_ORDERING: Attrs = Attrs(bindings::DMA_ATTR_WEAK_ORDERING);
     /// The buffer is mapped write-combined where the platform can.
     ///
     /// # Examples
@@ -331,7 +331,7 @@ pub mod attrs {
     /// # use kernel::dma::attrs::*;
     /// assert!(!DMA_ATTR_WRITE_COMBINE.contains(DMA_ATTR_WEAK_ORDERING));
     /// ```
-    pub const DMA_ATTR_WRITE_COMBINE: Attrs = Attrs(bindings::DMA_ATTR_WRITE_COMBINE as u32);
+    pub const DMA_ATTR_WRITE_COMBINE: Attrs = Attrs(bindings::DMA_ATTR_WRITE_COMBINE);
     /// No kernel virtual mapping: the CPU can not access the memory (the accessors refuse).
     ///
     /// # Examples
@@ -340,8 +340,7 @@ pub mod attrs {
     /// # use kernel::dma::attrs::*;
     /// assert!(!DMA_ATTR_NO_KERNEL_MAPPING.contains(DMA_ATTR_WRITE_COMBINE));
     /// ```
-    pub const DMA_ATTR_NO_KERNEL_MAPPING: Attrs =
-        Attrs(bindings::DMA_ATTR_NO_KERNEL_MAPPING as u32);
+    pub const DMA_ATTR_NO_KERNEL_MAPPING: Attrs = Attrs(bindings::DMA_ATTR_NO_KERNEL_MAPPING);
     /// Mappings skip the CPU cache synchronisation.
     ///
     /// # Examples
@@ -350,7 +349,7 @@ pub mod attrs {
     /// # use kernel::dma::attrs::*;
     /// assert!((DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_NO_WARN).contains(DMA_ATTR_SKIP_CPU_SYNC));
     /// ```
-    pub const DMA_ATTR_SKIP_CPU_SYNC: Attrs = Attrs(bindings::DMA_ATTR_SKIP_CPU_SYNC as u32);
+    pub const DMA_ATTR_SKIP_CPU_SYNC: Attrs = Attrs(bindings::DMA_ATTR_SKIP_CPU_SYNC);
     /// The buffer is physically contiguous.
     ///
     /// # Examples
@@ -359,7 +358,7 @@ pub mod attrs {
     /// # use kernel::dma::attrs::*;
     /// assert!(kernel::dma::Attrs::try_from_raw(DMA_ATTR_FORCE_CONTIGUOUS.as_raw()).is_ok());
     /// ```
-    pub const DMA_ATTR_FORCE_CONTIGUOUS: Attrs = Attrs(bindings::DMA_ATTR_FORCE_CONTIGUOUS as u32);
+    pub const DMA_ATTR_FORCE_CONTIGUOUS: Attrs = Attrs(bindings::DMA_ATTR_FORCE_CONTIGUOUS);
     /// The allocator may use single pages.
     ///
     /// # Examples
@@ -368,8 +367,7 @@ pub mod attrs {
     /// # use kernel::dma::attrs::*;
     /// assert!(!DMA_ATTR_ALLOC_SINGLE_PAGES.contains(DMA_ATTR_FORCE_CONTIGUOUS));
     /// ```
-    pub const DMA_ATTR_ALLOC_SINGLE_PAGES: Attrs =
-        Attrs(bindings::DMA_ATTR_ALLOC_SINGLE_PAGES as u32);
+    pub const DMA_ATTR_ALLOC_SINGLE_PAGES: Attrs = Attrs(bindings::DMA_ATTR_ALLOC_SINGLE_PAGES);
     /// No warning on allocation failure.
     ///
     /// # Examples
@@ -378,7 +376,7 @@ pub mod attrs {
     /// # use kernel::dma::attrs::*;
     /// assert!((DMA_ATTR_NO_WARN | DMA_ATTR_PRIVILEGED).contains(DMA_ATTR_NO_WARN));
     /// ```
-    pub const DMA_ATTR_NO_WARN: Attrs = Attrs(bindings::DMA_ATTR_NO_WARN as u32);
+    pub const DMA_ATTR_NO_WARN: Attrs = Attrs(bindings::DMA_ATTR_NO_WARN);
     /// The buffer is only accessible at an elevated privilege level.
     ///
     /// # Examples
@@ -387,7 +385,7 @@ pub mod attrs {
     /// # use kernel::dma::attrs::*;
     /// assert!((DMA_ATTR_NO_WARN | DMA_ATTR_PRIVILEGED).contains(DMA_ATTR_PRIVILEGED));
     /// ```
-    pub const DMA_ATTR_PRIVILEGED: Attrs = Attrs(bindings::DMA_ATTR_PRIVILEGED as u32);
+    pub const DMA_ATTR_PRIVILEGED: Attrs = Attrs(bindings::DMA_ATTR_PRIVILEGED);
 
     /// Every known flag.
     pub(super) const ALL: Attrs = Attrs(

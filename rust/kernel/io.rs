@@ -201,7 +201,11 @@ impl<const SIZE: usize> Io<SIZE> {
     /// ```
     /// use kernel::io::{Io, IoRaw};
     ///
-    /// // The caller must pass a mapping that stays live for the call.
+    /// /// Reads the id register.
+    /// ///
+    /// /// # Safety
+    /// ///
+    /// /// `raw` must describe a mapping that stays live for the call.
     /// unsafe fn read_id(raw: &IoRaw<0x100>) -> u32 {
     ///     // SAFETY: The caller guarantees that `raw` describes a live mapping.
     ///     let regs = unsafe { Io::from_raw(raw) };

@@ -166,7 +166,7 @@ unsafe impl RawDeviceId for DeviceId {
     const DRIVER_DATA_OFFSET: usize = core::mem::offset_of!(bindings::pci_device_id, driver_data);
 
     fn index(&self) -> usize {
-        self.0.driver_data as usize
+        self.0.driver_data
     }
 }
 
@@ -488,6 +488,9 @@ impl Device<Core> {
         })
     }
 
+    /// # Safety
+    ///
+    /// `pdev` must be the `struct pci_dev` that `enable_device_mem` registered the action for.
     unsafe extern "C" fn disable_action(pdev: *mut core::ffi::c_void) {
         // SAFETY: Registered by `enable_device_mem` with the device, which is alive while its
         // managed resources are released.

@@ -217,15 +217,11 @@ fn put_pdev() {
     }
 }
 
+type TestRegistration = Pin<KBox<Registration<pci::Adapter<TestDriver>>>>;
+
 /// Registers the test driver (which binds every `edu` device) and returns the registration
 /// and the first device's `struct device`.
-fn setup(
-    test: &mut Test,
-    mode: Mode,
-) -> Option<(
-    Pin<KBox<Registration<pci::Adapter<TestDriver>>>>,
-    *mut bindings::device,
-)> {
+fn setup(test: &mut Test, mode: Mode) -> Option<(TestRegistration, *mut bindings::device)> {
     reset(mode);
     let reg = KBox::pin_init(
         Registration::new(c_str!("rust_devres_test"), &NO_MODULE),

@@ -133,16 +133,15 @@ fn coherent_checks(dev: &Device<Bound>) -> Result {
     unsafe impl crate::types::AsBytes for Desc {}
     let ring = CoherentAllocation::<Desc>::alloc_coherent(dev, 4, GFP_KERNEL)?;
     let r = ring.access(dev)?;
-    // SAFETY: Only computes the address of a field.
-    probe_check!(r
-        .write_field(3, |d| unsafe { &raw mut (*d).len }, 99)
-        .is_ok());
-    // SAFETY: As above.
-    probe_check!(r.read_field(3, |d| unsafe { &raw mut (*d).len }) == Ok(99));
+    let len_of = |d: *mut Desc| {
+        // SAFETY: Only computes the address of a field of the element `d` points to.
+        unsafe { &raw mut (*d).len }
+    };
+    probe_check!(r.write_field(3, len_of, 99).is_ok());
+    probe_check!(r.read_field(3, len_of) == Ok(99));
     // A projection outside the element is refused.
     probe_check!(r.read_field(0, |d| d.cast::<u8>().wrapping_add(64).cast::<u32>()) == Err(EINVAL));
-    // SAFETY: As above.
-    probe_check!(r.read_field(4, |d| unsafe { &raw mut (*d).len }) == Err(EINVAL));
+    probe_check!(r.read_field(4, len_of) == Err(EINVAL));
 
     // Kept past unbind: released there.
     let kept = Arc::new(
@@ -280,12 +279,10 @@ fn released_at_unbind(test: &mut Test) {
 }
 
 fn cleanup() {
-    for slot in [&KEPT_ALLOC] {
-        let ptr = slot.swap(core::ptr::null_mut(), SeqCst);
-        if !ptr.is_null() {
-            // SAFETY: The slot holds pointers from `Arc::into_raw` only.
-            drop(unsafe { Arc::from_raw(ptr) });
-        }
+    let ptr = KEPT_ALLOC.swap(core::ptr::null_mut(), SeqCst);
+    if !ptr.is_null() {
+        // SAFETY: The slot holds pointers from `Arc::into_raw` only.
+        drop(unsafe { Arc::from_raw(ptr) });
     }
     let ptr = KEPT_MAP.swap(core::ptr::null_mut(), SeqCst);
     if !ptr.is_null() {

@@ -55,7 +55,8 @@ impl Test {
     ///
     /// // SAFETY: A doctest runs as a KUnit case, which outlives `test`.
     /// let mut test = unsafe { Test::from_raw(kernel::bindings::kunit_get_current_test()) };
-    /// assert!(kernel::kunit_expect!(test, 1 + 1 == 2));
+    /// let answer = 6 * 7;
+    /// assert!(kernel::kunit_expect!(test, answer == 42));
     /// ```
     pub unsafe fn from_raw(ptr: *mut bindings::kunit) -> Self {
         // INVARIANT: Guaranteed by the caller.
@@ -170,7 +171,7 @@ macro_rules! kunit_suite {
 
             static mut __CASES: [$crate::bindings::kunit_case; __N + 1] = [
                 $($crate::kunit::case($crate::c_str!(stringify!($case)), {
-                    unsafe extern "C" fn __run(test: *mut $crate::bindings::kunit) {
+                    extern "C" fn __run(test: *mut $crate::bindings::kunit) {
                         // SAFETY: KUnit passes the running case, which outlives this call.
                         $case(&mut unsafe { $crate::kunit::Test::from_raw(test) })
                     }

@@ -47,6 +47,9 @@ struct Start<F> {
     done: *const Opaque<bindings::completion>,
 }
 
+/// # Safety
+///
+/// `data` must be a `Start<F>` box leaked by [`spawn`] for this thread.
 unsafe extern "C" fn trampoline<F: FnOnce() + Send + 'static>(data: *mut c_void) -> c_int {
     // SAFETY: `data` is the box that `spawn` leaked for this thread, reclaimed only here.
     let start = unsafe { KBox::from_raw(data.cast::<Start<F>>()) };

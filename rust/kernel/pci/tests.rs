@@ -127,10 +127,8 @@ impl pci::Driver for GoodDriver {
         let bar = probe_checks(pdev, info)?;
         if PDEV.load(Ordering::SeqCst).is_null() {
             // SAFETY: `pdev` is valid; the reference is dropped by `put_pdev`.
-            PDEV.store(
-                unsafe { bindings::pci_dev_get(pdev.as_raw()) },
-                Ordering::SeqCst,
-            );
+            let counted = unsafe { bindings::pci_dev_get(pdev.as_raw()) };
+            PDEV.store(counted, Ordering::SeqCst);
         }
         Ok(KBox::pin(GoodDriver { _bar: bar }, GFP_KERNEL)?)
     }
