@@ -6,13 +6,14 @@ CACHE := $(or $(DRVCORE_CACHE),/var/cache/drvcore)
 ROOT := $(CACHE)/trixie
 SH := bash scripts
 
-.PHONY: help check check-debug run rustdoctest e2e build toolchain tree patches clean distclean
+.PHONY: help check check-debug lint run rustdoctest e2e build toolchain tree patches clean distclean
 
 help:
 	@echo 'Targets:'
 	@echo '  check        the full test run: KUnit (Rust doctests and suites) and the'
 	@echo '               end-to-end boot of the sample; ends with "N passed, N failed"'
 	@echo '  check-debug  the KUnit suites under KASAN and lockdep (own build)'
+	@echo '  lint         rustfmt, clippy and rustdoc on the current build'
 	@echo '  run          build the kernel and boot the sample driver under QEMU'
 	@echo '  rustdoctest  build the kernel and run the KUnit suites under QEMU'
 	@echo '  e2e          boot the sample driver under QEMU on the existing build'
@@ -28,6 +29,9 @@ check:
 
 check-debug:
 	$(SH)/check-debug.sh
+
+lint:
+	$(SH)/lint.sh
 
 toolchain:
 	$(SH)/toolchain.sh
