@@ -110,6 +110,27 @@ if [ -n "$summary" ]; then
 		echo "----"
 	fi
 fi
+# The kernel's own C io-pgtable selftests run at boot (subsys_initcall) in the
+# same kernel when they are configured: each is one test.
+raw=$ROOT$KOUT/test.log
+if [ -n "$summary" ] && grep -q '^CONFIG_IOMMU_IO_PGTABLE_LPAE_SELFTEST=y' "$ROOT$KOUT/.config"; then
+	lpae=$(grep -aoE 'arm-lpae io-pgtable: selftest: completed with [0-9]+ PASS [0-9]+ FAIL' "$raw" | tail -n 1 || true)
+	printf '    C selftest: %s\n' "${lpae:-arm-lpae io-pgtable selftest did not report}"
+	if [[ $lpae =~ with\ ([0-9]+)\ PASS\ 0\ FAIL ]] && [ "${BASH_REMATCH[1]}" -gt 0 ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
+fi
+if [ -n "$summary" ] && grep -q '^CONFIG_IOMMU_IO_PGTABLE_ARMV7S_SELFTEST=y' "$ROOT$KOUT/.config"; then
+	if grep -aq 'arm-v7s io-pgtable: self test ok' "$raw"; then
+		echo "    C selftest: arm-v7s io-pgtable: self test ok"
+		passed=$((passed + 1))
+	else
+		echo "    C selftest: arm-v7s io-pgtable selftest did not report success"
+		failed=$((failed + 1))
+	fi
+fi
 echo "$passed $failed" >"$COUNTS"
 echo "$name: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

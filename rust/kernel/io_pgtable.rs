@@ -1,0 +1,668 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! IOMMU-format page tables for devices with their own MMU.
+//!
+//! Drivers for devices that translate their own memory accesses (GPUs, display engines, Apple
+//! DARTs) build page tables in an IOMMU format with the C io-pgtable library and hand the
+//! table's base address and format registers to the hardware. [`IoPageTable<F, T>`] wraps one
+//! table of format `F` (one of the [`Format`] types) whose TLB maintenance callbacks go to the
+//! driver's [`FlushOps`] implementation `T`.
+//!
+//! A table is created from a bound device and held in a [`Devres`], so that it is freed when the
+//! driver is unbound at the latest. Every argument of [`IoPageTable::map_pages`],
+//! [`IoPageTable::unmap_pages`] and [`IoPageTable::iova_to_phys`] is validated before it reaches
+//! C: the page size must be one of the table's sizes, addresses aligned to it, the range within
+//! the input and output address sizes and not wrapping, the count non-zero and the protection
+//! flags known; anything else is [`EINVAL`] (or [`ERANGE`] for a range outside the address
+//! sizes).
+//!
+//! Mapping a physical address is `unsafe`: the device may then read and write that memory.
+//!
+//! C header: [`include/linux/io-pgtable.h`](srctree/include/linux/io-pgtable.h)
+
+use crate::{
+    alloc::{flags::GFP_KERNEL, Flags, KBox},
+    bindings,
+    device::{Bound, Device},
+    devres::Devres,
+    error::{code::*, to_result, Result},
+    types::ARef,
+};
+use core::{ffi::c_void, marker::PhantomData, pin::Pin, ptr::NonNull};
+
+#[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+mod tests;
+
+/// A physical address.
+pub type PhysAddr = bindings::phys_addr_t;
+
+/// Protection flags of a mapping: the C `IOMMU_*` flags.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::io_pgtable::prot;
+///
+/// let rw = prot::READ | prot::WRITE;
+/// assert!(rw.contains(prot::READ));
+/// assert!(!rw.contains(prot::NOEXEC));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Prot(u32);
+
+impl Prot {
+    /// Returns the raw flags.
+    pub const fn as_raw(self) -> u32 {
+        self.0
+    }
+
+    /// Returns whether every flag of `other` is set in `self`.
+    pub const fn contains(self, other: Prot) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Turns raw flags into protection flags; [`EINVAL`] if a bit is not a known flag.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::io_pgtable::Prot;
+    ///
+    /// assert!(Prot::try_from_raw(0x3).is_ok());
+    /// assert_eq!(Prot::try_from_raw(1 << 12), Err(EINVAL));
+    /// ```
+    pub const fn try_from_raw(raw: u32) -> Result<Self> {
+        if raw & !prot::ALL.0 != 0 {
+            return Err(EINVAL);
+        }
+        Ok(Self(raw))
+    }
+}
+
+impl core::ops::BitOr for Prot {
+    type Output = Self;
+
+    fn bitor(self, rhs: Self) -> Self {
+        Self(self.0 | rhs.0)
+    }
+}
+
+/// The `IOMMU_*` protection flags.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::io_pgtable::prot::*;
+///
+/// assert_eq!((READ | WRITE).as_raw(), 0x3);
+/// ```
+pub mod prot {
+    use super::Prot;
+    use crate::bindings;
+
+    /// The device may read.
+    pub const READ: Prot = Prot(bindings::IOMMU_READ);
+    /// The device may write.
+    pub const WRITE: Prot = Prot(bindings::IOMMU_WRITE);
+    /// Accesses are cache-coherent.
+    pub const CACHE: Prot = Prot(bindings::IOMMU_CACHE);
+    /// The device may not execute from the mapping.
+    pub const NOEXEC: Prot = Prot(bindings::IOMMU_NOEXEC);
+    /// The mapping is device memory (MMIO).
+    pub const MMIO: Prot = Prot(bindings::IOMMU_MMIO);
+    /// Only privileged accesses are allowed.
+    pub const PRIV: Prot = Prot(bindings::IOMMU_PRIV);
+
+    pub(super) const ALL: Prot = Prot(READ.0 | WRITE.0 | CACHE.0 | NOEXEC.0 | MMIO.0 | PRIV.0);
+}
+
+/// The configuration of a new table: the C `struct io_pgtable_cfg` inputs.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::io_pgtable::Config;
+///
+/// // 4 KiB, 2 MiB and 1 GiB pages, 48-bit input and output addresses.
+/// let cfg = Config::new((1 << 12) | (1 << 21) | (1 << 30), 48, 48);
+/// assert_eq!(cfg.ias, 48);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// The `IO_PGTABLE_QUIRK_*` flags.
+    pub quirks: usize,
+    /// The page sizes the hardware supports, one bit per size.
+    pub pgsize_bitmap: usize,
+    /// The input (I/O virtual) address size in bits.
+    pub ias: u32,
+    /// The output (physical) address size in bits.
+    pub oas: u32,
+    /// Whether the hardware's table walker snoops the CPU caches.
+    pub coherent_walk: bool,
+}
+
+impl Config {
+    /// A configuration with no quirks and a coherent walker.
+    pub const fn new(pgsize_bitmap: usize, ias: u32, oas: u32) -> Self {
+        Self {
+            quirks: 0,
+            pgsize_bitmap,
+            ias,
+            oas,
+            coherent_walk: true,
+        }
+    }
+}
+
+mod private {
+    pub trait Sealed {}
+}
+
+/// A page table format of the C io-pgtable library.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::io_pgtable::{ArmLpaeS1, Format};
+///
+/// fn format_id<F: Format>() -> u32 {
+///     F::FORMAT as u32
+/// }
+/// assert_eq!(format_id::<ArmLpaeS1>(), kernel::bindings::io_pgtable_fmt_ARM_64_LPAE_S1 as u32);
+/// ```
+pub trait Format: private::Sealed {
+    /// The C format id.
+    const FORMAT: bindings::io_pgtable_fmt;
+
+    /// What the hardware needs to walk a table of this format.
+    type Regs: Copy;
+
+    /// Reads the format's registers from a configured C table.
+    fn regs(cfg: &bindings::io_pgtable_cfg) -> Self::Regs;
+}
+
+macro_rules! format {
+    ($(#[$meta:meta])* $name:ident, $fmt:ident, $regs:ty, |$cfg:ident| $read:expr) => {
+        $(#[$meta])*
+        pub struct $name;
+
+        impl private::Sealed for $name {}
+
+        impl Format for $name {
+            const FORMAT: bindings::io_pgtable_fmt = bindings::$fmt;
+            type Regs = $regs;
+
+            fn regs($cfg: &bindings::io_pgtable_cfg) -> $regs {
+                // SAFETY: The union member read is the one of this format, which the C code
+                // filled in when the table was allocated.
+                unsafe { $read }
+            }
+        }
+    };
+}
+
+/// The registers of an ARM LPAE stage-1 table.
+#[derive(Clone, Copy, Debug)]
+pub struct ArmLpaeS1Regs {
+    /// The translation table base (TTBR).
+    pub ttbr: u64,
+    /// The translation control fields (TCR): IPS, TG, SH, ORGN, IRGN, TSZ.
+    pub tcr: [u32; 6],
+    /// The memory attribute indirection (MAIR).
+    pub mair: u64,
+}
+
+/// The registers of an ARM LPAE stage-2 table.
+#[derive(Clone, Copy, Debug)]
+pub struct ArmLpaeS2Regs {
+    /// The translation table base (VTTBR).
+    pub vttbr: u64,
+    /// The translation control fields (VTCR): PS, TG, SH, ORGN, IRGN, SL, TSZ.
+    pub vtcr: [u32; 7],
+}
+
+/// The registers of an ARMv7 short-descriptor table.
+#[derive(Clone, Copy, Debug)]
+pub struct ArmV7sRegs {
+    /// The translation table base (TTBR).
+    pub ttbr: u32,
+    /// The translation control register (TCR).
+    pub tcr: u32,
+    /// The normal memory remap register (NMRR).
+    pub nmrr: u32,
+    /// The primary region remap register (PRRR).
+    pub prrr: u32,
+}
+
+/// The registers of a Mali LPAE table.
+#[derive(Clone, Copy, Debug)]
+pub struct ArmMaliLpaeRegs {
+    /// The translation table base (TRANSTAB).
+    pub transtab: u64,
+    /// The memory attributes (MEMATTR).
+    pub memattr: u64,
+}
+
+/// The registers of an Apple DART table.
+#[derive(Clone, Copy, Debug)]
+pub struct AppleDartRegs {
+    /// The translation table bases; the first `n_ttbrs` are used.
+    pub ttbr: [u64; 4],
+    /// How many of `ttbr` are used.
+    pub n_ttbrs: u32,
+}
+
+fn lpae_s1(cfg: &bindings::io_pgtable_cfg) -> ArmLpaeS1Regs {
+    // SAFETY: Only called for stage-1 LPAE formats, whose union member the C code filled in.
+    let c = unsafe { &cfg.__bindgen_anon_1.arm_lpae_s1_cfg };
+    let t = &c.tcr;
+    ArmLpaeS1Regs {
+        ttbr: c.ttbr,
+        tcr: [t.ips(), t.tg(), t.sh(), t.orgn(), t.irgn(), t.tsz()],
+        mair: c.mair,
+    }
+}
+
+fn lpae_s2(cfg: &bindings::io_pgtable_cfg) -> ArmLpaeS2Regs {
+    // SAFETY: Only called for stage-2 LPAE formats, whose union member the C code filled in.
+    let c = unsafe { &cfg.__bindgen_anon_1.arm_lpae_s2_cfg };
+    let t = &c.vtcr;
+    ArmLpaeS2Regs {
+        vttbr: c.vttbr,
+        vtcr: [t.ps(), t.tg(), t.sh(), t.orgn(), t.irgn(), t.sl(), t.tsz()],
+    }
+}
+
+fn dart(cfg: &bindings::io_pgtable_cfg) -> AppleDartRegs {
+    // SAFETY: Only called for DART formats, whose union member the C code filled in.
+    let c = unsafe { &cfg.__bindgen_anon_1.apple_dart_cfg };
+    AppleDartRegs {
+        ttbr: c.ttbr,
+        n_ttbrs: c.n_ttbrs,
+    }
+}
+
+format!(
+    /// ARM LPAE, 64-bit, stage 1 (`ARM_64_LPAE_S1`).
+    ArmLpaeS1, io_pgtable_fmt_ARM_64_LPAE_S1, ArmLpaeS1Regs, |cfg| lpae_s1(cfg)
+);
+format!(
+    /// ARM LPAE, 64-bit, stage 2 (`ARM_64_LPAE_S2`).
+    ArmLpaeS2, io_pgtable_fmt_ARM_64_LPAE_S2, ArmLpaeS2Regs, |cfg| lpae_s2(cfg)
+);
+format!(
+    /// ARM LPAE, 32-bit, stage 1 (`ARM_32_LPAE_S1`).
+    Arm32LpaeS1, io_pgtable_fmt_ARM_32_LPAE_S1, ArmLpaeS1Regs, |cfg| lpae_s1(cfg)
+);
+format!(
+    /// ARM LPAE, 32-bit, stage 2 (`ARM_32_LPAE_S2`).
+    Arm32LpaeS2, io_pgtable_fmt_ARM_32_LPAE_S2, ArmLpaeS2Regs, |cfg| lpae_s2(cfg)
+);
+format!(
+    /// ARM Mali LPAE (`ARM_MALI_LPAE`).
+    ArmMaliLpae, io_pgtable_fmt_ARM_MALI_LPAE, ArmMaliLpaeRegs, |cfg| {
+        let c = &cfg.__bindgen_anon_1.arm_mali_lpae_cfg;
+        ArmMaliLpaeRegs {
+            transtab: c.transtab,
+            memattr: c.memattr,
+        }
+    }
+);
+format!(
+    /// ARMv7 short descriptors (`ARM_V7S`).
+    ArmV7s, io_pgtable_fmt_ARM_V7S, ArmV7sRegs, |cfg| {
+        let c = &cfg.__bindgen_anon_1.arm_v7s_cfg;
+        ArmV7sRegs {
+            ttbr: c.ttbr,
+            tcr: c.tcr,
+            nmrr: c.nmrr,
+            prrr: c.prrr,
+        }
+    }
+);
+format!(
+    /// Apple DART (`APPLE_DART`).
+    AppleDart, io_pgtable_fmt_APPLE_DART, AppleDartRegs, |cfg| dart(cfg)
+);
+format!(
+    /// Apple DART2 (`APPLE_DART2`).
+    AppleDart2, io_pgtable_fmt_APPLE_DART2, AppleDartRegs, |cfg| dart(cfg)
+);
+
+/// The TLB maintenance a driver does when the table changes; the C `struct iommu_flush_ops`.
+///
+/// # Examples
+///
+/// ```
+/// use core::sync::atomic::{AtomicUsize, Ordering};
+/// use kernel::io_pgtable::FlushOps;
+///
+/// struct Counting(AtomicUsize);
+///
+/// impl FlushOps for Counting {
+///     fn tlb_flush_all(&self) {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///     }
+///     fn tlb_flush_walk(&self, _iova: usize, _size: usize, _granule: usize) {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///     }
+///     fn tlb_add_page(&self, _iova: usize, _granule: usize) {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///     }
+/// }
+/// ```
+pub trait FlushOps: Send + Sync {
+    /// Invalidates the whole TLB of the table.
+    fn tlb_flush_all(&self);
+
+    /// Invalidates `size` bytes at `iova` after table entries (walk caches) changed.
+    fn tlb_flush_walk(&self, iova: usize, size: usize, granule: usize);
+
+    /// Queues the invalidation of one leaf page at `iova`.
+    fn tlb_add_page(&self, iova: usize, granule: usize);
+}
+
+/// [`FlushOps`] that do nothing, for drivers that flush their TLB otherwise.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::io_pgtable::{FlushOps, NoFlush};
+///
+/// NoFlush.tlb_flush_all();
+/// ```
+pub struct NoFlush;
+
+impl FlushOps for NoFlush {
+    fn tlb_flush_all(&self) {}
+    fn tlb_flush_walk(&self, _iova: usize, _size: usize, _granule: usize) {}
+    fn tlb_add_page(&self, _iova: usize, _granule: usize) {}
+}
+
+struct FlushAdapter<T>(PhantomData<T>);
+
+impl<T: FlushOps> FlushAdapter<T> {
+    const OPS: bindings::iommu_flush_ops = bindings::iommu_flush_ops {
+        tlb_flush_all: Some(Self::flush_all),
+        tlb_flush_walk: Some(Self::flush_walk),
+        tlb_add_page: Some(Self::add_page),
+    };
+
+    /// # Safety
+    ///
+    /// `cookie` must be the `T` the table was created with.
+    unsafe extern "C" fn flush_all(cookie: *mut c_void) {
+        // SAFETY: By the function's contract; the table owns `T` for as long as it exists.
+        unsafe { &*cookie.cast::<T>() }.tlb_flush_all();
+    }
+
+    /// # Safety
+    ///
+    /// As for `flush_all`.
+    unsafe extern "C" fn flush_walk(iova: usize, size: usize, granule: usize, cookie: *mut c_void) {
+        // SAFETY: As for `flush_all`.
+        unsafe { &*cookie.cast::<T>() }.tlb_flush_walk(iova, size, granule);
+    }
+
+    /// # Safety
+    ///
+    /// As for `flush_all`.
+    unsafe extern "C" fn add_page(
+        _gather: *mut bindings::iommu_iotlb_gather,
+        iova: usize,
+        granule: usize,
+        cookie: *mut c_void,
+    ) {
+        // SAFETY: As for `flush_all`.
+        unsafe { &*cookie.cast::<T>() }.tlb_add_page(iova, granule);
+    }
+}
+
+/// A page table of format `F` whose TLB callbacks go to `T`; see the [module
+/// documentation](self).
+///
+/// # Invariants
+///
+/// - `ops` is the table allocated by `alloc_io_pgtable_ops()` for format `F` with `cfg` (as the
+///   C code completed it) and cookie `&*flush`, freed only in `drop`.
+/// - `cfg.pgsize_bitmap` is non-zero, and `cfg.ias` and `cfg.oas` are at most 64.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{
+///     device::{Bound, Device},
+///     devres::Devres,
+///     io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush},
+/// };
+///
+/// fn gpu_vm(dev: &Device<Bound>) -> Result<Devres<IoPageTable<ArmLpaeS1, NoFlush>>> {
+///     let cfg = Config::new((1 << 12) | (1 << 21), 48, 48);
+///     let table = IoPageTable::<ArmLpaeS1, _>::new(dev, cfg, NoFlush)?;
+///     let t = table.access(dev)?;
+///     let _ttbr = t.regs().ttbr; // program the device's MMU with it
+///     assert_eq!(t.iova_to_phys(0x1000)?, 0); // nothing mapped yet
+///     Ok(table)
+/// }
+/// ```
+pub struct IoPageTable<F: Format, T: FlushOps> {
+    ops: NonNull<bindings::io_pgtable_ops>,
+    cfg: bindings::io_pgtable_cfg,
+    flush: Pin<KBox<T>>,
+    _dev: ARef<Device>,
+    _format: PhantomData<F>,
+}
+
+// SAFETY: The C table may be used and freed from any thread; `T` is `Send + Sync`.
+unsafe impl<F: Format, T: FlushOps> Send for IoPageTable<F, T> {}
+
+// SAFETY: The C io-pgtable code supports concurrent map and unmap calls on disjoint ranges, and
+// its table updates are atomic; overlapping calls return errors rather than corrupt memory.
+unsafe impl<F: Format, T: FlushOps> Sync for IoPageTable<F, T> {}
+
+impl<F: Format, T: FlushOps + 'static> IoPageTable<F, T> {
+    /// Allocates a table for `dev`, held in a [`Devres`] so that it is freed at unbind at the
+    /// latest.
+    ///
+    /// Fails with [`EINVAL`] for an empty page-size bitmap, address sizes over 64 bits, unknown
+    /// quirks or a configuration the format rejects, and [`ENOMEM`] if memory runs out.
+    pub fn new(dev: &Device<Bound>, config: Config, flush: T) -> Result<Devres<Self>> {
+        if config.pgsize_bitmap == 0 || config.ias == 0 || config.ias > 64 || config.oas == 0 || config.oas > 64 {
+            return Err(EINVAL);
+        }
+        let flush = KBox::pin(flush, GFP_KERNEL)?;
+        // SAFETY: All-zeroes is a valid `struct io_pgtable_cfg` (no callbacks, NULL pointers).
+        let mut cfg: bindings::io_pgtable_cfg = unsafe { core::mem::zeroed() };
+        cfg.quirks = config.quirks;
+        cfg.pgsize_bitmap = config.pgsize_bitmap;
+        cfg.ias = config.ias;
+        cfg.oas = config.oas;
+        cfg.coherent_walk = config.coherent_walk;
+        cfg.tlb = &FlushAdapter::<T>::OPS;
+        cfg.iommu_dev = dev.as_raw();
+        let cookie = core::ptr::from_ref::<T>(&flush).cast_mut().cast::<c_void>();
+        // SAFETY: `cfg` is fully set up; the flush ops are `'static`; the cookie is the pinned
+        // `T` that the table owns until it is freed; `dev` is a bound device.
+        let ops = unsafe { bindings::alloc_io_pgtable_ops(F::FORMAT, &mut cfg, cookie) };
+        // The C code returns NULL both for bad configurations and for a lack of memory; a bad
+        // configuration is the only failure a caller can act on.
+        let ops = NonNull::new(ops).ok_or(EINVAL)?;
+        // INVARIANT: Allocated just now; `cfg` holds what the C code completed.
+        let table = Self {
+            ops,
+            cfg,
+            flush,
+            _dev: ARef::from(&**dev),
+            _format: PhantomData,
+        };
+        Devres::new(dev, table, GFP_KERNEL)
+    }
+}
+
+impl<F: Format, T: FlushOps> IoPageTable<F, T> {
+    /// Returns the registers the hardware needs to walk the table.
+    pub fn regs(&self) -> F::Regs {
+        F::regs(&self.cfg)
+    }
+
+    /// Returns the page sizes of the table (the configured ones that the format supports).
+    pub fn pgsize_bitmap(&self) -> usize {
+        self.cfg.pgsize_bitmap
+    }
+
+    /// Returns the input and output address sizes in bits.
+    pub fn address_sizes(&self) -> (u32, u32) {
+        (self.cfg.ias, self.cfg.oas)
+    }
+
+    /// Returns the flush callbacks' data.
+    pub fn flush_ops(&self) -> &T {
+        &self.flush
+    }
+
+    fn check_size(&self, pgsize: usize) -> Result {
+        if !pgsize.is_power_of_two() || self.cfg.pgsize_bitmap & pgsize == 0 {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    /// Checks an input range of `pgcount` pages of `pgsize` at `iova`; returns its length.
+    fn check_iova(&self, iova: usize, pgsize: usize, pgcount: usize) -> Result<usize> {
+        self.check_size(pgsize)?;
+        if pgcount == 0 || iova % pgsize != 0 {
+            return Err(EINVAL);
+        }
+        let len = pgsize.checked_mul(pgcount).ok_or(EINVAL)?;
+        let last = iova.checked_add(len - 1).ok_or(EINVAL)?;
+        if !fits(last as u64, self.cfg.ias) {
+            return Err(ERANGE);
+        }
+        Ok(len)
+    }
+
+    /// Maps `pgcount` pages of `pgsize` bytes from `iova` to `paddr`; returns the number of bytes
+    /// mapped.
+    ///
+    /// Arguments are validated first ([`EINVAL`], [`ERANGE`]). If the C code fails part-way (for
+    /// example `EEXIST` for an iova that is already mapped, or `ENOMEM`), the error is returned
+    /// together with the bytes mapped before it: the caller unmaps those.
+    ///
+    /// # Safety
+    ///
+    /// The device may read and, with [`prot::WRITE`], write the memory at `paddr` until it is
+    /// unmapped and the TLB flushed: the caller must own that memory (or it must be device
+    /// memory the caller may expose) for at least that long.
+    pub unsafe fn map_pages(
+        &self,
+        iova: usize,
+        paddr: PhysAddr,
+        pgsize: usize,
+        pgcount: usize,
+        prot: Prot,
+        gfp: Flags,
+    ) -> core::result::Result<usize, (crate::error::Error, usize)> {
+        let len = self.check_iova(iova, pgsize, pgcount).map_err(|e| (e, 0))?;
+        if paddr % pgsize as PhysAddr != 0 {
+            return Err((EINVAL, 0));
+        }
+        let last = paddr.checked_add(len as PhysAddr - 1).ok_or((EINVAL, 0))?;
+        if !fits(last, self.cfg.oas) {
+            return Err((ERANGE, 0));
+        }
+        if paddr == 0 {
+            // A translation to 0 can not be told from no translation (see `iova_to_phys`).
+            return Err((EINVAL, 0));
+        }
+        let prot = Prot::try_from_raw(prot.as_raw()).map_err(|e| (e, 0))?;
+        // The C code warns (and fails part-way) when a page is already mapped: refuse first.
+        if self.any_page(iova, pgsize, pgcount, |phys| phys != 0) {
+            return Err((EEXIST, 0));
+        }
+        let mut mapped = 0usize;
+        // SAFETY: `ops` is a live table (type invariant); the arguments were validated; the
+        // caller guarantees the memory may be exposed.
+        let ret = unsafe {
+            ((*self.ops.as_ptr()).map_pages.ok_or((EINVAL, 0))?)(
+                self.ops.as_ptr(),
+                iova,
+                paddr,
+                pgsize,
+                pgcount,
+                prot.as_raw() as i32,
+                gfp.as_raw(),
+                &mut mapped,
+            )
+        };
+        match to_result(ret) {
+            Ok(()) => Ok(mapped),
+            Err(e) => Err((e, mapped)),
+        }
+    }
+
+    /// Unmaps `pgcount` pages of `pgsize` bytes from `iova`; returns the number of bytes
+    /// unmapped, which is less than asked where part of the range was not mapped.
+    ///
+    /// [`EINVAL`] or [`ERANGE`] for bad arguments; [`ENOENT`] if nothing was mapped there.
+    pub fn unmap_pages(&self, iova: usize, pgsize: usize, pgcount: usize) -> Result<usize> {
+        self.check_iova(iova, pgsize, pgcount)?;
+        // The C code warns when a page is not mapped: refuse first.
+        if self.any_page(iova, pgsize, pgcount, |phys| phys == 0) {
+            return Err(ENOENT);
+        }
+        let mut gather = core::mem::MaybeUninit::<bindings::iommu_iotlb_gather>::uninit();
+        // SAFETY: Initialises the gather structure in place.
+        unsafe { bindings::iommu_iotlb_gather_init(gather.as_mut_ptr()) };
+        let unmap = {
+            // SAFETY: `ops` is a live table.
+            let f = unsafe { (*self.ops.as_ptr()).unmap_pages };
+            f.ok_or(EINVAL)?
+        };
+        // SAFETY: `ops` is a live table; the arguments were validated; `gather` is initialised
+        // and lives across the call.
+        let unmapped = unsafe { unmap(self.ops.as_ptr(), iova, pgsize, pgcount, gather.as_mut_ptr()) };
+        if unmapped == 0 {
+            return Err(ENOENT);
+        }
+        Ok(unmapped)
+    }
+
+    /// Returns the physical address that `iova` translates to, or 0 if it is not mapped;
+    /// [`ERANGE`] for an `iova` outside the input address size.
+    ///
+    /// Since 0 means "not mapped", [`IoPageTable::map_pages`] refuses to map physical address 0.
+    pub fn iova_to_phys(&self, iova: usize) -> Result<PhysAddr> {
+        if !fits(iova as u64, self.cfg.ias) {
+            return Err(ERANGE);
+        }
+        Ok(self.iova_to_phys_raw(iova))
+    }
+
+    /// Translates an `iova` already checked against the input address size.
+    fn iova_to_phys_raw(&self, iova: usize) -> PhysAddr {
+        // SAFETY: `ops` is a live table (type invariant).
+        match unsafe { (*self.ops.as_ptr()).iova_to_phys } {
+            // SAFETY: `ops` is a live table and `iova` within its input size.
+            Some(f) => unsafe { f(self.ops.as_ptr(), iova) },
+            None => 0,
+        }
+    }
+
+    /// Returns whether the translation of any page of a checked range satisfies `pred`.
+    fn any_page(&self, iova: usize, pgsize: usize, pgcount: usize, pred: impl Fn(PhysAddr) -> bool) -> bool {
+        (0..pgcount).any(|i| pred(self.iova_to_phys_raw(iova + i * pgsize)))
+    }
+}
+
+/// Returns whether `addr` fits in `bits` bits.
+fn fits(addr: u64, bits: u32) -> bool {
+    bits >= 64 || addr >> bits == 0
+}
+
+impl<F: Format, T: FlushOps> Drop for IoPageTable<F, T> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant `ops` is live and freed only here; the cookie `flush`
+        // is dropped after this returns.
+        unsafe { bindings::free_io_pgtable_ops(self.ops.as_ptr()) };
+    }
+}
