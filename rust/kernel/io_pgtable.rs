@@ -467,7 +467,12 @@ impl<F: Format, T: FlushOps + 'static> IoPageTable<F, T> {
     /// Fails with [`EINVAL`] for an empty page-size bitmap, address sizes over 64 bits, unknown
     /// quirks or a configuration the format rejects, and [`ENOMEM`] if memory runs out.
     pub fn new(dev: &Device<Bound>, config: Config, flush: T) -> Result<Devres<Self>> {
-        if config.pgsize_bitmap == 0 || config.ias == 0 || config.ias > 64 || config.oas == 0 || config.oas > 64 {
+        if config.pgsize_bitmap == 0
+            || config.ias == 0
+            || config.ias > 64
+            || config.oas == 0
+            || config.oas > 64
+        {
             return Err(EINVAL);
         }
         let flush = KBox::pin(flush, GFP_KERNEL)?;
@@ -610,8 +615,8 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
         if self.any_page(iova, pgsize, pgcount, |phys| phys == 0) {
             return Err(ENOENT);
         }
-        let mut gather = core::mem::MaybeUninit::<bindings::iommu_iotlb_gather>::uninit();
-        // SAFETY: Initialises the gather structure in place.
+        let mut gather = core::mem::MaybeUninit::<bindings::iommu_iotlb_gather>::zeroed();
+        // SAFETY: Initialises the (zeroed) gather structure in place.
         unsafe { bindings::iommu_iotlb_gather_init(gather.as_mut_ptr()) };
         let unmap = {
             // SAFETY: `ops` is a live table.
@@ -620,7 +625,15 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
         };
         // SAFETY: `ops` is a live table; the arguments were validated; `gather` is initialised
         // and lives across the call.
-        let unmapped = unsafe { unmap(self.ops.as_ptr(), iova, pgsize, pgcount, gather.as_mut_ptr()) };
+        let unmapped = unsafe {
+            unmap(
+                self.ops.as_ptr(),
+                iova,
+                pgsize,
+                pgcount,
+                gather.as_mut_ptr(),
+            )
+        };
         if unmapped == 0 {
             return Err(ENOENT);
         }
@@ -649,7 +662,13 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
     }
 
     /// Returns whether the translation of any page of a checked range satisfies `pred`.
-    fn any_page(&self, iova: usize, pgsize: usize, pgcount: usize, pred: impl Fn(PhysAddr) -> bool) -> bool {
+    fn any_page(
+        &self,
+        iova: usize,
+        pgsize: usize,
+        pgcount: usize,
+        pred: impl Fn(PhysAddr) -> bool,
+    ) -> bool {
         (0..pgcount).any(|i| pred(self.iova_to_phys_raw(iova + i * pgsize)))
     }
 }
