@@ -165,10 +165,10 @@ mod private {
 /// ```
 /// use kernel::io_pgtable::{ArmLpaeS1, Format};
 ///
-/// fn format_id<F: Format>() -> u32 {
-///     F::FORMAT as u32
+/// fn format_id<F: Format>() -> kernel::bindings::io_pgtable_fmt {
+///     F::FORMAT
 /// }
-/// assert_eq!(format_id::<ArmLpaeS1>(), kernel::bindings::io_pgtable_fmt_ARM_64_LPAE_S1 as u32);
+/// assert_eq!(format_id::<ArmLpaeS1>(), kernel::bindings::io_pgtable_fmt_ARM_64_LPAE_S1);
 /// ```
 pub trait Format: private::Sealed {
     /// The C format id.
@@ -193,9 +193,7 @@ macro_rules! format {
             type Regs = $regs;
 
             fn regs($cfg: &bindings::io_pgtable_cfg) -> $regs {
-                // SAFETY: The union member read is the one of this format, which the C code
-                // filled in when the table was allocated.
-                unsafe { $read }
+                $read
             }
         }
     };
@@ -273,6 +271,26 @@ fn lpae_s2(cfg: &bindings::io_pgtable_cfg) -> ArmLpaeS2Regs {
     }
 }
 
+fn mali(cfg: &bindings::io_pgtable_cfg) -> ArmMaliLpaeRegs {
+    // SAFETY: Only called for the Mali format, whose union member the C code filled in.
+    let c = unsafe { &cfg.__bindgen_anon_1.arm_mali_lpae_cfg };
+    ArmMaliLpaeRegs {
+        transtab: c.transtab,
+        memattr: c.memattr,
+    }
+}
+
+fn v7s(cfg: &bindings::io_pgtable_cfg) -> ArmV7sRegs {
+    // SAFETY: Only called for the ARMv7s format, whose union member the C code filled in.
+    let c = unsafe { &cfg.__bindgen_anon_1.arm_v7s_cfg };
+    ArmV7sRegs {
+        ttbr: c.ttbr,
+        tcr: c.tcr,
+        nmrr: c.nmrr,
+        prrr: c.prrr,
+    }
+}
+
 fn dart(cfg: &bindings::io_pgtable_cfg) -> AppleDartRegs {
     // SAFETY: Only called for DART formats, whose union member the C code filled in.
     let c = unsafe { &cfg.__bindgen_anon_1.apple_dart_cfg };
@@ -300,25 +318,17 @@ format!(
 );
 format!(
     /// ARM Mali LPAE (`ARM_MALI_LPAE`).
-    ArmMaliLpae, io_pgtable_fmt_ARM_MALI_LPAE, ArmMaliLpaeRegs, |cfg| {
-        let c = &cfg.__bindgen_anon_1.arm_mali_lpae_cfg;
-        ArmMaliLpaeRegs {
-            transtab: c.transtab,
-            memattr: c.memattr,
-        }
-    }
+    ArmMaliLpae,
+    io_pgtable_fmt_ARM_MALI_LPAE,
+    ArmMaliLpaeRegs,
+    |cfg| mali(cfg)
 );
 format!(
     /// ARMv7 short descriptors (`ARM_V7S`).
-    ArmV7s, io_pgtable_fmt_ARM_V7S, ArmV7sRegs, |cfg| {
-        let c = &cfg.__bindgen_anon_1.arm_v7s_cfg;
-        ArmV7sRegs {
-            ttbr: c.ttbr,
-            tcr: c.tcr,
-            nmrr: c.nmrr,
-            prrr: c.prrr,
-        }
-    }
+    ArmV7s,
+    io_pgtable_fmt_ARM_V7S,
+    ArmV7sRegs,
+    |cfg| v7s(cfg)
 );
 format!(
     /// Apple DART (`APPLE_DART`).

@@ -7,7 +7,9 @@
 //! to it, a factorial unit, and a DMA engine that copies between memory and a 4 KiB buffer
 //! inside the device. At probe the driver checks the first three, then copies a pattern to the
 //! device and back, once through a coherent allocation and once through streaming mappings,
-//! checks every byte, and logs the results.
+//! checks every byte, and logs the results. Where the ARM LPAE io-pgtable format is built, it
+//! also describes a coherent buffer in an LPAE stage-1 page table, as a driver for a device with
+//! its own MMU would, and checks the translation of every page.
 
 use kernel::{
     c_str, dev_err, dev_info,
@@ -43,6 +45,11 @@ mod regs {
 /// The device's own buffer, in its DMA address space, and its size.
 const EDU_BUFFER: DmaAddress = 0x40000;
 const EDU_BUFFER_SIZE: usize = 4096;
+/// Where the page-table demonstration maps its buffer, and how many 4 KiB pages it has.
+#[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
+const MMU_IOVA: usize = 0x10_0000_0000;
+#[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
+const MMU_PAGES: usize = 8;
 /// The device reaches 28 bits of address.
 const EDU_DMA_MASK: DmaMask = DmaMask::new::<28>();
 /// A transfer takes about 100 ms of the device's clock; give up after a second.
@@ -141,6 +148,36 @@ impl EduDriver {
             .count())
     }
 
+    /// Builds an ARM LPAE stage-1 table that maps a coherent DMA buffer at [`MMU_IOVA`], as a
+    /// GPU driver would for its own MMU, checks that every page translates to the buffer, and
+    /// unmaps it; returns the number of pages that translated correctly.
+    #[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
+    fn page_table(dev: &Device<Bound>) -> Result<usize> {
+        use kernel::io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush, PhysAddr};
+        const SZ_4K: usize = 1 << 12;
+
+        let buf = CoherentAllocation::<u8>::alloc_coherent(dev, MMU_PAGES * SZ_4K, GFP_KERNEL)?;
+        let buf = buf.access(dev)?;
+        let cfg = Config::new(SZ_4K | (1 << 21) | (1 << 30), 48, 48);
+        let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, NoFlush)?;
+        let table = table.access(dev)?;
+        // The edu device sits behind no IOMMU, so its DMA addresses are physical addresses.
+        let phys = |page: usize| -> Result<PhysAddr> { buf.dma_handle_of(page * SZ_4K) };
+        let rw = prot::READ | prot::WRITE;
+        // SAFETY: The buffer belongs to this function and outlives the mapping, which is undone
+        // below; the table is never handed to hardware.
+        unsafe { table.map_pages(MMU_IOVA, phys(0)?, SZ_4K, MMU_PAGES, rw, GFP_KERNEL) }
+            .map_err(|(e, _)| e)?;
+        let mut good = 0;
+        for page in 0..MMU_PAGES {
+            if table.iova_to_phys(MMU_IOVA + page * SZ_4K + 0x123)? == phys(page)? + 0x123 {
+                good += 1;
+            }
+        }
+        table.unmap_pages(MMU_IOVA, SZ_4K, MMU_PAGES)?;
+        Ok(good)
+    }
+
     fn factorial(bar: &Bar, n: u32) -> Result<u32> {
         bar.write32::<{ regs::FACTORIAL }>(n);
         for _ in 0..POLL_LIMIT {
@@ -209,6 +246,20 @@ impl pci::Driver for EduDriver {
         );
         if differ + differ2 != 0 {
             return Err(EIO);
+        }
+
+        #[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
+        {
+            let pages = Self::page_table(dev)?;
+            dev_info!(
+                pdev,
+                "edu: io-pgtable ARM LPAE stage 1 translates {} of {} buffer pages\n",
+                pages,
+                MMU_PAGES
+            );
+            if pages != MMU_PAGES {
+                return Err(EIO);
+            }
         }
         Ok(edu)
     }

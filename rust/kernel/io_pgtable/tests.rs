@@ -11,7 +11,6 @@ use crate::{
     device::{Bound, Core, Device},
     device_id::IdArray,
     driver::Registration,
-    error::code::*,
     io_pgtable::*,
     kunit::Test,
     pci,
