@@ -17,16 +17,25 @@
 //! sizes).
 //!
 //! Mapping a physical address is `unsafe`: the device may then read and write that memory.
+//! Memory the driver owns is mapped safely with [`IoPageTable::map_coherent`]: the table keeps a
+//! reference to the [`CoherentAllocation`] until the range is unmapped with
+//! [`IoPageTable::unmap_coherent`] or the table is freed, so the memory outlives every
+//! translation to it.
 //!
 //! C header: [`include/linux/io-pgtable.h`](srctree/include/linux/io-pgtable.h)
 
 use crate::{
+    alloc::KVec,
     alloc::{flags::GFP_KERNEL, Flags, KBox},
     bindings,
     device::{Bound, Device},
     devres::Devres,
+    dma::CoherentAllocation,
     error::{code::*, to_result, Result},
-    types::ARef,
+    init::InPlaceInit,
+    new_mutex,
+    sync::{Arc, Mutex},
+    types::{ARef, AsBytes, FromBytes},
 };
 use core::{ffi::c_void, marker::PhantomData, pin::Pin, ptr::NonNull};
 
@@ -459,8 +468,29 @@ pub struct IoPageTable<F: Format, T: FlushOps> {
     ops: NonNull<bindings::io_pgtable_ops>,
     cfg: bindings::io_pgtable_cfg,
     flush: Pin<KBox<T>>,
-    _dev: ARef<Device>,
+    /// The driver-owned memory mapped by [`IoPageTable::map_coherent`], dropped after `ops` is
+    /// freed (fields drop after [`Drop::drop`]).
+    regions: Pin<KBox<Mutex<KVec<Option<Region>>>>>,
+    dev: ARef<Device>,
     _format: PhantomData<F>,
+}
+
+/// Something that keeps memory alive; type-erased so that one table holds regions of any type.
+trait Keep: Send + Sync {}
+
+impl<K: Send + Sync + ?Sized> Keep for K {}
+
+/// A range mapped by [`IoPageTable::map_coherent`] and the memory it translates to.
+///
+/// # Invariants
+///
+/// `[iova, iova + len)` was mapped with pages of `pgsize` bytes to memory that `_mem` keeps
+/// alive.
+struct Region {
+    iova: usize,
+    len: usize,
+    pgsize: usize,
+    _mem: Arc<dyn Keep>,
 }
 
 // SAFETY: The C table may be used and freed from any thread; `T` is `Send + Sync`.
@@ -486,6 +516,7 @@ impl<F: Format, T: FlushOps + 'static> IoPageTable<F, T> {
             return Err(EINVAL);
         }
         let flush = KBox::pin(flush, GFP_KERNEL)?;
+        let regions = KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?;
         // SAFETY: All-zeroes is a valid `struct io_pgtable_cfg` (no callbacks, NULL pointers).
         let mut cfg: bindings::io_pgtable_cfg = unsafe { core::mem::zeroed() };
         cfg.quirks = config.quirks;
@@ -507,7 +538,8 @@ impl<F: Format, T: FlushOps + 'static> IoPageTable<F, T> {
             ops,
             cfg,
             flush,
-            _dev: ARef::from(&**dev),
+            regions,
+            dev: ARef::from(&**dev),
             _format: PhantomData,
         };
         Devres::new(dev, table, GFP_KERNEL)
@@ -659,6 +691,134 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
             return Err(ERANGE);
         }
         Ok(self.iova_to_phys_raw(iova))
+    }
+
+    /// Maps all of the coherent allocation `mem` at `iova`, readable and, with [`prot::WRITE`],
+    /// writable by the device; returns the number of bytes mapped.
+    ///
+    /// The device's MMU outputs bus addresses of `dev`, so the allocation's DMA address is what
+    /// the table translates to. The table keeps a reference to `mem` until the range is unmapped
+    /// with [`IoPageTable::unmap_coherent`] or the table is freed (at unbind at the latest): the
+    /// memory outlives every translation to it, which is what makes this safe where
+    /// [`IoPageTable::map_pages`] is not.
+    ///
+    /// The range is mapped with the table's smallest page size, and covers the allocation's
+    /// pages whole (coherent memory is allocated in pages). Fails with [`EINVAL`] if `dev` is not
+    /// the table's device or the allocation is not `dev`'s, if the allocation's DMA address is
+    /// not aligned to the page size or its pages would not fill the last table page; with the
+    /// errors of [`IoPageTable::map_pages`] for `iova` (nothing stays mapped then).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{
+    ///     device::{Bound, Device},
+    ///     dma::CoherentAllocation,
+    ///     io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush},
+    ///     sync::Arc,
+    /// };
+    ///
+    /// fn map_ring(dev: &Device<Bound>) -> Result {
+    ///     let table = IoPageTable::<ArmLpaeS1, _>::new(dev, Config::new(1 << 12, 48, 48), NoFlush)?;
+    ///     let t = table.access(dev)?;
+    ///     let ring = Arc::new(CoherentAllocation::<u64>::alloc_coherent(dev, 1024, GFP_KERNEL)?,
+    ///                         GFP_KERNEL)?;
+    ///     assert_eq!(t.map_coherent(dev, 0x10_0000, &ring, prot::READ | prot::WRITE)?, 8192);
+    ///     let handle = ring.access(dev)?.dma_handle();
+    ///     assert_eq!(t.iova_to_phys(0x10_1008)?, handle + 0x1008);
+    ///     assert_eq!(t.unmap_coherent(0x10_0000)?, 8192);
+    ///     assert_eq!(t.iova_to_phys(0x10_0000)?, 0);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn map_coherent<U>(
+        &self,
+        dev: &Device<Bound>,
+        iova: usize,
+        mem: &Arc<Devres<CoherentAllocation<U>>>,
+        prot: Prot,
+    ) -> Result<usize>
+    where
+        U: AsBytes + FromBytes + Send + Sync + 'static,
+    {
+        if dev.as_raw() != self.dev.as_raw() {
+            return Err(EINVAL);
+        }
+        let alloc = mem.access(dev)?;
+        let pgsize = 1usize << self.cfg.pgsize_bitmap.trailing_zeros();
+        let size = alloc.size();
+        let len = size.checked_next_multiple_of(pgsize).ok_or(EINVAL)?;
+        let pages = size
+            .checked_next_multiple_of(bindings::PAGE_SIZE)
+            .ok_or(EINVAL)?;
+        if len > pages {
+            return Err(EINVAL);
+        }
+        let mut regions = self.regions.lock();
+        regions.reserve(1, GFP_KERNEL)?;
+        // SAFETY: The allocation is `len` bytes of whole pages owned by `mem` from its DMA
+        // address (checked above), and `mem` is kept in `regions` until the range is unmapped or
+        // the table is freed, after the C table.
+        let mapped = unsafe {
+            self.map_pages(
+                iova,
+                alloc.dma_handle() as PhysAddr,
+                pgsize,
+                len / pgsize,
+                prot,
+                GFP_KERNEL,
+            )
+        };
+        match mapped {
+            Ok(n) if n == len => {}
+            Ok(n) | Err((_, n)) => {
+                if n != 0 {
+                    let _ = self.unmap_pages(iova, pgsize, n / pgsize);
+                }
+                return Err(mapped.err().map_or(ENOMEM, |(e, _)| e));
+            }
+        }
+        let keep: Arc<dyn Keep> = mem.clone();
+        // INVARIANT: Just mapped, to memory that `keep` owns.
+        let region = Region {
+            iova,
+            len,
+            pgsize,
+            _mem: keep,
+        };
+        match regions.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(region),
+            // Cannot fail: one slot was reserved above.
+            None => regions.push(Some(region), GFP_KERNEL)?,
+        }
+        Ok(len)
+    }
+
+    /// Unmaps the range that [`IoPageTable::map_coherent`] mapped at `iova` and lets the table's
+    /// reference to its memory go; returns the number of bytes unmapped.
+    ///
+    /// The driver's [`FlushOps`] callbacks run during the unmap; the memory is released
+    /// after they return. [`ENOENT`] if no such range starts at `iova`.
+    ///
+    /// # Examples
+    ///
+    /// See [`IoPageTable::map_coherent`].
+    pub fn unmap_coherent(&self, iova: usize) -> Result<usize> {
+        let mut regions = self.regions.lock();
+        let slot = regions
+            .iter_mut()
+            .find(|slot| slot.as_ref().is_some_and(|r| r.iova == iova))
+            .ok_or(ENOENT)?;
+        let (len, pgsize) = slot.as_ref().map_or((0, 1), |r| (r.len, r.pgsize));
+        // The range may have been unmapped (in part) with `unmap_pages`: unmap what is left.
+        let mut unmapped = 0;
+        for page in (iova..iova + len).step_by(pgsize) {
+            if self.iova_to_phys_raw(page) != 0 {
+                unmapped += self.unmap_pages(page, pgsize, 1)?;
+            }
+        }
+        *slot = None;
+        Ok(unmapped)
     }
 
     /// Translates an `iova` already checked against the input address size.

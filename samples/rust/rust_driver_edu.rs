@@ -153,28 +153,27 @@ impl EduDriver {
     /// unmaps it; returns the number of pages that translated correctly.
     #[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
     fn page_table(dev: &Device<Bound>) -> Result<usize> {
-        use kernel::io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush, PhysAddr};
+        use kernel::io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush};
+        use kernel::sync::Arc;
         const SZ_4K: usize = 1 << 12;
 
         let buf = CoherentAllocation::<u8>::alloc_coherent(dev, MMU_PAGES * SZ_4K, GFP_KERNEL)?;
-        let buf = buf.access(dev)?;
+        let buf = Arc::new(buf, GFP_KERNEL)?;
         let cfg = Config::new(SZ_4K | (1 << 21) | (1 << 30), 48, 48);
         let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, NoFlush)?;
         let table = table.access(dev)?;
-        // The edu device sits behind no IOMMU, so its DMA addresses are physical addresses.
-        let phys = |page: usize| -> Result<PhysAddr> { buf.dma_handle_of(page * SZ_4K) };
-        let rw = prot::READ | prot::WRITE;
-        // SAFETY: The buffer belongs to this function and outlives the mapping, which is undone
-        // below; the table is never handed to hardware.
-        unsafe { table.map_pages(MMU_IOVA, phys(0)?, SZ_4K, MMU_PAGES, rw, GFP_KERNEL) }
-            .map_err(|(e, _)| e)?;
+        // The table keeps the buffer alive for as long as it maps it.
+        table.map_coherent(dev, MMU_IOVA, &buf, prot::READ | prot::WRITE)?;
+        let buf = buf.access(dev)?;
         let mut good = 0;
         for page in 0..MMU_PAGES {
-            if table.iova_to_phys(MMU_IOVA + page * SZ_4K + 0x123)? == phys(page)? + 0x123 {
+            let offset = page * SZ_4K + 0x123;
+            // The edu device sits behind no IOMMU: its DMA addresses are physical addresses.
+            if table.iova_to_phys(MMU_IOVA + offset)? == buf.dma_handle_of(offset)? {
                 good += 1;
             }
         }
-        table.unmap_pages(MMU_IOVA, SZ_4K, MMU_PAGES)?;
+        table.unmap_coherent(MMU_IOVA)?;
         Ok(good)
     }
 

@@ -10,11 +10,13 @@ use crate::{
     c_str,
     device::{Bound, Core, Device},
     device_id::IdArray,
+    dma::CoherentAllocation,
     driver::Registration,
     io_pgtable::*,
     kunit::Test,
     pci,
     prelude::*,
+    sync::Arc,
     ThisModule,
 };
 use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -43,6 +45,9 @@ static PAGE_SIZES: AtomicUsize = AtomicUsize::new(0);
 static FLUSH_ALL: AtomicUsize = AtomicUsize::new(0);
 static FLUSH_WALK: AtomicUsize = AtomicUsize::new(0);
 static ADD_PAGE: AtomicUsize = AtomicUsize::new(0);
+/// IOMMU page-table pages not given back after the cycles, and held by 300 live tables.
+static LEAKED: AtomicUsize = AtomicUsize::new(0);
+static HELD: AtomicUsize = AtomicUsize::new(0);
 
 macro_rules! check {
     ($cond:expr) => {{
@@ -144,14 +149,16 @@ fn bad_inputs(dev: &Device<Bound>) -> Result {
     check!(t.unmap_pages(0x1000, SZ_4K, 0) == Err(EINVAL)); // unmap: no pages
     check!(t.unmap_pages(1 << 39, SZ_4K, 1) == Err(ERANGE)); // unmap: past ias
     check!(t.iova_to_phys(1 << 39) == Err(ERANGE)); // translate: past ias
-                                                    // Bad configurations.
+
+    // Bad configurations.
     let bad = |cfg| IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, NoFlush).err();
     check!(bad(Config::new(0, 39, 40)) == Some(EINVAL)); // no page sizes
     check!(bad(Config::new(SZ_4K, 65, 40)) == Some(EINVAL)); // ias over 64
     check!(bad(Config::new(SZ_4K, 39, 0)) == Some(EINVAL)); // no oas
     check!(bad(Config::new(SZ_2M, 39, 40)) == Some(EINVAL)); // no granule the format has
-                                                             // An ias over what the format walks is clamped by the C code; the table reports it, and
-                                                             // validation uses what it reports.
+
+    // An ias over what the format walks is clamped by the C code; the table reports it, and
+    // validation uses what it reports.
     let wide = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K, 60, 40), NoFlush)?;
     let w = wide.access(dev)?;
     let (ias, _) = w.address_sizes();
@@ -164,8 +171,23 @@ fn bad_inputs(dev: &Device<Bound>) -> Result {
     Ok(())
 }
 
-/// Many create, map, unmap and free cycles.
+/// Pages the kernel counts as allocated for IOMMU page tables (the LPAE and DART formats
+/// allocate theirs with `iommu_alloc_pages()`, which counts them).
+fn iommu_pages() -> usize {
+    // SAFETY: Reads a global counter; any item is valid.
+    unsafe { bindings::global_node_page_state(bindings::node_stat_item_NR_IOMMU_PAGES) }
+}
+
+/// The counter lags by per-CPU deltas of at most 125 pages per CPU (`mm/vmstat.c`).
+fn counter_slack() -> usize {
+    // SAFETY: `nr_cpu_ids` is set during boot and read-only after it.
+    125 * unsafe { bindings::nr_cpu_ids } as usize
+}
+
+/// Many create, map, unmap and free cycles of LPAE and DART tables; the page-table pages they
+/// allocate all come back.
 fn cycles(dev: &Device<Bound>) -> Result {
+    let before = iommu_pages();
     for i in 0..1000usize {
         let cfg = Config::new(SZ_4K | SZ_2M, 48, 48);
         let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, NoFlush)?;
@@ -175,7 +197,81 @@ fn cycles(dev: &Device<Bound>) -> Result {
         let ok = unsafe { t.map_pages(iova, 0x4000_0000, SZ_4K, 16, prot::READ, GFP_KERNEL) };
         check!(ok == Ok(16 * SZ_4K));
         check!(t.unmap_pages(iova, SZ_4K, 16) == Ok(16 * SZ_4K));
+        if i % 10 == 0 {
+            let dart =
+                IoPageTable::<AppleDart, NoFlush>::new(dev, Config::new(SZ_16K, 36, 36), NoFlush)?;
+            let d = dart.access(dev)?;
+            // SAFETY: As above.
+            let ok = unsafe { d.map_pages(SZ_1G, 0x4000_0000, SZ_16K, 4, prot::READ, GFP_KERNEL) };
+            check!(ok == Ok(4 * SZ_16K));
+        }
     }
+    let after = iommu_pages();
+    LEAKED.store(after.saturating_sub(before), SeqCst);
+    // A leak of one page per cycle would show 1,000 pages; the counter's lag is far smaller.
+    check!(after <= before + counter_slack());
+
+    // The counter does see page tables: 300 live tables with a mapping hold at least 3 pages
+    // each (a 4 KiB-granule, 48-bit table has a root, and a mapping adds three levels).
+    let mut live = KVec::new();
+    for i in 0..300usize {
+        let table =
+            IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K, 48, 48), NoFlush)?;
+        // SAFETY: As above.
+        let ok = unsafe {
+            table
+                .access(dev)?
+                .map_pages(i * SZ_1G, 0x4000_0000, SZ_4K, 1, prot::READ, GFP_KERNEL)
+        };
+        check!(ok == Ok(SZ_4K));
+        live.push(table, GFP_KERNEL)?;
+    }
+    let held = iommu_pages();
+    HELD.store(held.saturating_sub(before), SeqCst);
+    check!(held >= before + 900 - counter_slack());
+    drop(live);
+    check!(iommu_pages() <= before + counter_slack());
+    Ok(())
+}
+
+/// Safe mappings of coherent memory that the table keeps alive.
+fn coherent(dev: &Device<Bound>) -> Result {
+    let rw = prot::READ | prot::WRITE;
+    let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K, 48, 48), NoFlush)?;
+    let t = table.access(dev)?;
+    // Three pages, 4 bytes short: the mapping covers the last page whole.
+    let mem = Arc::new(
+        CoherentAllocation::<u32>::alloc_coherent(dev, 3 * SZ_4K / 4 - 1, GFP_KERNEL)?,
+        GFP_KERNEL,
+    )?;
+    let handle = mem.access(dev)?.dma_handle() as PhysAddr;
+    let iova = 64 * SZ_4K;
+    check!(t.map_coherent(dev, iova, &mem, rw) == Ok(3 * SZ_4K));
+    for page in 0..3 {
+        let off = page * SZ_4K + 0x44;
+        check!(t.iova_to_phys(iova + off) == Ok(handle + off as PhysAddr));
+    }
+    check!(t.iova_to_phys(iova + 3 * SZ_4K) == Ok(0));
+    // Over a mapped range, or with a bad iova: refused, and nothing stays mapped.
+    check!(t.map_coherent(dev, iova + SZ_4K, &mem, rw) == Err(EEXIST));
+    check!(t.map_coherent(dev, iova + 0x800, &mem, rw) == Err(EINVAL));
+    check!(t.map_coherent(dev, 1 << 48, &mem, rw) == Err(ERANGE));
+    check!(t.iova_to_phys(iova + 4 * SZ_4K) == Ok(0));
+    // Unmapped in part with `unmap_pages`, the rest goes with `unmap_coherent`.
+    check!(t.unmap_pages(iova, SZ_4K, 1) == Ok(SZ_4K));
+    check!(t.unmap_coherent(iova) == Ok(2 * SZ_4K));
+    check!(t.iova_to_phys(iova + SZ_4K) == Ok(0));
+    check!(t.unmap_coherent(iova) == Err(ENOENT));
+    // The memory is still the driver's.
+    check!(mem.access(dev)?.write(0, 0x5a5a_5a5a).is_ok());
+    // A 16 KiB-granule table can not map three 4 KiB pages whole.
+    let big = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_16K, 36, 40), NoFlush)?;
+    check!(big.access(dev)?.map_coherent(dev, 0, &mem, rw) == Err(EINVAL));
+    // Freed while mapped: the table lets the memory go after the C table is gone, and the
+    // driver's reference still works.
+    check!(t.map_coherent(dev, iova, &mem, rw) == Ok(3 * SZ_4K));
+    drop(table);
+    check!(mem.access(dev)?.read(0) == Ok(0x5a5a_5a5a));
     Ok(())
 }
 
@@ -191,6 +287,7 @@ fn run_all(dev: &Device<Bound>) -> Result {
     exercise::<AppleDart>(dev, Config::new(SZ_16K, 36, 36))?;
     exercise::<AppleDart2>(dev, Config::new(SZ_16K, 38, 42))?;
     bad_inputs(dev)?;
+    coherent(dev)?;
     cycles(dev)
 }
 
@@ -225,6 +322,8 @@ fn formats_and_bad_inputs(test: &mut Test) {
         &FLUSH_ALL,
         &FLUSH_WALK,
         &ADD_PAGE,
+        &LEAKED,
+        &HELD,
     ] {
         c.store(0, SeqCst);
     }
@@ -244,6 +343,11 @@ fn formats_and_bad_inputs(test: &mut Test) {
     crate::kunit_expect!(test, FLUSH_ALL.load(SeqCst) >= 10);
     crate::kunit_expect!(test, ADD_PAGE.load(SeqCst) > 0);
     crate::kunit_expect!(test, CHECKS.load(SeqCst) > 2000);
+    crate::pr_info!(
+        "rust_io_pgtable: 1,000 cycles left {} IOMMU pages; 300 live tables held {}\n",
+        LEAKED.load(SeqCst),
+        HELD.load(SeqCst)
+    );
     drop(reg);
 }
 
