@@ -6,17 +6,23 @@ CACHE := $(or $(DRVCORE_CACHE),/var/cache/drvcore)
 ROOT := $(CACHE)/trixie
 SH := bash scripts
 
-.PHONY: help check check-debug lint run rustdoctest e2e build toolchain tree patches clean distclean
+.PHONY: help check check-debug check-misuse lint run rustdoctest e2e bench build toolchain tree patches clean distclean
 
 help:
 	@echo 'Targets:'
-	@echo '  check        the full test run: KUnit (Rust doctests and suites) and the'
-	@echo '               end-to-end boot of the sample; ends with "N passed, N failed"'
+	@echo '  check        the full test run: KUnit (Rust doctests and suites), the'
+	@echo '               compile-fail catalogue and the end-to-end boot of the sample;'
+	@echo '               ends with "N passed, N failed"'
 	@echo '  check-debug  the KUnit suites under KASAN and lockdep (own build)'
+	@echo '  check-misuse the compile-fail catalogue (tests/misuse/): each misuse of the'
+	@echo '               API must be refused with its rustc error; on the existing build'
 	@echo '  lint         rustfmt, clippy and rustdoc on the current build'
 	@echo '  run          build the kernel and boot the sample driver under QEMU'
 	@echo '  rustdoctest  build the kernel and run the KUnit suites under QEMU'
 	@echo '  e2e          boot the sample driver under QEMU on the existing build'
+	@echo '  bench        time the Rust bindings against the same C calls in one boot'
+	@echo '               (modules built against the existing build; table in'
+	@echo '               $(CACHE)/logs/bench.txt)'
 	@echo '  build        build the kernel and modules only'
 	@echo '  toolchain    provision the build root in $(ROOT)'
 	@echo '  tree         lay out the kernel tree with the patches and the overlay'
@@ -29,6 +35,9 @@ check:
 
 check-debug:
 	$(SH)/check-debug.sh
+
+check-misuse:
+	$(SH)/misuse.sh
 
 lint:
 	$(SH)/lint.sh
@@ -50,6 +59,9 @@ rustdoctest: tree
 
 e2e:
 	$(SH)/e2e.sh
+
+bench:
+	$(SH)/bench.sh
 
 patches:
 	$(SH)/patches.sh

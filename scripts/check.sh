@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test run: provision the root, lay out the kernel tree, build the
-# kernel and run KUnit (kunit.sh), then boot the sample driver end to end
+# kernel and run KUnit (kunit.sh), then compile the misuse catalogue against
+# the built kernel crate (misuse.sh) and boot the sample driver end to end
 # (e2e.sh) on the same build. A failing suite does not stop the run as long
 # as a kernel was built. The last line is "N passed, N failed", summed over
 # the suites; a suite that could not run counts as 1 failed. Exit status 0
@@ -20,12 +21,12 @@ tally() { # name, counts file
 		read -r p f <"$2"
 	fi
 	total_passed=$((total_passed + p)) total_failed=$((total_failed + f))
-	results+=("$(printf '%-6s %d passed, %d failed' "$1:" "$p" "$f")")
+	results+=("$(printf '%-7s %d passed, %d failed' "$1:" "$p" "$f")")
 }
 not_run() { # name, reason
 	echo "    $1 not run: $2"
 	total_failed=$((total_failed + 1))
-	results+=("$(printf '%-6s not run (%s), counted as 1 failed' "$1:" "$2")")
+	results+=("$(printf '%-7s not run (%s), counted as 1 failed' "$1:" "$2")")
 }
 finish() {
 	step "summary"
@@ -36,10 +37,11 @@ finish() {
 }
 
 mkdir -p "$LOGS"
-rm -f "$LOGS/kunit.counts" "$LOGS/e2e.counts"
+rm -f "$LOGS/kunit.counts" "$LOGS/misuse.counts" "$LOGS/e2e.counts"
 
 if ! bash "$S/toolchain.sh" || ! bash "$S/tree.sh"; then
 	not_run kunit "no build root or kernel tree"
+	not_run misuse "no build root or kernel tree"
 	not_run e2e "no build root or kernel tree"
 	finish
 fi
@@ -48,11 +50,16 @@ bash "$S/kunit.sh" || true
 tally kunit "$LOGS/kunit.counts"
 
 # kunit.py prints "Running tests with:" once the kernel is built and about
-# to boot; without it the build failed and there is nothing to boot.
+# to boot; without it the build failed and there is nothing to compile
+# against or to boot.
 if grep -q '^Running tests with:' "$LOGS/kunit.log" 2>/dev/null; then
+	step "the compile-fail catalogue (tests/misuse/)"
+	bash "$S/misuse.sh" || true
+	tally misuse "$LOGS/misuse.counts"
 	bash "$S/e2e.sh" || true
 	tally e2e "$LOGS/e2e.counts"
 else
+	not_run misuse "the kernel build failed"
 	not_run e2e "the kernel build failed"
 fi
 finish
