@@ -6,7 +6,7 @@ CACHE := $(or $(DRVCORE_CACHE),/var/cache/drvcore)
 ROOT := $(CACHE)/trixie
 SH := bash scripts
 
-.PHONY: help check check-debug check-misuse lint run rustdoctest e2e bench build toolchain tree patches clean distclean
+.PHONY: help check check-debug stress check-misuse lint run rustdoctest e2e bench build toolchain tree patches clean distclean
 
 help:
 	@echo 'Targets:'
@@ -14,8 +14,13 @@ help:
 	@echo '               compile-fail catalogue and the end-to-end boot of the sample;'
 	@echo '               ends with "N passed, N failed"'
 	@echo '  check-debug  the KUnit suites under KASAN and lockdep (own build)'
+	@echo '  stress       unbind/bind cycles, racing accessors and fault-injected probes'
+	@echo '               on the debug kernel (STRESS_CYCLES, STRESS_FAULT_PROBES,'
+	@echo '               STRESS_SAMPLE_CYCLES, STRESS_TIMEOUT); needs check-debug first'
 	@echo '  check-misuse the compile-fail catalogue (tests/misuse/): each misuse of the'
 	@echo '               API must be refused with its rustc error; on the existing build'
+	@echo '  audit        check that every unsafe block and impl has a SAFETY comment and'
+	@echo '               every unsafe fn a "# Safety" section (no build needed)'
 	@echo '  lint         rustfmt, clippy and rustdoc on the current build'
 	@echo '  run          build the kernel and boot the sample driver under QEMU'
 	@echo '  rustdoctest  build the kernel and run the KUnit suites under QEMU'
@@ -36,8 +41,14 @@ check:
 check-debug:
 	$(SH)/check-debug.sh
 
+stress:
+	$(SH)/stress.sh
+
 check-misuse:
 	$(SH)/misuse.sh
+
+audit:
+	$(SH)/unsafe-audit.sh
 
 lint:
 	$(SH)/lint.sh

@@ -37,7 +37,7 @@ finish() {
 }
 
 mkdir -p "$LOGS"
-rm -f "$LOGS/kunit.counts" "$LOGS/misuse.counts" "$LOGS/e2e.counts"
+rm -f "$LOGS/audit.counts" "$LOGS/kunit.counts" "$LOGS/misuse.counts" "$LOGS/e2e.counts"
 
 if ! bash "$S/toolchain.sh" || ! bash "$S/tree.sh"; then
 	not_run kunit "no build root or kernel tree"
@@ -45,6 +45,12 @@ if ! bash "$S/toolchain.sh" || ! bash "$S/tree.sh"; then
 	not_run e2e "no build root or kernel tree"
 	finish
 fi
+
+# The unsafe audit reads the sources only (with the host's python3, or the
+# root's).
+step "unsafe audit"
+bash "$S/unsafe-audit.sh" || true
+tally audit "$LOGS/audit.counts"
 
 bash "$S/kunit.sh" || true
 tally kunit "$LOGS/kunit.counts"

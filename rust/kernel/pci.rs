@@ -52,6 +52,10 @@ use crate::{
 use core::{marker::PhantomData, ops::Deref, pin::Pin, ptr};
 
 #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+mod bad_inputs;
+#[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+pub(crate) mod testing;
+#[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
 mod tests;
 
 /// An entry of a PCI device id table: the C `struct pci_device_id`.

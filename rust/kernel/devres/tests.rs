@@ -11,24 +11,18 @@
 use crate::{
     bindings, c_str,
     device::{Bound, Core, Device},
-    device_id::IdArray,
     devres::{self, Devres},
-    driver::Registration,
     error::code::*,
     kunit::{thread, Test},
-    pci,
+    pci::{
+        self,
+        testing::{register_or_fail, DevRef, TestRegistration, EDU},
+    },
     prelude::*,
     revocable::Revocable,
     sync::Arc,
-    ThisModule,
 };
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering::SeqCst};
-
-// SAFETY: Built-in code has no module; NULL is `THIS_MODULE` there.
-static NO_MODULE: ThisModule = unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
-
-static TABLE: IdArray<pci::DeviceId, (), 1> =
-    IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
 
 /// How many bind/unbind cycles each race case runs.
 const CYCLES: usize = 350;
@@ -90,7 +84,7 @@ static PROBES: AtomicUsize = AtomicUsize::new(0);
 /// Results of the checks made in probe that only probe can make.
 static PROBE_FAILURES: AtomicUsize = AtomicUsize::new(0);
 /// The first device probed, with a reference taken.
-static PDEV: AtomicPtr<bindings::pci_dev> = AtomicPtr::new(core::ptr::null_mut());
+static PDEV: DevRef = DevRef::new();
 /// A `Devres` shared with the test thread and readers (from `Arc::into_raw`).
 static SHARED: AtomicPtr<Devres<Payload>> = AtomicPtr::new(core::ptr::null_mut());
 /// A `Devres` for the owner thread to drop (from `KBox::into_raw`).
@@ -150,15 +144,12 @@ struct TestDriver {
 
 impl pci::Driver for TestDriver {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = &TABLE;
+    const ID_TABLE: pci::IdTable<()> = &EDU;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         PROBES.fetch_add(1, SeqCst);
         let dev: &Device<Bound> = pdev.as_ref();
-        if PDEV.load(SeqCst).is_null() {
-            // SAFETY: `pdev` is valid; the reference is dropped by `put_pdev`.
-            PDEV.store(unsafe { bindings::pci_dev_get(pdev.as_raw()) }, SeqCst);
-        }
+        PDEV.keep_first(pdev);
         let own = Devres::new(dev, Payload::new(), GFP_KERNEL)?;
         probe_expect(own.access(dev).map(|p| p.magic.load(SeqCst)) == Ok(ALIVE));
         probe_expect(own.try_access_with(|p| p.magic.load(SeqCst)) == Some(ALIVE));
@@ -209,38 +200,19 @@ fn reset(mode: Mode) {
     IDENTITY_CHECKED.store(false, SeqCst);
 }
 
-fn put_pdev() {
-    let pdev = PDEV.swap(core::ptr::null_mut(), SeqCst);
-    if !pdev.is_null() {
-        // SAFETY: The reference was taken in probe.
-        unsafe { bindings::pci_dev_put(pdev) };
-    }
-}
-
-type TestRegistration = Pin<KBox<Registration<pci::Adapter<TestDriver>>>>;
-
 /// Registers the test driver (which binds every `edu` device) and returns the registration
 /// and the first device's `struct device`.
-fn setup(test: &mut Test, mode: Mode) -> Option<(TestRegistration, *mut bindings::device)> {
+fn setup(
+    test: &mut Test,
+    mode: Mode,
+) -> Option<(TestRegistration<TestDriver>, *mut bindings::device)> {
     reset(mode);
-    let reg = KBox::pin_init(
-        Registration::new(c_str!("rust_devres_test"), &NO_MODULE),
-        GFP_KERNEL,
-    );
-    let reg = match reg {
-        Ok(reg) => reg,
-        Err(e) => {
-            crate::kunit::err(format_args!("    registration failed: {:?}\n", e));
-            crate::kunit_expect!(test, false);
-            return None;
-        }
-    };
-    let pdev = PDEV.load(SeqCst);
-    if !crate::kunit_expect!(test, !pdev.is_null()) {
+    let reg = register_or_fail(test, c_str!("rust_devres_test"))?;
+    let dev = PDEV.dev();
+    if !crate::kunit_expect!(test, !dev.is_null()) {
         return None;
     }
-    // SAFETY: `pdev` is referenced until `put_pdev`.
-    Some((reg, unsafe { &raw mut (*pdev).dev }))
+    Some((reg, dev))
 }
 
 fn unbind(dev: *mut bindings::device) {
@@ -256,7 +228,7 @@ fn bind(dev: *mut bindings::device) -> i32 {
 /// Checks the counters after every case: all created payloads dropped, exactly once, never read
 /// dead, and every check made in probe passed.
 fn finish(test: &mut Test) {
-    put_pdev();
+    PDEV.put();
     drop(take_arc(&SHARED));
     drop(take_arc(&OTHER));
     crate::kunit_expect_eq!(test, DROPPED.load(SeqCst), CREATED.load(SeqCst));

@@ -11,35 +11,26 @@ use crate::{
     alloc::flags::{GFP_KERNEL, __GFP_NOWARN},
     bindings, c_str,
     device::{Bound, Core, Device},
-    device_id::IdArray,
     devres::Devres,
     dma::{attrs, Attrs, CoherentAllocation, DataDirection, DmaMask, StreamingMapping},
-    driver::Registration,
     error::code::*,
     kunit::Test,
-    pci,
+    pci::{
+        self,
+        testing::{register_or_fail, Checks, DevRef, TestRegistration, EDU},
+    },
     prelude::*,
     sync::Arc,
-    ThisModule,
 };
 use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
-
-// SAFETY: Built-in code has no module; NULL is `THIS_MODULE` there.
-static NO_MODULE: ThisModule = unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
-
-static TABLE: IdArray<pci::DeviceId, (), 1> =
-    IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
 
 const MASK_BITS: u32 = 28;
 /// The number of `probe_check!` calls that a successful probe makes.
 const CHECKS_PER_PROBE: usize = 30;
 
 static PROBES: AtomicUsize = AtomicUsize::new(0);
-static CHECKS: AtomicUsize = AtomicUsize::new(0);
-static FAILURES: AtomicUsize = AtomicUsize::new(0);
-/// The line of the first failed check in probe, for the report.
-static FIRST_FAILURE: AtomicUsize = AtomicUsize::new(0);
-static PDEV: AtomicPtr<bindings::pci_dev> = AtomicPtr::new(core::ptr::null_mut());
+static CHECKS: Checks = Checks::new();
+static PDEV: DevRef = DevRef::new();
 /// A coherent allocation kept past unbind (from `Arc::into_raw`).
 static KEPT_ALLOC: AtomicPtr<Devres<CoherentAllocation<u32>>> =
     AtomicPtr::new(core::ptr::null_mut());
@@ -47,14 +38,9 @@ static KEPT_ALLOC: AtomicPtr<Devres<CoherentAllocation<u32>>> =
 static KEPT_MAP: AtomicPtr<StreamingMapping<u8>> = AtomicPtr::new(core::ptr::null_mut());
 
 macro_rules! probe_check {
-    ($cond:expr) => {{
-        CHECKS.fetch_add(1, SeqCst);
-        if !$cond {
-            if FAILURES.fetch_add(1, SeqCst) == 0 {
-                FIRST_FAILURE.store(line!() as usize, SeqCst);
-            }
-        }
-    }};
+    ($cond:expr) => {
+        crate::pci::testing::probe_check!(CHECKS, $cond)
+    };
 }
 
 /// The bad inputs of coherent allocations and element access, each with its error.
@@ -192,15 +178,12 @@ struct TestDriver;
 
 impl pci::Driver for TestDriver {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = &TABLE;
+    const ID_TABLE: pci::IdTable<()> = &EDU;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         PROBES.fetch_add(1, SeqCst);
         let dev: &Device<Core> = pdev.as_ref();
-        if PDEV.load(SeqCst).is_null() {
-            // SAFETY: `pdev` is valid; the reference is dropped at the end of the case.
-            PDEV.store(unsafe { bindings::pci_dev_get(pdev.as_raw()) }, SeqCst);
-        }
+        PDEV.keep_first(pdev);
         dev.dma_set_mask_and_coherent(DmaMask::new::<MASK_BITS>())?;
         pdev.set_master();
         if let Err(e) = coherent_checks(dev).and_then(|()| streaming_checks(dev)) {
@@ -211,21 +194,10 @@ impl pci::Driver for TestDriver {
     }
 }
 
-fn register(test: &mut Test) -> Option<Pin<KBox<Registration<pci::Adapter<TestDriver>>>>> {
+fn register(test: &mut Test) -> Option<TestRegistration<TestDriver>> {
     PROBES.store(0, SeqCst);
-    CHECKS.store(0, SeqCst);
-    FAILURES.store(0, SeqCst);
-    FIRST_FAILURE.store(0, SeqCst);
-    match KBox::pin_init(
-        Registration::new(c_str!("rust_dma_test"), &NO_MODULE),
-        GFP_KERNEL,
-    ) {
-        Ok(reg) => Some(reg),
-        Err(_) => {
-            crate::kunit_expect!(test, false);
-            None
-        }
-    }
+    CHECKS.reset();
+    register_or_fail(test, c_str!("rust_dma_test"))
 }
 
 /// Every check made in probe passed, on every device.
@@ -235,13 +207,8 @@ fn probe_checks_pass(test: &mut Test) {
     };
     crate::kunit_expect!(test, PROBES.load(SeqCst) > 0);
     // Every check ran: none was skipped by an early return.
-    crate::kunit_expect_eq!(
-        test,
-        CHECKS.load(SeqCst),
-        CHECKS_PER_PROBE * PROBES.load(SeqCst)
-    );
-    crate::kunit_expect_eq!(test, FAILURES.load(SeqCst), 0);
-    crate::kunit_expect_eq!(test, FIRST_FAILURE.load(SeqCst), 0);
+    crate::kunit_expect_eq!(test, CHECKS.made(), CHECKS_PER_PROBE * PROBES.load(SeqCst));
+    CHECKS.report(test, 1);
     drop(reg);
     cleanup();
 }
@@ -289,11 +256,7 @@ fn cleanup() {
         // SAFETY: The slot holds pointers from `KBox::into_raw` only.
         drop(unsafe { KBox::from_raw(ptr) });
     }
-    let pdev = PDEV.swap(core::ptr::null_mut(), SeqCst);
-    if !pdev.is_null() {
-        // SAFETY: The reference was taken in probe.
-        unsafe { bindings::pci_dev_put(pdev) };
-    }
+    PDEV.put();
 }
 
 crate::kunit_suite!(rust_dma, [probe_checks_pass, released_at_unbind]);

@@ -7,25 +7,19 @@
 //! physical addresses mapped are arbitrary (and never accessed).
 
 use crate::{
-    c_str,
+    bindings, c_str,
     device::{Bound, Core, Device},
-    device_id::IdArray,
     dma::CoherentAllocation,
-    driver::Registration,
     io_pgtable::*,
     kunit::Test,
-    pci,
+    pci::{
+        self,
+        testing::{probe_check, register_or_fail, Checks, EDU},
+    },
     prelude::*,
     sync::Arc,
-    ThisModule,
 };
 use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-
-// SAFETY: Built-in code has no module; NULL is `THIS_MODULE` there.
-static NO_MODULE: ThisModule = unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
-
-static TABLE: IdArray<pci::DeviceId, (), 1> =
-    IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
 
 const SZ_4K: usize = 1 << 12;
 const SZ_16K: usize = 1 << 14;
@@ -36,9 +30,7 @@ const SZ_16M: usize = 1 << 24;
 const SZ_1G: usize = 1 << 30;
 
 static PROBES: AtomicUsize = AtomicUsize::new(0);
-static CHECKS: AtomicUsize = AtomicUsize::new(0);
-static FAILURES: AtomicUsize = AtomicUsize::new(0);
-static FIRST_FAILURE: AtomicUsize = AtomicUsize::new(0);
+static CHECKS: Checks = Checks::new();
 static FORMATS: AtomicUsize = AtomicUsize::new(0);
 static PAGE_SIZES: AtomicUsize = AtomicUsize::new(0);
 /// Calls of each TLB callback, over all tables.
@@ -50,14 +42,9 @@ static LEAKED: AtomicUsize = AtomicUsize::new(0);
 static HELD: AtomicUsize = AtomicUsize::new(0);
 
 macro_rules! check {
-    ($cond:expr) => {{
-        CHECKS.fetch_add(1, SeqCst);
-        if !$cond {
-            if FAILURES.fetch_add(1, SeqCst) == 0 {
-                FIRST_FAILURE.store(line!() as usize, SeqCst);
-            }
-        }
-    }};
+    ($cond:expr) => {
+        probe_check!(CHECKS, $cond)
+    };
 }
 
 struct Counting;
@@ -295,7 +282,7 @@ struct TestDriver;
 
 impl pci::Driver for TestDriver {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = &TABLE;
+    const ID_TABLE: pci::IdTable<()> = &EDU;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         // The checks need one device; the others bind without them.
@@ -312,11 +299,9 @@ impl pci::Driver for TestDriver {
 /// Every format maps and unmaps at each of its page sizes, the TLB callbacks run, every bad
 /// input returns its error, and 1,000 create/map/unmap/free cycles succeed.
 fn formats_and_bad_inputs(test: &mut Test) {
+    CHECKS.reset();
     for c in [
         &PROBES,
-        &CHECKS,
-        &FAILURES,
-        &FIRST_FAILURE,
         &FORMATS,
         &PAGE_SIZES,
         &FLUSH_ALL,
@@ -327,22 +312,16 @@ fn formats_and_bad_inputs(test: &mut Test) {
     ] {
         c.store(0, SeqCst);
     }
-    let reg = KBox::pin_init(
-        Registration::<pci::Adapter<TestDriver>>::new(c_str!("rust_io_pgtable_test"), &NO_MODULE),
-        GFP_KERNEL,
-    );
-    if !crate::kunit_expect!(test, reg.is_ok()) {
+    let Some(reg) = register_or_fail::<TestDriver>(test, c_str!("rust_io_pgtable_test")) else {
         return;
-    }
+    };
     crate::kunit_expect!(test, PROBES.load(SeqCst) > 0);
-    crate::kunit_expect_eq!(test, FAILURES.load(SeqCst), 0);
-    crate::kunit_expect_eq!(test, FIRST_FAILURE.load(SeqCst), 0);
+    CHECKS.report(test, 2000);
     crate::kunit_expect_eq!(test, FORMATS.load(SeqCst), 10);
     crate::kunit_expect!(test, PAGE_SIZES.load(SeqCst) >= 16);
     // Every table's free flushes all of it: 10 exercised, 1 for bad inputs, 1,000 cycles.
     crate::kunit_expect!(test, FLUSH_ALL.load(SeqCst) >= 10);
     crate::kunit_expect!(test, ADD_PAGE.load(SeqCst) > 0);
-    crate::kunit_expect!(test, CHECKS.load(SeqCst) > 2000);
     crate::pr_info!(
         "rust_io_pgtable: 1,000 cycles left {} IOMMU pages; 300 live tables held {}\n",
         LEAKED.load(SeqCst),

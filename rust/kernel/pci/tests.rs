@@ -12,22 +12,18 @@ use crate::{
     device::{Core, RawDevice},
     device_id::IdArray,
     devres::Devres,
-    driver::Registration,
     error::code::*,
     kunit::Test,
-    pci,
+    pci::{
+        self,
+        testing::{self, edu_count, DevRef, TestRegistration, EDU_DEVICE, EDU_VENDOR},
+    },
     prelude::*,
-    ThisModule,
 };
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
-const EDU_VENDOR: u32 = 0x1234;
-const EDU_DEVICE: u32 = 0x11e8;
 const EDU_ID: u32 = 0x010000ed;
 const ID_INFO: u32 = 42;
-
-// SAFETY: Built-in code has no module; NULL is `THIS_MODULE` there.
-static NO_MODULE: ThisModule = unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
 
 static TABLE: IdArray<pci::DeviceId, u32, 2> = IdArray::new([
     (pci::DeviceId::from_id(0xffff, 0xfffe), 0),
@@ -43,7 +39,7 @@ static DROPS_BEFORE_REMOVE: AtomicUsize = AtomicUsize::new(0);
 /// Bit set of the checks that `probe` made and that passed.
 static PROBE_CHECKS: AtomicU32 = AtomicU32::new(0);
 /// The probed device, with a reference taken by `probe`.
-static PDEV: AtomicPtr<bindings::pci_dev> = AtomicPtr::new(core::ptr::null_mut());
+static PDEV: DevRef = DevRef::new();
 
 const CHECK_IDS: u32 = 1 << 0;
 const CHECK_INFO: u32 = 1 << 1;
@@ -125,11 +121,7 @@ impl pci::Driver for GoodDriver {
     fn probe(pdev: &pci::Device<Core>, info: &u32) -> Result<Pin<KBox<Self>>> {
         PROBES.fetch_add(1, Ordering::SeqCst);
         let bar = probe_checks(pdev, info)?;
-        if PDEV.load(Ordering::SeqCst).is_null() {
-            // SAFETY: `pdev` is valid; the reference is dropped by `put_pdev`.
-            let counted = unsafe { bindings::pci_dev_get(pdev.as_raw()) };
-            PDEV.store(counted, Ordering::SeqCst);
-        }
+        PDEV.keep_first(pdev);
         Ok(KBox::pin(GoodDriver { _bar: bar }, GFP_KERNEL)?)
     }
 
@@ -163,38 +155,13 @@ impl pci::Driver for FailingDriver {
     }
 }
 
-fn put_pdev() {
-    let pdev = PDEV.swap(core::ptr::null_mut(), Ordering::SeqCst);
-    if !pdev.is_null() {
-        // SAFETY: The reference was taken in `GoodDriver::probe`.
-        unsafe { bindings::pci_dev_put(pdev) };
-    }
-}
-
-/// Returns the number of `edu` devices.
-fn edu_count() -> usize {
-    let mut count = 0;
-    let mut pdev = core::ptr::null_mut();
-    loop {
-        // SAFETY: `pdev` is NULL or the reference from the previous call, which this call drops.
-        pdev = unsafe { bindings::pci_get_device(EDU_VENDOR, EDU_DEVICE, pdev) };
-        if pdev.is_null() {
-            return count;
-        }
-        count += 1;
-    }
-}
-
 /// The suite needs the device: without it every case fails rather than passing vacuously.
 fn no_device(test: &mut Test) -> bool {
     !crate::kunit_expect!(test, edu_count() > 0)
 }
 
-fn register<T: pci::Driver>() -> Result<Pin<KBox<Registration<pci::Adapter<T>>>>> {
-    KBox::pin_init(
-        Registration::new(c_str!("rust_pci_test"), &NO_MODULE),
-        GFP_KERNEL,
-    )
+fn register<T: pci::Driver>() -> Result<TestRegistration<T>> {
+    testing::register(c_str!("rust_pci_test"))
 }
 
 /// Probe runs once with the expected context and id data; remove runs before the drop, and the
@@ -217,21 +184,16 @@ fn bind_unbind_rebind(test: &mut Test) {
     crate::kunit_expect_eq!(test, PROBE_CHECKS.load(Ordering::SeqCst), ALL_CHECKS);
     crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), 0);
 
-    let pdev = PDEV.load(Ordering::SeqCst);
-    crate::kunit_expect!(test, !pdev.is_null());
-    if !pdev.is_null() {
-        // SAFETY: `pdev` holds a reference taken in probe.
-        let dev = unsafe { &raw mut (*pdev).dev };
-        // SAFETY: `dev` is valid; unbinding takes the device lock itself.
-        unsafe { bindings::device_release_driver(dev) };
+    let dev = PDEV.dev();
+    crate::kunit_expect!(test, !dev.is_null());
+    if !dev.is_null() {
+        PDEV.unbind();
         crate::kunit_expect_eq!(test, REMOVES.load(Ordering::SeqCst), 1);
         crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), 1);
         // SAFETY: `dev` is valid and now unbound.
         crate::kunit_expect!(test, unsafe { (*dev).driver.is_null() });
 
-        // SAFETY: `dev` is valid; binding takes the device lock itself.
-        let ret = unsafe { bindings::device_attach(dev) };
-        crate::kunit_expect_eq!(test, ret, 1);
+        crate::kunit_expect_eq!(test, PDEV.bind(), 1);
         crate::kunit_expect_eq!(test, PROBES.load(Ordering::SeqCst), n + 1);
         crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), 1);
     }
@@ -240,7 +202,7 @@ fn bind_unbind_rebind(test: &mut Test) {
     crate::kunit_expect_eq!(test, REMOVES.load(Ordering::SeqCst), n + 1);
     crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), n + 1);
     crate::kunit_expect_eq!(test, DROPS_BEFORE_REMOVE.load(Ordering::SeqCst), 0);
-    put_pdev();
+    PDEV.put();
 }
 
 /// A failing probe leaves the device unbound with nothing kept: a later driver can request the
@@ -272,7 +234,7 @@ fn failed_probe_keeps_nothing(test: &mut Test) {
             crate::kunit_expect!(test, false);
         }
     }
-    put_pdev();
+    PDEV.put();
 }
 
 /// Many bind/unbind cycles keep the counts in step.
@@ -293,7 +255,7 @@ fn many_cycles(test: &mut Test) {
     crate::kunit_expect_eq!(test, REMOVES.load(Ordering::SeqCst), CYCLES * n);
     crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), CYCLES * n);
     crate::kunit_expect_eq!(test, DROPS_BEFORE_REMOVE.load(Ordering::SeqCst), 0);
-    put_pdev();
+    PDEV.put();
 }
 
 crate::kunit_suite!(
