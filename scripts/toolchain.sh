@@ -12,6 +12,7 @@ PACKAGES=(
 	make bc bison flex cpio kmod xz-utils zstd libelf-dev libssl-dev
 	python3 perl git ca-certificates
 	qemu-system-x86 busybox-static
+	python3-sphinx
 )
 
 if [ ! -e "$ROOT/.provisioned" ]; then
@@ -30,6 +31,17 @@ if [ ! -e "$ROOT/.provisioned" ]; then
 	in_root "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${PACKAGES[*]}" \
 		>"$CACHE/apt.log" 2>&1 || { tail -20 "$CACHE/apt.log"; die "package install failed"; }
 	touch "$ROOT/.provisioned"
+fi
+
+# A root provisioned before a package joined the list gets it now.
+missing=()
+for p in "${PACKAGES[@]}"; do
+	chroot "$ROOT" dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	step "installing ${missing[*]} in the root"
+	in_root "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing[*]}" \
+		>>"$CACHE/apt.log" 2>&1 || { tail -20 "$CACHE/apt.log"; die "package install failed"; }
 fi
 
 step "checking toolchain versions"

@@ -23,8 +23,8 @@
 //!   driver is attached, for the length of a callback. It can not be turned into an owned or
 //!   counted value, so everything that must not outlive the binding (DMA memory, managed
 //!   resources, MMIO mappings) takes it as proof that the driver is still bound.
-//! - [`Device<Core>`] is handed to `probe` and `remove`, where the device lock is held. It derefs to
-//!   [`Device<Bound>`] and adds what must not race with the rest of the driver.
+//! - [`Device<Core>`] is handed to `probe` and `remove`, where the device lock is held. It
+//!   derefs to [`Device<Bound>`] and adds what must not race with the rest of the driver.
 //!
 //! Bus device types (for example [`crate::pci::Device`]) implement [`RawDevice`], so that generic
 //! code can accept "any device", and deref to their own context-typed bus device, which derefs to

@@ -719,7 +719,8 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
     /// };
     ///
     /// fn map_ring(dev: &Device<Bound>) -> Result {
-    ///     let table = IoPageTable::<ArmLpaeS1, _>::new(dev, Config::new(1 << 12, 48, 48), NoFlush)?;
+    ///     let cfg = Config::new(1 << 12, 48, 48);
+    ///     let table = IoPageTable::<ArmLpaeS1, _>::new(dev, cfg, NoFlush)?;
     ///     let t = table.access(dev)?;
     ///     let ring = Arc::new(CoherentAllocation::<u64>::alloc_coherent(dev, 1024, GFP_KERNEL)?,
     ///                         GFP_KERNEL)?;

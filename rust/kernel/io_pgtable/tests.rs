@@ -16,7 +16,6 @@ use crate::{
         self,
         testing::{probe_check, register_or_fail, Checks, EDU},
     },
-    prelude::*,
     sync::Arc,
 };
 use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};

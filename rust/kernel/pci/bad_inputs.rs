@@ -153,14 +153,18 @@ static INPUTS: [BadInput; 44] = [
     BadInput {
         what: "slice past the end",
         expect: EINVAL,
-        // SAFETY: Refused before any slice is made.
-        call: |c| ok(unsafe { c.alloc.as_slice(COUNT - 3, 4) }),
+        call: |c| {
+            // SAFETY: Refused before any slice is made.
+            ok(unsafe { c.alloc.as_slice(COUNT - 3, 4) })
+        },
     },
     BadInput {
         what: "slice whose end overflows",
         expect: EINVAL,
-        // SAFETY: Refused before any slice is made.
-        call: |c| ok(unsafe { c.alloc.as_slice(usize::MAX, 2) }),
+        call: |c| {
+            // SAFETY: Refused before any slice is made.
+            ok(unsafe { c.alloc.as_slice(usize::MAX, 2) })
+        },
     },
     BadInput {
         what: "field read at index == count",
