@@ -28,6 +28,8 @@ case ${1:-} in
 	name=kunit-debug
 	KOUT=$KOUT-debug
 	extra_config=/build/config/debug.config
+	# KASAN, lockdep, kmemleak and debug objects slow TCG down severalfold.
+	KUNIT_TIMEOUT=${KUNIT_TIMEOUT:-1500}
 	;;
 *) die "usage: $0 [--build-only | --debug]" ;;
 esac

@@ -29,7 +29,8 @@
 //!   does not deadlock; it finds its node gone and revokes, which the inner release callback
 //!   later finds done.
 //! - A reader inside [`Devres::try_access`] while the device unbinds: the release waits in
-//!   `synchronize_rcu()` for the reader before it drops the value.
+//!   `synchronize_rcu()` for the reader before it drops the value. An owner's drop needs no such
+//!   wait, since readers borrow the `Devres` it is dropping.
 //!
 //! C header: [`include/linux/device/devres.h`](srctree/include/linux/device/devres.h)
 //!
@@ -283,8 +284,11 @@ impl<T: Send> Drop for Devres<T> {
             }
         }
         // If the release callback is running, this waits until it has dropped the value;
-        // otherwise this drops it.
-        self.inner.data.revoke();
+        // otherwise this drops it, without a grace period:
+        // SAFETY: Readers reach the value only through a borrow of this `Devres` (`access`,
+        // `try_access`, `try_access_with`); it is being dropped, so none is alive or can start.
+        // The release callback holds `inner` but never reads the value.
+        unsafe { self.inner.data.revoke_nosync() };
     }
 }
 

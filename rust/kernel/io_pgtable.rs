@@ -350,6 +350,11 @@ format!(
 
 /// The TLB maintenance a driver does when the table changes; the C `struct iommu_flush_ops`.
 ///
+/// The callbacks run inside the table's map and unmap calls, with the table's lock for
+/// [`IoPageTable::map_coherent`] ranges held: they must not call back into the table. Memory
+/// unmapped by [`IoPageTable::unmap_coherent`] is released once they return, so they must have
+/// invalidated the device's TLB by then.
+///
 /// # Examples
 ///
 /// ```
@@ -845,6 +850,7 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
 }
 
 /// Returns whether `addr` fits in `bits` bits.
+#[inline]
 fn fits(addr: u64, bits: u32) -> bool {
     bits >= 64 || addr >> bits == 0
 }

@@ -270,6 +270,38 @@ impl<T> Revocable<T> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn revoke(&self) -> bool {
+        self.revoke_internal(true)
+    }
+
+    /// Revokes access and drops the value like [`Revocable::revoke`], but without waiting for
+    /// an RCU grace period: for an owner that knows no reader can be inside.
+    ///
+    /// Returns `true` if this call dropped the value. If another call is revoking, this one
+    /// waits until that drop has finished, and so may sleep.
+    ///
+    /// # Safety
+    ///
+    /// No reader may hold access to the value: no [`RevocableGuard`] and no reference returned
+    /// by [`Revocable::try_access_with_guard`] may be alive, and no such access may start
+    /// concurrently. An owner of the only handle through which readers reach `self` (for example
+    /// one dropping it, or holding `&mut` to it) satisfies this.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::revocable::Revocable;
+    ///
+    /// let r = KBox::pin_init(Revocable::new(3u8), GFP_KERNEL)?;
+    /// // SAFETY: No reader exists: `r` was never shared.
+    /// assert!(unsafe { r.revoke_nosync() });
+    /// assert!(r.try_access().is_none());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub unsafe fn revoke_nosync(&self) -> bool {
+        self.revoke_internal(false)
+    }
+
+    fn revoke_internal(&self, sync: bool) -> bool {
         if self
             .state
             .compare_exchange(AVAILABLE, REVOKING, Ordering::AcqRel, Ordering::Acquire)
@@ -281,10 +313,14 @@ impl<T> Revocable<T> {
             return false;
         }
         // Every reader that saw `AVAILABLE` is inside an RCU read-side critical section that
-        // began before the state changed; wait for all of them.
-        rcu::synchronize_rcu();
+        // began before the state changed; wait for all of them. Without `sync` the caller
+        // guarantees there are none.
+        if sync {
+            rcu::synchronize_rcu();
+        }
         // SAFETY: This task won the only transition out of `AVAILABLE`, so the value is still
-        // there, no new reader can reach it, and old readers are gone.
+        // there, no new reader can reach it, and old readers are gone (waited for above, or
+        // none by the contract of `revoke_nosync`).
         unsafe { core::ptr::drop_in_place(self.data.get()) };
         // INVARIANT: The value has been dropped; waiters are released only now.
         self.state.store(REVOKED, Ordering::Release);

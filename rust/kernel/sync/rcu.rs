@@ -49,6 +49,7 @@ impl Guard {
     /// drop(guard);
     /// # Ok::<(), Error>(())
     /// ```
+    #[inline]
     pub fn new() -> Self {
         // SAFETY: `rcu_read_lock()` may be called from any context; it is balanced by `drop`.
         unsafe { bindings::rcu_read_lock() };
@@ -68,6 +69,7 @@ impl Guard {
     /// // Outside the critical section, sleeping is allowed again.
     /// rcu::synchronize_rcu();
     /// ```
+    #[inline]
     pub fn unlock(self) {}
 }
 
@@ -78,6 +80,7 @@ impl Default for Guard {
 }
 
 impl Drop for Guard {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: By the type invariant the current task is in the critical section that this
         // guard entered.
@@ -92,6 +95,7 @@ impl Drop for Guard {
 /// ```
 /// let _guard = kernel::sync::rcu::read_lock();
 /// ```
+#[inline]
 pub fn read_lock() -> Guard {
     Guard::new()
 }

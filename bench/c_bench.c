@@ -1,0 +1,547 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Benchmark of the C API, the counterpart of rust_bench.rs.
+ *
+ * A PCI driver for QEMU's edu device (1234:11e8). Its probe times each
+ * operation below with the same loops and the same iteration counts as
+ * rust_bench.rs does through the Rust bindings: one warm-up repetition, then
+ * REPS repetitions of n iterations between two ktime_get_ns() calls. For every
+ * operation it prints one line
+ *
+ *   BENCH c <operation> n=<n> reps=<reps> median=<ns> min=<ns> max=<ns> ns/op
+ *
+ * and at the end "BENCH-DONE c" (or "BENCH-FAILED c: <error>"). No DMA is
+ * started: the device only provides a bound struct device and a BAR.
+ */
+
+#include <linux/dma-mapping.h>
+#include <linux/io-pgtable.h>
+#include <linux/iommu.h>
+#include <linux/ktime.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/rcupdate.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/timekeeping.h>
+
+#define DRV_NAME "c_bench"
+
+/* Timed repetitions per operation (after one warm-up repetition). */
+#define REPS 7
+
+/* Iterations per repetition; rust_bench.rs uses the same numbers. */
+#define N_COHERENT_ALLOC 64
+#define N_ELEMENT BIT(23)
+#define N_STREAMING 64
+#define N_DEVRES BIT(20)
+#define N_PGTABLE_MAP 256
+#define N_PGTABLE_IOVA BIT(17)
+#define N_MMIO BIT(16)
+#define N_SYNCHRONIZE_RCU 4
+
+/* The coherent buffer of the element accesses: 4 KiB of u32. */
+#define ELEMENTS (SZ_4K / sizeof(u32))
+/* The page-table benchmark: pages per iteration, where and to what. */
+#define PGTABLE_PAGES 1000
+#define PGTABLE_IOVA 0x1000000000UL
+#define PGTABLE_PADDR 0x40000000ULL
+
+/* Results of the timed loops end up here, so that no loop is optimised away. */
+static u64 c_bench_sink;
+
+struct c_bench {
+	struct pci_dev *pdev;
+	struct device *dev;
+	void __iomem *bar;
+};
+
+/* The value the plain-read benchmark reads, as the Rust side's Resource. */
+struct c_bench_res {
+	u32 value;
+};
+
+/*
+ * Returns res through an empty volatile assembly statement, as rust_bench.rs's
+ * hide() does, so that the compiler can not hoist a loop body that uses it out
+ * of the loop.
+ */
+static __always_inline const struct c_bench_res *
+hide(const struct c_bench_res *res)
+{
+	asm volatile("" : "+r"(res));
+	return res;
+}
+
+/*
+ * The C counterpart of bench_devres_access(): C has no revocation. Global, as
+ * the Rust function is, so that both begin with the same endbr64 (hence the
+ * declarations in this file).
+ */
+u32 c_bench_plain_read(const struct c_bench_res *res);
+noinline u32 c_bench_plain_read(const struct c_bench_res *res)
+{
+	return res->value;
+}
+
+/* The C counterpart of bench_devres_try_access(): a read under RCU. */
+u32 c_bench_rcu_read(const struct c_bench_res *res);
+noinline u32 c_bench_rcu_read(const struct c_bench_res *res)
+{
+	u32 value;
+
+	rcu_read_lock();
+	value = READ_ONCE(res->value);
+	rcu_read_unlock();
+	return value;
+}
+
+typedef int (*bench_fn)(struct c_bench *b, u64 n, u64 *ns, void *arg);
+
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Runs fn (which times n iterations and stores the nanoseconds they took) once
+ * to warm up and REPS times more, and prints the median, minimum and maximum
+ * time per iteration.
+ */
+static int measure(struct c_bench *b, const char *name, u64 n, bench_fn fn,
+		   void *arg)
+{
+	u64 ns[REPS], med, min, max, warm;
+	int i, ret;
+
+	ret = fn(b, n, &warm, arg);
+	if (ret)
+		return ret;
+	for (i = 0; i < REPS; i++) {
+		ret = fn(b, n, &ns[i], arg);
+		if (ret)
+			return ret;
+	}
+	sort(ns, REPS, sizeof(ns[0]), cmp_u64, NULL);
+	/* Picoseconds per iteration, printed as nanoseconds with three decimals. */
+	med = div64_u64(ns[REPS / 2] * 1000, n);
+	min = div64_u64(ns[0] * 1000, n);
+	max = div64_u64(ns[REPS - 1] * 1000, n);
+	pr_info("BENCH c %s n=%llu reps=%d median=%llu.%03llu min=%llu.%03llu max=%llu.%03llu ns/op\n",
+		name, n, REPS, med / 1000, med % 1000, min / 1000, min % 1000,
+		max / 1000, max % 1000);
+	return 0;
+}
+
+/* Allocation and free of *(size_t *)arg bytes of coherent memory. */
+static int bench_coherent_alloc(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	size_t size = *(size_t *)arg;
+	dma_addr_t handle;
+	u64 i, t0;
+	void *cpu;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++) {
+		cpu = dma_alloc_coherent(b->dev, size, &handle, GFP_KERNEL);
+		if (!cpu)
+			return -ENOMEM;
+		dma_free_coherent(b->dev, size, cpu, handle);
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+/*
+ * The same with the managed (devres) variants, which register and remove a
+ * devres node as the Rust side's Devres does.
+ */
+static int bench_coherent_alloc_dmam(struct c_bench *b, u64 n, u64 *ns,
+				     void *arg)
+{
+	size_t size = *(size_t *)arg;
+	dma_addr_t handle;
+	u64 i, t0;
+	void *cpu;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++) {
+		cpu = dmam_alloc_coherent(b->dev, size, &handle, GFP_KERNEL);
+		if (!cpu)
+			return -ENOMEM;
+		dmam_free_coherent(b->dev, size, cpu, handle);
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static int bench_coherent_read(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	u32 *cpu = arg, sum = 0;
+	u64 i, t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++)
+		sum += READ_ONCE(cpu[i & (ELEMENTS - 1)]);
+	*ns = ktime_get_ns() - t0;
+	WRITE_ONCE(c_bench_sink, sum);
+	return 0;
+}
+
+static int bench_coherent_write(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	u32 *cpu = arg;
+	u64 i, t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++)
+		WRITE_ONCE(cpu[i & (ELEMENTS - 1)], (u32)i);
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static int bench_coherent_elements(struct c_bench *b)
+{
+	dma_addr_t handle;
+	u32 *cpu;
+	int ret;
+
+	cpu = dma_alloc_coherent(b->dev, SZ_4K, &handle, GFP_KERNEL);
+	if (!cpu)
+		return -ENOMEM;
+	ret = measure(b, "coherent_read", N_ELEMENT, bench_coherent_read, cpu);
+	if (!ret)
+		ret = measure(b, "coherent_write", N_ELEMENT,
+			      bench_coherent_write, cpu);
+	dma_free_coherent(b->dev, SZ_4K, cpu, handle);
+	return ret;
+}
+
+/* Streaming map, sync for the CPU, sync for the device and unmap of 4 KiB. */
+static int bench_streaming(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	dma_addr_t addr;
+	u64 i, t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++) {
+		addr = dma_map_single(b->dev, arg, SZ_4K, DMA_BIDIRECTIONAL);
+		if (dma_mapping_error(b->dev, addr))
+			return -ENOMEM;
+		dma_sync_single_for_cpu(b->dev, addr, SZ_4K, DMA_BIDIRECTIONAL);
+		dma_sync_single_for_device(b->dev, addr, SZ_4K,
+					   DMA_BIDIRECTIONAL);
+		dma_unmap_single(b->dev, addr, SZ_4K, DMA_BIDIRECTIONAL);
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+/* A plain pointer read of the value, the C counterpart of the Devres access. */
+static int bench_plain_read(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	const struct c_bench_res *res = arg;
+	u32 sum = 0;
+	u64 i, t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++)
+		sum += c_bench_plain_read(hide(res));
+	*ns = ktime_get_ns() - t0;
+	WRITE_ONCE(c_bench_sink, sum);
+	return 0;
+}
+
+/* The same under rcu_read_lock(), as Revocable::try_access() does. */
+static int bench_rcu_read(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	const struct c_bench_res *res = arg;
+	u32 sum = 0;
+	u64 i, t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++)
+		sum += c_bench_rcu_read(hide(res));
+	*ns = ktime_get_ns() - t0;
+	WRITE_ONCE(c_bench_sink, sum);
+	return 0;
+}
+
+static void c_bench_tlb_flush_all(void *cookie)
+{
+}
+
+static void c_bench_tlb_flush_walk(unsigned long iova, size_t size,
+				   size_t granule, void *cookie)
+{
+}
+
+static void c_bench_tlb_add_page(struct iommu_iotlb_gather *gather,
+				 unsigned long iova, size_t granule,
+				 void *cookie)
+{
+}
+
+static const struct iommu_flush_ops c_bench_flush_ops = {
+	.tlb_flush_all = c_bench_tlb_flush_all,
+	.tlb_flush_walk = c_bench_tlb_flush_walk,
+	.tlb_add_page = c_bench_tlb_add_page,
+};
+
+/*
+ * Maps PGTABLE_PAGES pages of 4 KiB from PGTABLE_IOVA, calling map_pages until
+ * all are mapped (one call maps at most up to the end of a leaf table).
+ */
+static int pgtable_map(struct io_pgtable_ops *ops)
+{
+	size_t len = PGTABLE_PAGES * SZ_4K, done = 0, mapped;
+	int ret;
+
+	while (done < len) {
+		mapped = 0;
+		ret = ops->map_pages(ops, PGTABLE_IOVA + done,
+				     PGTABLE_PADDR + done, SZ_4K,
+				     (len - done) / SZ_4K,
+				     IOMMU_READ | IOMMU_WRITE, GFP_KERNEL,
+				     &mapped);
+		if (ret)
+			return ret;
+		if (!mapped)
+			return -EIO;
+		done += mapped;
+	}
+	return 0;
+}
+
+/* Unmaps what pgtable_map() mapped, calling unmap_pages until all is unmapped. */
+static int pgtable_unmap(struct io_pgtable_ops *ops)
+{
+	size_t len = PGTABLE_PAGES * SZ_4K, done = 0, unmapped;
+	struct iommu_iotlb_gather gather;
+
+	while (done < len) {
+		iommu_iotlb_gather_init(&gather);
+		unmapped = ops->unmap_pages(ops, PGTABLE_IOVA + done, SZ_4K,
+					    (len - done) / SZ_4K, &gather);
+		if (!unmapped)
+			return -ENOENT;
+		done += unmapped;
+	}
+	return 0;
+}
+
+static int bench_pgtable_map(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	struct io_pgtable_ops *ops = arg;
+	u64 i, t0;
+	int ret;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++) {
+		ret = pgtable_map(ops);
+		if (ret)
+			return ret;
+		ret = pgtable_unmap(ops);
+		if (ret)
+			return ret;
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static int bench_pgtable_iova(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	struct io_pgtable_ops *ops = arg;
+	phys_addr_t sum = 0;
+	unsigned long iova;
+	u64 i, t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++) {
+		iova = PGTABLE_IOVA + (i & 511) * SZ_4K + 0x123;
+		sum += ops->iova_to_phys(ops, iova);
+	}
+	*ns = ktime_get_ns() - t0;
+	WRITE_ONCE(c_bench_sink, sum);
+	return 0;
+}
+
+/* ARM LPAE stage 1 (4 KiB granule, 48-bit addresses). */
+static int bench_pgtable(struct c_bench *b)
+{
+	struct io_pgtable_cfg cfg = {
+		.pgsize_bitmap = SZ_4K | SZ_2M | SZ_1G,
+		.ias = 48,
+		.oas = 48,
+		.coherent_walk = true,
+		.tlb = &c_bench_flush_ops,
+		.iommu_dev = b->dev,
+	};
+	struct io_pgtable_ops *ops;
+	int ret, ret2;
+
+	ops = alloc_io_pgtable_ops(ARM_64_LPAE_S1, &cfg, b);
+	if (!ops)
+		return -EINVAL;
+	ret = measure(b, "pgtable_map_unmap_1000", N_PGTABLE_MAP,
+		      bench_pgtable_map, ops);
+	if (ret)
+		goto out;
+	ret = pgtable_map(ops);
+	if (ret)
+		goto out;
+	ret = measure(b, "pgtable_iova_to_phys", N_PGTABLE_IOVA,
+		      bench_pgtable_iova, ops);
+	ret2 = pgtable_unmap(ops);
+	if (!ret)
+		ret = ret2;
+out:
+	free_io_pgtable_ops(ops);
+	return ret;
+}
+
+static int bench_mmio(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	u32 sum = 0;
+	u64 i, t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++)
+		sum += readl(b->bar);
+	*ns = ktime_get_ns() - t0;
+	WRITE_ONCE(c_bench_sink, sum);
+	return 0;
+}
+
+static int bench_synchronize_rcu(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	u64 i, t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++)
+		synchronize_rcu();
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static int run_all(struct c_bench *b)
+{
+	struct c_bench_res res = { .value = 0x5a5a };
+	size_t sz4k = SZ_4K, sz64k = SZ_64K;
+	void *buf;
+	int ret;
+
+	ret = measure(b, "coherent_alloc_4k", N_COHERENT_ALLOC,
+		      bench_coherent_alloc, &sz4k);
+	if (ret)
+		return ret;
+	ret = measure(b, "coherent_alloc_64k", N_COHERENT_ALLOC,
+		      bench_coherent_alloc, &sz64k);
+	if (ret)
+		return ret;
+	ret = measure(b, "coherent_alloc_4k_dmam", N_COHERENT_ALLOC,
+		      bench_coherent_alloc_dmam, &sz4k);
+	if (ret)
+		return ret;
+	ret = measure(b, "coherent_alloc_64k_dmam", N_COHERENT_ALLOC,
+		      bench_coherent_alloc_dmam, &sz64k);
+	if (ret)
+		return ret;
+	ret = bench_coherent_elements(b);
+	if (ret)
+		return ret;
+
+	buf = kzalloc(SZ_4K, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	ret = measure(b, "streaming_4k", N_STREAMING, bench_streaming, buf);
+	kfree(buf);
+	if (ret)
+		return ret;
+
+	ret = measure(b, "plain_read", N_DEVRES, bench_plain_read, &res);
+	if (ret)
+		return ret;
+	ret = measure(b, "rcu_read", N_DEVRES, bench_rcu_read, &res);
+	if (ret)
+		return ret;
+	ret = bench_pgtable(b);
+	if (ret)
+		return ret;
+	ret = measure(b, "mmio_read32", N_MMIO, bench_mmio, NULL);
+	if (ret)
+		return ret;
+	return measure(b, "synchronize_rcu", N_SYNCHRONIZE_RCU,
+		       bench_synchronize_rcu, NULL);
+}
+
+static int c_bench_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct c_bench *b;
+	int ret;
+
+	b = devm_kzalloc(&pdev->dev, sizeof(*b), GFP_KERNEL);
+	if (!b)
+		return -ENOMEM;
+	b->pdev = pdev;
+	b->dev = &pdev->dev;
+	/* As on the Rust side: no transfer, no bounce buffers. */
+	ret = dma_set_mask_and_coherent(b->dev, DMA_BIT_MASK(32));
+	if (ret)
+		return ret;
+	ret = pci_enable_device_mem(pdev);
+	if (ret)
+		return ret;
+	pci_set_master(pdev);
+	ret = pci_request_region(pdev, 0, DRV_NAME);
+	if (ret)
+		goto err_disable;
+	b->bar = pci_iomap(pdev, 0, 0);
+	if (!b->bar) {
+		ret = -ENOMEM;
+		goto err_release;
+	}
+	pci_set_drvdata(pdev, b);
+
+	ret = run_all(b);
+	if (ret)
+		pr_info("BENCH-FAILED c: %d\n", ret);
+	else
+		pr_info("BENCH-DONE c\n");
+	return 0;
+
+err_release:
+	pci_release_region(pdev, 0);
+err_disable:
+	pci_disable_device(pdev);
+	return ret;
+}
+
+static void c_bench_remove(struct pci_dev *pdev)
+{
+	struct c_bench *b = pci_get_drvdata(pdev);
+
+	pci_iounmap(pdev, b->bar);
+	pci_release_region(pdev, 0);
+	pci_disable_device(pdev);
+}
+
+static const struct pci_device_id c_bench_ids[] = {
+	{ PCI_DEVICE(0x1234, 0x11e8) },
+	{}
+};
+MODULE_DEVICE_TABLE(pci, c_bench_ids);
+
+static struct pci_driver c_bench_driver = {
+	.name = DRV_NAME,
+	.id_table = c_bench_ids,
+	.probe = c_bench_probe,
+	.remove = c_bench_remove,
+};
+module_pci_driver(c_bench_driver);
+
+MODULE_DESCRIPTION("Benchmark of the C API against the Rust driver-core bindings");
+MODULE_LICENSE("GPL");

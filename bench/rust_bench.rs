@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Benchmark of the Rust driver-core bindings, the counterpart of `c_bench.c`.
+//!
+//! A PCI driver for QEMU's `edu` device (1234:11e8). Its probe times each operation below with
+//! the same loops and the same iteration counts as `c_bench.c` does through the C API: one
+//! warm-up repetition, then [`REPS`] repetitions of `n` iterations between two `ktime_get()`
+//! calls. For every operation it prints one line
+//!
+//! ```text
+//! BENCH rust <operation> n=<n> reps=<reps> median=<ns> min=<ns> max=<ns> ns/op
+//! ```
+//!
+//! and at the end `BENCH-DONE rust` (or `BENCH-FAILED rust: <error>` if an operation failed).
+//! `scripts/bench.sh` builds it as an external module, binds it to one of two `edu` devices and
+//! compares its lines with those of `c_bench.c`.
+//!
+//! No DMA is started: the device only provides a bound `struct device` and a BAR.
+
+use core::hint::black_box;
+use kernel::{
+    c_str,
+    device::{Bound, Core, Device},
+    device_id::IdArray,
+    devres::Devres,
+    dma::{CoherentAllocation, DataDirection, DmaMask, StreamingMapping},
+    io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush, PhysAddr},
+    pci,
+    prelude::*,
+    sync::rcu,
+    time::Ktime,
+};
+
+/// Timed repetitions per operation (after one warm-up repetition).
+const REPS: usize = 7;
+
+/// Iterations per repetition; `c_bench.c` uses the same numbers.
+mod n {
+    /// Coherent allocation and free (both sizes).
+    pub(crate) const COHERENT_ALLOC: u64 = 64;
+    /// Element reads or writes of coherent memory.
+    pub(crate) const ELEMENT: u64 = 1 << 23;
+    /// Streaming map, both syncs and unmap.
+    pub(crate) const STREAMING: u64 = 64;
+    /// `Devres` accesses.
+    pub(crate) const DEVRES: u64 = 1 << 20;
+    /// Map and unmap of [`super::PGTABLE_PAGES`] pages.
+    pub(crate) const PGTABLE_MAP: u64 = 256;
+    /// Translations with `iova_to_phys`.
+    pub(crate) const PGTABLE_IOVA: u64 = 1 << 17;
+    /// MMIO reads.
+    pub(crate) const MMIO: u64 = 1 << 16;
+    /// `synchronize_rcu()` calls.
+    pub(crate) const SYNCHRONIZE_RCU: u64 = 4;
+}
+
+const SZ_4K: usize = 1 << 12;
+const SZ_64K: usize = 1 << 16;
+const SZ_2M: usize = 1 << 21;
+const SZ_1G: usize = 1 << 30;
+/// The coherent buffer of the element accesses: 4 KiB of `u32`.
+const ELEMENTS: usize = SZ_4K / core::mem::size_of::<u32>();
+/// How many pages the page-table benchmark maps and unmaps per iteration.
+const PGTABLE_PAGES: usize = 1000;
+/// Where the page table maps them, and to which physical address.
+const PGTABLE_IOVA: usize = 0x10_0000_0000;
+const PGTABLE_PADDR: PhysAddr = 0x4000_0000;
+
+/// The value the `Devres` benchmarks read.
+struct Resource {
+    value: u32,
+}
+
+/// The bound-borrow access to a `Devres`: what `make bench` times as `devres_access` and
+/// disassembles, to check that it holds no atomic read-modify-write and calls nothing.
+#[no_mangle]
+#[inline(never)]
+#[allow(clippy::no_mangle_with_rust_abi)] // Called from Rust only; the name is for objdump.
+fn bench_devres_access(res: &Devres<Resource>, dev: &Device<Bound>) -> u32 {
+    match res.access(dev) {
+        Ok(r) => r.value,
+        Err(_) => 0,
+    }
+}
+
+/// The access to a `Devres` from any context, under RCU: timed as `devres_try_access`.
+#[no_mangle]
+#[inline(never)]
+#[allow(clippy::no_mangle_with_rust_abi)] // As above.
+fn bench_devres_try_access(res: &Devres<Resource>) -> u32 {
+    match res.try_access() {
+        Some(r) => r.value,
+        None => 0,
+    }
+}
+
+/// Returns `r` through an empty volatile assembly statement, as the C side's `hide()` does, so
+/// that the compiler can not hoist a loop body that uses it out of the loop.
+#[inline(always)]
+#[allow(clippy::pointers_in_nomem_asm_block)] // The assembly does not dereference the pointer.
+fn hide<T>(r: &T) -> &T {
+    let mut p = core::ptr::from_ref(r);
+    // SAFETY: The assembly is empty: it neither reads nor writes memory, and leaves the
+    // register, and so the pointer, as it was.
+    unsafe {
+        core::arch::asm!("/* {0} */", inout(reg) p, options(nomem, nostack, preserves_flags))
+    };
+    // SAFETY: `p` is still `r`, valid for the same lifetime.
+    unsafe { &*p }
+}
+
+/// Nanoseconds of `CLOCK_MONOTONIC`.
+fn now() -> u64 {
+    Ktime::ktime_get().to_ns() as u64
+}
+
+/// Runs `once` (which times `n` iterations and returns the nanoseconds they took) once to warm
+/// up and [`REPS`] times more, and prints the median, minimum and maximum time per iteration.
+///
+/// Not inlined, so that every timed loop is compiled in a function of its own, as on the C side.
+#[inline(never)]
+fn measure(name: &str, n: u64, mut once: impl FnMut(u64) -> Result<u64>) -> Result {
+    once(n)?;
+    let mut ns = [0u64; REPS];
+    for slot in ns.iter_mut() {
+        *slot = once(n)?;
+    }
+    // Insertion sort: a handful of values, and no panicking paths.
+    for i in 1..REPS {
+        let mut j = i;
+        while j > 0 && ns[j - 1] > ns[j] {
+            ns.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    // Picoseconds per iteration, printed as nanoseconds with three decimals.
+    let ps = |t: u64| t * 1000 / n;
+    let (med, min, max) = (ps(ns[REPS / 2]), ps(ns[0]), ps(ns[REPS - 1]));
+    pr_info!(
+        "BENCH rust {} n={} reps={} median={}.{:03} min={}.{:03} max={}.{:03} ns/op\n",
+        name,
+        n,
+        REPS,
+        med / 1000,
+        med % 1000,
+        min / 1000,
+        min % 1000,
+        max / 1000,
+        max % 1000
+    );
+    Ok(())
+}
+
+/// Allocation and free of `size` bytes of coherent memory.
+fn coherent_alloc(dev: &Device<Bound>, name: &str, size: usize) -> Result {
+    measure(name, n::COHERENT_ALLOC, |n| {
+        let t0 = now();
+        for _ in 0..n {
+            let buf = CoherentAllocation::<u32>::alloc_coherent(
+                dev,
+                size / core::mem::size_of::<u32>(),
+                GFP_KERNEL,
+            )?;
+            drop(buf);
+        }
+        Ok(now() - t0)
+    })
+}
+
+/// Element reads and writes of a 4 KiB coherent buffer.
+fn coherent_elements(dev: &Device<Bound>) -> Result {
+    let buf = CoherentAllocation::<u32>::alloc_coherent(dev, ELEMENTS, GFP_KERNEL)?;
+    let ca = buf.access(dev)?;
+    measure("coherent_read", n::ELEMENT, |n| {
+        let mut sum = 0u32;
+        let t0 = now();
+        for i in 0..n {
+            sum = sum.wrapping_add(ca.read(i as usize & (ELEMENTS - 1))?);
+        }
+        let t = now() - t0;
+        black_box(sum);
+        Ok(t)
+    })?;
+    measure("coherent_write", n::ELEMENT, |n| {
+        let t0 = now();
+        for i in 0..n {
+            ca.write(i as usize & (ELEMENTS - 1), i as u32)?;
+        }
+        Ok(now() - t0)
+    })
+}
+
+/// Streaming map, sync for the CPU, sync for the device and unmap of a 4 KiB buffer.
+fn streaming(dev: &Device<Bound>) -> Result {
+    let mut buf = Some(KVec::from_elem(0u8, SZ_4K, GFP_KERNEL)?);
+    measure("streaming_4k", n::STREAMING, |n| {
+        let mut v = buf.take().ok_or(EINVAL)?;
+        let t0 = now();
+        for _ in 0..n {
+            let mapped = StreamingMapping::map(dev, v, DataDirection::Bidirectional)?;
+            v = mapped.sync_for_cpu().sync_for_device().unmap();
+        }
+        let t = now() - t0;
+        buf = Some(v);
+        Ok(t)
+    })
+}
+
+/// `Devres` access through the bound borrow and through `try_access()`.
+fn devres(dev: &Device<Bound>) -> Result {
+    let res = Devres::new(dev, Resource { value: 0x5a5a }, GFP_KERNEL)?;
+    measure("devres_access", n::DEVRES, |n| {
+        let mut sum = 0u32;
+        let t0 = now();
+        for _ in 0..n {
+            sum = sum.wrapping_add(bench_devres_access(hide(&res), dev));
+        }
+        let t = now() - t0;
+        black_box(sum);
+        Ok(t)
+    })?;
+    measure("devres_try_access", n::DEVRES, |n| {
+        let mut sum = 0u32;
+        let t0 = now();
+        for _ in 0..n {
+            sum = sum.wrapping_add(bench_devres_try_access(hide(&res)));
+        }
+        let t = now() - t0;
+        black_box(sum);
+        Ok(t)
+    })
+}
+
+/// Maps [`PGTABLE_PAGES`] pages of 4 KiB from `PGTABLE_IOVA`, calling `map_pages` until all are
+/// mapped (one call maps at most up to the end of a leaf table).
+fn pgtable_map(t: &IoPageTable<ArmLpaeS1, NoFlush>) -> Result {
+    let len = PGTABLE_PAGES * SZ_4K;
+    let mut done = 0;
+    while done < len {
+        // SAFETY: The table is never handed to a device, so no device can reach the memory at
+        // `PGTABLE_PADDR`.
+        let mapped = unsafe {
+            t.map_pages(
+                PGTABLE_IOVA + done,
+                PGTABLE_PADDR + done as PhysAddr,
+                SZ_4K,
+                (len - done) / SZ_4K,
+                prot::READ | prot::WRITE,
+                GFP_KERNEL,
+            )
+        }
+        .map_err(|(e, _)| e)?;
+        if mapped == 0 {
+            return Err(EIO);
+        }
+        done += mapped;
+    }
+    Ok(())
+}
+
+/// Unmaps what [`pgtable_map`] mapped, calling `unmap_pages` until all is unmapped.
+fn pgtable_unmap(t: &IoPageTable<ArmLpaeS1, NoFlush>) -> Result {
+    let len = PGTABLE_PAGES * SZ_4K;
+    let mut done = 0;
+    while done < len {
+        done += t.unmap_pages(PGTABLE_IOVA + done, SZ_4K, (len - done) / SZ_4K)?;
+    }
+    Ok(())
+}
+
+/// ARM LPAE stage-1 table (4 KiB granule, 48-bit addresses): map and unmap of
+/// [`PGTABLE_PAGES`] pages, and translations.
+fn pgtable(dev: &Device<Bound>) -> Result {
+    let cfg = Config::new(SZ_4K | SZ_2M | SZ_1G, 48, 48);
+    let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, NoFlush)?;
+    let t = table.access(dev)?;
+    measure("pgtable_map_unmap_1000", n::PGTABLE_MAP, |n| {
+        let t0 = now();
+        for _ in 0..n {
+            pgtable_map(t)?;
+            pgtable_unmap(t)?;
+        }
+        Ok(now() - t0)
+    })?;
+    pgtable_map(t)?;
+    let ret = measure("pgtable_iova_to_phys", n::PGTABLE_IOVA, |n| {
+        let mut sum: PhysAddr = 0;
+        let t0 = now();
+        for i in 0..n as usize {
+            let iova = PGTABLE_IOVA + (i & 511) * SZ_4K + 0x123;
+            sum = sum.wrapping_add(t.iova_to_phys(iova)?);
+        }
+        let t = now() - t0;
+        black_box(sum);
+        Ok(t)
+    });
+    pgtable_unmap(t)?;
+    ret
+}
+
+/// MMIO reads of the identification register.
+fn mmio(dev: &Device<Bound>, bar: &Devres<Bar>) -> Result {
+    let bar = bar.access(dev)?;
+    measure("mmio_read32", n::MMIO, |n| {
+        let mut sum = 0u32;
+        let t0 = now();
+        for _ in 0..n {
+            sum = sum.wrapping_add(bar.read32::<0>());
+        }
+        let t = now() - t0;
+        black_box(sum);
+        Ok(t)
+    })
+}
+
+/// The grace period that every `Revocable` revocation, and so every `Devres` drop, waits for.
+fn synchronize_rcu() -> Result {
+    measure("synchronize_rcu", n::SYNCHRONIZE_RCU, |n| {
+        let t0 = now();
+        for _ in 0..n {
+            rcu::synchronize_rcu();
+        }
+        Ok(now() - t0)
+    })
+}
+
+fn run_all(dev: &Device<Bound>, bar: &Devres<Bar>) -> Result {
+    coherent_alloc(dev, "coherent_alloc_4k", SZ_4K)?;
+    coherent_alloc(dev, "coherent_alloc_64k", SZ_64K)?;
+    coherent_elements(dev)?;
+    streaming(dev)?;
+    devres(dev)?;
+    pgtable(dev)?;
+    mmio(dev, bar)?;
+    synchronize_rcu()
+}
+
+type Bar = pci::Bar<0x100>;
+
+struct RustBench {
+    _bar: Devres<Bar>,
+}
+
+static ID_TABLE: IdArray<pci::DeviceId, (), 1> =
+    IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+
+impl pci::Driver for RustBench {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = &ID_TABLE;
+
+    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+        let dev: &Device<Core> = pdev.as_ref();
+        // No transfer is started; a 32-bit mask keeps the streaming mappings of this 1 GiB
+        // guest free of bounce buffers, on both sides of the comparison.
+        dev.dma_set_mask_and_coherent(DmaMask::new::<32>())?;
+        pdev.enable_device_mem()?;
+        pdev.set_master();
+        let bar = pdev.iomap_region_sized(0, c_str!("rust_bench"))?;
+        match run_all(dev, &bar) {
+            Ok(()) => pr_info!("BENCH-DONE rust\n"),
+            Err(e) => pr_info!("BENCH-FAILED rust: {:?}\n", e),
+        }
+        Ok(KBox::pin(RustBench { _bar: bar }, GFP_KERNEL)?)
+    }
+}
+
+kernel::module_pci_driver! {
+    type: RustBench,
+    name: "rust_bench",
+    author: "Rust for Linux Contributors",
+    description: "Benchmark of the Rust driver-core bindings against the C API",
+    license: "GPL v2",
+}
