@@ -101,47 +101,17 @@ check_line="BENCH check devres_access_no_atomics: $verdict"
 echo "$check_line"
 
 step "building the initramfs"
-rm -rf "$ROOT$WORK/initramfs"
-mkdir -p "$ROOT$WORK"/initramfs/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,modules}
-cp "$ROOT/usr/bin/busybox" "$ROOT$WORK/initramfs/bin/busybox"
-ln -s busybox "$ROOT$WORK/initramfs/bin/sh"
-install -m 0755 "$TOP/tests/bench/init" "$ROOT$WORK/initramfs/init"
-cp "$ROOT$WORK/c_bench.ko" "$ROOT$WORK/rust_bench.ko" "$ROOT$WORK/initramfs/modules/"
-in_root "cd $WORK/initramfs && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet | gzip -9 >$WORK/initramfs.cpio.gz" ||
+make_initramfs "$WORK" "$TOP/tests/bench/init" "$WORK/c_bench.ko" "$WORK/rust_bench.ko" ||
 	die "could not build the initramfs"
 
 step "booting in QEMU (TCG, 2 CPUs, 2 edu devices, timeout ${BENCH_TIMEOUT} s, log: $LOG)"
 append="console=ttyS0 kunit.enable=0 panic=-1 loglevel=7 bench.rounds=$BENCH_ROUNDS"
-qemu=(qemu-system-x86_64 -nodefaults -accel tcg -smp 2 -m 1024 -no-reboot -nographic
-	-serial stdio -bios qboot.rom -device edu -device edu
-	-kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" -append "'$append'"
-	-pidfile "$WORK/qemu.pid")
-# As in e2e.sh: QEMU runs inside the root but in the host's PID namespace;
-# should this script be interrupted, end the QEMU it started, by its pid.
-stop_qemu() {
-	local pid
-	pid=$(cat "$ROOT$WORK/qemu.pid" 2>/dev/null) || return 0
-	if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = qemu-system-x86 ]; then
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	rm -f "$ROOT$WORK/qemu.pid"
-}
-interrupted() {
-	stop_qemu
-	wait || true
-	echo "bench: interrupted" >&2
-	exit "$1"
-}
-trap 'interrupted 130' INT
-trap 'interrupted 143' TERM
-trap stop_qemu EXIT
 start=$SECONDS
 rc=0
 load_before=$(cut -d' ' -f1 /proc/loadavg)
-{ in_root "timeout --foreground -k 10 $BENCH_TIMEOUT ${qemu[*]} </dev/null" 2>&1 | tr -d '\r' >"$LOG"; } &
-wait $! || rc=$?
+boot_qemu "$WORK" "$BENCH_TIMEOUT" "$LOG" -smp 2 -m 1024 -device edu -device edu \
+	-kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" -append "'$append'" || rc=$?
 load_after=$(cut -d' ' -f1 /proc/loadavg)
-stop_qemu
 printf '    QEMU ended after %d s (exit status %d)\n' "$((SECONDS - start))" "$rc"
 
 # The table: one row per operation, as "label c_name rust_name". The C side

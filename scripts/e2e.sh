@@ -43,48 +43,15 @@ not_run() {
 [ -f "$E2E_EXPECTED" ] || not_run "no checks file $E2E_EXPECTED"
 
 step "building the initramfs ($E2E_MODULE.ko)"
-rm -rf "$ROOT$WORK"
-mkdir -p "$ROOT$WORK"/root/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,modules}
-cp "$ROOT/usr/bin/busybox" "$ROOT$WORK/root/bin/busybox"
-ln -s busybox "$ROOT$WORK/root/bin/sh"
-install -m 0755 "$TOP/tests/e2e/init" "$ROOT$WORK/root/init"
-cp "$ROOT$MODULE_KO" "$ROOT$WORK/root/modules/"
-in_root "cd $WORK/root && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet | gzip -9 >$WORK/initramfs.cpio.gz" ||
-	not_run "could not build the initramfs"
+make_initramfs "$WORK" "$TOP/tests/e2e/init" "$MODULE_KO" || not_run "could not build the initramfs"
 
 step "booting in QEMU (TCG, timeout ${E2E_TIMEOUT} s, log: $LOG)"
 append="console=ttyS0 kunit.enable=0 panic=-1 loglevel=7"
 append+=" e2e.module=$E2E_MODULE e2e.driver=$E2E_DRIVER e2e.bind=$bind"
-qemu=(qemu-system-x86_64 -nodefaults -accel tcg -m 1024 -no-reboot -nographic
-	-serial stdio -bios qboot.rom -device edu
-	-kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" -append "'$append'"
-	-pidfile "$WORK/qemu.pid")
-# QEMU runs inside the root but in the host's PID namespace: should this
-# script be interrupted, end the QEMU it started, by its pid. QEMU runs in
-# the background so that a signal is handled at once, not after QEMU ends.
-stop_qemu() {
-	local pid
-	pid=$(cat "$ROOT$WORK/qemu.pid" 2>/dev/null) || return 0
-	if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = qemu-system-x86 ]; then
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	rm -f "$ROOT$WORK/qemu.pid"
-}
-interrupted() {
-	stop_qemu
-	wait || true
-	echo "e2e: interrupted" >&2
-	exit "$1"
-}
-trap 'interrupted 130' INT
-trap 'interrupted 143' TERM
-trap stop_qemu EXIT
 start=$SECONDS
 rc=0
-# --foreground: QEMU stays in this process group and so gets a Ctrl-C too.
-{ in_root "timeout --foreground -k 10 $E2E_TIMEOUT ${qemu[*]} </dev/null" 2>&1 | tr -d '\r' >"$LOG"; } &
-wait $! || rc=$?
-stop_qemu
+boot_qemu "$WORK" "$E2E_TIMEOUT" "$LOG" -m 1024 -device edu -kernel "$KERNEL" \
+	-initrd "$WORK/initramfs.cpio.gz" -append "'$append'" || rc=$?
 elapsed=$((SECONDS - start))
 printf '    QEMU ended after %d s (exit status %d)\n' "$elapsed" "$rc"
 

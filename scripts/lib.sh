@@ -52,3 +52,56 @@ in_root() {
 	exec {lockfd}>&-
 	return $rc
 }
+
+# Build $1/initramfs.cpio.gz (a path inside the root) from busybox, the
+# /init script $2 (a host path) and the modules $3... (paths inside the
+# root), which land in /modules.
+make_initramfs() {
+	local work=$1 init=$2
+	shift 2
+	rm -rf "$ROOT$work/initramfs"
+	mkdir -p "$ROOT$work"/initramfs/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,modules}
+	cp "$ROOT/usr/bin/busybox" "$ROOT$work/initramfs/bin/busybox"
+	ln -s busybox "$ROOT$work/initramfs/bin/sh"
+	install -m 0755 "$init" "$ROOT$work/initramfs/init"
+	local m
+	for m in "$@"; do
+		cp "$ROOT$m" "$ROOT$work/initramfs/modules/"
+	done
+	in_root "cd $work/initramfs && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet | gzip -9 >$work/initramfs.cpio.gz"
+}
+
+# Boot QEMU inside the root: work dir (inside the root, for the pid file),
+# time-out in seconds, host log file, then QEMU's arguments (after
+# qemu-system-x86_64 and the options every boot here shares: TCG, no
+# reboot, serial console on stdio, the pid file). The serial log goes to the
+# log file without carriage returns. QEMU runs in the host's PID namespace
+# and in the background, so that an interrupt (INT, TERM) is handled at once
+# and ends the QEMU this started, by its pid. Returns QEMU's (or timeout's)
+# exit status.
+boot_qemu() {
+	local work=$1 timeout=$2 log=$3
+	shift 3
+	QEMU_PIDFILE=$ROOT$work/qemu.pid
+	trap 'stop_qemu; wait || true; echo "interrupted" >&2; exit 130' INT
+	trap 'stop_qemu; wait || true; echo "interrupted" >&2; exit 143' TERM
+	trap stop_qemu EXIT
+	local rc=0
+	# --foreground: QEMU stays in this process group and so gets a Ctrl-C too.
+	{ in_root "timeout --foreground -k 10 $timeout qemu-system-x86_64 -nodefaults -accel tcg \
+		-no-reboot -nographic -serial stdio -bios qboot.rom -pidfile $work/qemu.pid $* </dev/null" 2>&1 |
+		tr -d '\r' >"$log"; } &
+	wait $! || rc=$?
+	stop_qemu
+	return $rc
+}
+
+stop_qemu() {
+	local pid
+	[ -n "${QEMU_PIDFILE:-}" ] || return 0
+	pid=$(cat "$QEMU_PIDFILE" 2>/dev/null) || return 0
+	if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = qemu-system-x86 ]; then
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$QEMU_PIDFILE"
+}
