@@ -77,9 +77,10 @@ struct Inner<T> {
 ///
 /// # Invariants
 ///
-/// - `node` was allocated for `release::<T>` and added to the devres list of `inner.dev`; its
+/// - A node allocated for `release::<T>` was added to the devres list of `inner.dev`; its
 ///   payload holds a reference to `inner` (from [`Arc::into_raw`]) that belongs to whoever
-///   takes the node off the list: the release callback, or `drop` through `devres_remove()`.
+///   takes the node off the list: the release callback, or `drop` through `devres_remove()`,
+///   which finds it by that pointer.
 /// - `inner.data` is revoked no later than when the device's devres list is released, which
 ///   happens after the driver is unbound (or its probe failed).
 ///
@@ -100,11 +101,10 @@ struct Inner<T> {
 /// ```
 pub struct Devres<T: Send> {
     inner: Arc<Inner<T>>,
-    node: *mut c_void,
 }
 
-// SAFETY: `node` is only compared, never dereferenced, outside the devres calls that take their
-// own lock; the rest is `Arc<Inner<T>>`, which is `Send` for `T: Send + Sync`.
+// SAFETY: A `Devres` is an `Arc<Inner<T>>`; dropping it on another task drops `T` there, which
+// `T: Send` allows, and sharing it hands out `&T`, which `T: Sync` allows.
 unsafe impl<T: Send + Sync> Send for Devres<T> {}
 
 // SAFETY: Shared access hands out `&T` to several tasks, which `T: Sync` allows.
@@ -123,13 +123,24 @@ unsafe extern "C" fn release<T: Send>(_dev: *mut bindings::device, res: *mut c_v
     inner.data.revoke();
 }
 
-/// Matches the node whose address is `data`, for `devres_remove()`.
-extern "C" fn match_node(
+/// Matches the node whose payload is the pointer `data`, for `devres_remove()`.
+///
+/// A node is matched by the shared state it points to, not by its address: the state is kept
+/// alive by the `Devres` that looks for it, so no other node can hold the same pointer, whereas
+/// a node released at an unbind may be freed and its address reused by a later binding's node.
+///
+/// # Safety
+///
+/// `res` must be the payload of a node whose release function is `release::<T>` for some `T`
+/// (`devres_remove()` calls this only for nodes with the release function it is given).
+unsafe extern "C" fn match_node(
     _dev: *mut bindings::device,
     res: *mut c_void,
     data: *mut c_void,
 ) -> core::ffi::c_int {
-    (res == data).into()
+    // SAFETY: The payload of such a node is one pointer, written before the node was added.
+    let stored = unsafe { res.cast::<*const c_void>().read() };
+    (stored == data.cast_const()).into()
 }
 
 impl<T: Send> Devres<T> {
@@ -181,7 +192,7 @@ impl<T: Send> Devres<T> {
         // earlier than the unbind, and that release revokes `inner.data`.
         // SAFETY: `dev` is valid and `node` a complete devres node.
         unsafe { bindings::devres_add(dev.as_raw(), node) };
-        Ok(Self { inner, node })
+        Ok(Self { inner })
     }
 
     /// Returns the value, given the bound device it was created for; [`EINVAL`] for another
@@ -265,14 +276,17 @@ impl<T: Send> Devres<T> {
 
 impl<T: Send> Drop for Devres<T> {
     fn drop(&mut self) {
-        // SAFETY: The device is alive (counted by `inner.dev`); `devres_remove()` only compares
-        // `self.node` with the addresses of the nodes still on the list.
+        // The same address as `Arc::into_raw` gave the node.
+        let data = core::ptr::from_ref::<Inner<T>>(&self.inner).cast_mut().cast::<c_void>();
+        // SAFETY: The device is alive (counted by `inner.dev`); `devres_remove()` calls
+        // `match_node` only for nodes released by `release::<T>`, as it requires, and `data` is
+        // only compared.
         let res = unsafe {
             bindings::devres_remove(
                 self.inner.dev.as_raw(),
                 Some(release::<T>),
                 Some(match_node),
-                self.node,
+                data,
             )
         };
         if !res.is_null() {

@@ -262,7 +262,11 @@ fn access_before_and_after_unbind(test: &mut Test) {
     drop(shared);
     // Dropping a revoked `Devres` drops nothing again.
     crate::kunit_expect_eq!(test, DROPPED.load(SeqCst), after_unbind);
+    // Nor does it take another binding's node off the list (its freed node's memory may hold a
+    // new node now): the `Devres` the rebind created is still released at unbind.
+    let renewed = take_arc(&SHARED);
     drop(reg);
+    crate::kunit_expect!(test, renewed.is_some_and(|r| r.try_access().is_none()));
     finish(test);
 }
 

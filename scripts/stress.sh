@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Stress run on the debug kernel (configs/debug.config: KASAN, lockdep, RCU and
+# atomic-sleep checks, kmemleak, debug objects, DMA-API debug, fault
+# injection). Builds tests/stress/rust_stress.rs as an external module against
+# the debug build (/build/out-debug, made by check-debug.sh), boots that
+# kernel in QEMU (TCG, two CPUs, two edu devices) with an initramfs whose
+# /init (tests/stress/init) exercises the edu sample through sysfs, then loads
+# rust_stress, whose init runs unbind/bind cycles with accessor threads racing
+# the revocation and probe attempts under allocation-fault injection. The
+# serial log is then checked: the summary line and its counts, and no KASAN,
+# lockdep, RCU, DMA-API, kmemleak, debug-objects or other kernel report. The
+# allocation-failure reports that injected page-allocation failures print
+# ("page allocation failure:" and its call trace) are skipped and counted.
+# Each check is one test; prints "stress: N passed, N failed" and writes
+# "P F" to $CACHE/logs/stress.counts and the log to $CACHE/logs/stress.log.
+#
+# Environment: STRESS_CYCLES (unbind/bind cycles, default 10000),
+# STRESS_FAULT_PROBES (probes under fault injection, default 1000),
+# STRESS_SAMPLE_CYCLES (sysfs unbind/bind cycles of the sample, default 200),
+# STRESS_TIMEOUT (seconds, default 5400), STRESS_SRC (directory with
+# rust_stress.rs and Kbuild, default tests/stress), STRESS_RCU_EXPEDITED
+# (1: boot with rcupdate.rcu_expedited=1, so that every synchronize_rcu() of
+# a revocation is an expedited grace period and a cycle takes less time;
+# default 0).
+. "$(dirname "$0")/lib.sh"
+
+STRESS_CYCLES=${STRESS_CYCLES:-10000}
+STRESS_FAULT_PROBES=${STRESS_FAULT_PROBES:-1000}
+STRESS_SAMPLE_CYCLES=${STRESS_SAMPLE_CYCLES:-200}
+STRESS_TIMEOUT=${STRESS_TIMEOUT:-5400}
+STRESS_SRC=${STRESS_SRC:-$TOP/tests/stress}
+STRESS_RCU_EXPEDITED=${STRESS_RCU_EXPEDITED:-0}
+for v in STRESS_CYCLES STRESS_FAULT_PROBES STRESS_SAMPLE_CYCLES STRESS_TIMEOUT STRESS_RCU_EXPEDITED; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number"
+done
+
+KOUT_DEBUG=/build/out-debug # inside the root
+MOD=/build/stress           # module sources and build, inside the root
+WORK=/build/stress-run      # initramfs and QEMU pid file, inside the root
+KERNEL=$KOUT_DEBUG/arch/x86/boot/bzImage
+SAMPLE_KO=$KOUT_DEBUG/samples/rust/rust_driver_edu.ko
+LOGS=$CACHE/logs
+LOG=$LOGS/stress.log
+COUNTS=$LOGS/stress.counts
+mkdir -p "$LOGS"
+rm -f "$COUNTS" "$LOG"
+
+not_run() {
+	echo "    $*"
+	echo "0 1" >"$COUNTS"
+	echo "stress: 0 passed, 1 failed"
+	exit 1
+}
+[ -f "$ROOT$KERNEL" ] || not_run "no debug kernel at $ROOT$KERNEL (run scripts/check-debug.sh first)"
+[ -f "$ROOT$SAMPLE_KO" ] || not_run "no sample module at $ROOT$SAMPLE_KO"
+[ -f "$STRESS_SRC/rust_stress.rs" ] && [ -f "$STRESS_SRC/Kbuild" ] ||
+	not_run "no rust_stress.rs and Kbuild in $STRESS_SRC"
+
+step "building rust_stress.ko against $KOUT_DEBUG"
+rm -rf "$ROOT$MOD"
+mkdir -p "$ROOT$MOD"
+cp "$STRESS_SRC/rust_stress.rs" "$STRESS_SRC/Kbuild" "$ROOT$MOD/"
+in_root "make -s -C $KSRC O=$KOUT_DEBUG LLVM=1 -j$JOBS M=$MOD modules" ||
+	not_run "could not build rust_stress.ko"
+
+step "building the initramfs"
+make_initramfs "$WORK" "$TOP/tests/stress/init" "$MOD/rust_stress.ko" "$SAMPLE_KO" ||
+	not_run "could not build the initramfs"
+
+step "booting the debug kernel in QEMU (TCG, timeout ${STRESS_TIMEOUT} s, log: $LOG)"
+echo "    cycles=$STRESS_CYCLES fault_probes=$STRESS_FAULT_PROBES sample_cycles=$STRESS_SAMPLE_CYCLES rcu_expedited=$STRESS_RCU_EXPEDITED"
+append="console=ttyS0 kunit.enable=0 panic=-1 loglevel=7 printk.time=1"
+append+=" stress.cycles=$STRESS_CYCLES stress.fault_probes=$STRESS_FAULT_PROBES"
+append+=" stress.sample_cycles=$STRESS_SAMPLE_CYCLES"
+[ "$STRESS_RCU_EXPEDITED" = 0 ] || append+=" rcupdate.rcu_expedited=1"
+start=$SECONDS
+rc=0
+boot_qemu "$WORK" "$STRESS_TIMEOUT" "$LOG" -smp 2 -m 2048 -device edu -device edu \
+	-kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" -append "'$append'" || rc=$?
+elapsed=$((SECONDS - start))
+printf '    QEMU ended after %d s (exit status %d)\n' "$elapsed" "$rc"
+
+# The log without the reports of injected page-allocation failures: each
+# starts with "<task>: page allocation failure: order:N, mode:..." and ends
+# with the "</TASK>" line closing its call trace (the memory summary after
+# it holds no report keyword). Counted separately. The two lines in which
+# DMA-API debugging announces itself at boot go too.
+FILTERED=$LOGS/stress.filtered.log
+awk -v counts="$LOGS/stress.allocfail" '
+	/page allocation failure: order:/ { inblock = 1; n++; lines = 0; next }
+	inblock { lines++; if ($0 ~ /<\/TASK>/ || lines > 200) inblock = 0; next }
+	/DMA-API: (preallocated [0-9]+ debug entries|debugging enabled by kernel config)$/ { next }
+	{ print }
+	END { print n + 0 > counts }
+' "$LOG" >"$FILTERED"
+alloc_failures=$(cat "$LOGS/stress.allocfail")
+rm -f "$LOGS/stress.allocfail"
+
+# The checks.
+passed=0 failed=0 failures=()
+check() { # description, then the test as a command
+	local what=$1
+	shift
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failures+=("$what")
+	fi
+}
+count() { grep -cE -- "$1" "$FILTERED" || true; }
+no_timeout() { [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ]; }
+# The value of key $1 in the summary line, or nothing.
+summary=$(grep -oE 'STRESS: cycles=.*' "$LOG" | tail -n 1 || true)
+field() { sed -nE "s/.*[ :]$1=([0-9]+).*/\\1/p" <<<"$summary"; }
+sample=$(grep -oE 'STRESS-SAMPLE: cycles=[0-9]+ ok=[0-9]+' "$LOG" | tail -n 1 || true)
+sample_ok=$(sed -nE 's/.* ok=([0-9]+)/\1/p' <<<"$sample")
+kmemleak=$(sed -nE 's/.*STRESS-KMEMLEAK: ([0-9]+).*/\1/p' "$LOG" | tail -n 1)
+ge() { [ -n "$1" ] && [ "$1" -ge "$2" ]; }
+eq() { [ -n "$1" ] && [ "$1" -eq "$2" ]; }
+
+cyc=$(field cycles) faults=$(field fault_probes)
+fp_failed=$(field failed) fp_succeeded=$(field succeeded)
+leaked=$(field leaked) errors=$(field errors)
+accesses=$(field accesses) revoked=$(field revoked_seen)
+
+check "QEMU powered off within the ${STRESS_TIMEOUT} s timeout (exit status $rc)" no_timeout
+check "init finished: 'STRESS-INIT-DONE'" grep -q 'STRESS-INIT-DONE' "$LOG"
+check "no failed init step ('STRESS-INIT: ... FAILED')" eval '! grep -q "STRESS-INIT: .* FAILED" "$LOG"'
+check "module finished: 'STRESS-DONE ok'" grep -q 'STRESS-DONE ok' "$LOG"
+check "summary line 'STRESS: cycles=...' present" test -n "$summary"
+check "sample: $STRESS_SAMPLE_CYCLES sysfs unbind/bind cycles (ok=${sample_ok:-none})" \
+	eq "$sample_ok" "$STRESS_SAMPLE_CYCLES"
+check "stress: $STRESS_CYCLES unbind/bind cycles (cycles=${cyc:-none})" eq "$cyc" "$STRESS_CYCLES"
+check "stress: no cycle, probe or access error (errors=${errors:-none})" eq "$errors" 0
+check "stress: accesses raced revocation (accesses=${accesses:-none} revoked_seen=${revoked:-none})" \
+	eval 'ge "$accesses" 1 && { [ "$STRESS_CYCLES" -lt 100 ] || ge "$revoked" 1; }'
+check "stress: $STRESS_FAULT_PROBES probes under fault injection (fault_probes=${faults:-none})" \
+	eq "$faults" "$STRESS_FAULT_PROBES"
+check "stress: probes under fault injection both failed and succeeded (failed=${fp_failed:-none} succeeded=${fp_succeeded:-none})" \
+	eval '[ "$STRESS_FAULT_PROBES" -lt 100 ] || { ge "$fp_failed" 1 && ge "$fp_succeeded" 1; }'
+check "stress: nothing leaked (leaked=${leaked:-none})" eq "$leaked" 0
+check "kmemleak: scan ran and reported no object (STRESS-KMEMLEAK: ${kmemleak:-none})" eq "$kmemleak" 0
+check "kmemleak stayed enabled" eval '[ "$(count "kmemleak: .*(disabled|Memory pool empty)")" -eq 0 ]'
+
+# Kernel reports, outside the injected allocation-failure blocks.
+reports=(
+	'KASAN|BUG: KASAN'
+	'lockdep circular locking|possible circular locking'
+	'lockdep recursive locking|possible recursive locking'
+	'lockdep inconsistent lock state|inconsistent lock state'
+	'lockdep turned off|lockdep is turned off|turning off the locking correctness validator'
+	'suspicious RCU usage|suspicious RCU usage'
+	'RCU stall|rcu.*(detected stall|self-detected stall)'
+	'sleeping in atomic context|BUG: sleeping function called from invalid context|scheduling while atomic'
+	'WARNING|WARNING:'
+	'DMA-API debug|DMA-API:'
+	'kmemleak unreferenced object|unreferenced object'
+	'debug objects|ODEBUG:'
+	'BUG|BUG:'
+	'Oops|Oops'
+	'Call Trace|Call Trace'
+	'kernel panic|Kernel panic'
+	'hung task|INFO: task .* blocked'
+)
+declare -A report_count
+for r in "${reports[@]}"; do
+	name=${r%%|*} re=${r#*|}
+	n=$(count "$re")
+	report_count[$name]=$n
+	check "no $name report (/$re/: $n)" [ "$n" -eq 0 ]
+done
+
+echo "    sample sysfs cycles: ${sample_ok:-none} of $STRESS_SAMPLE_CYCLES"
+echo "    ${summary:-no summary line}"
+echo "    injected page-allocation failure reports (skipped): $alloc_failures"
+echo "    kmemleak objects after the scans: ${kmemleak:-none}"
+for r in "${reports[@]}"; do
+	name=${r%%|*}
+	printf '    %-40s %s\n' "$name reports:" "${report_count[$name]}"
+done
+grep -E '^STRESS' "$LOG" | sed 's/^/    /' || true
+echo "$passed $failed" >"$COUNTS"
+if [ "$failed" -gt 0 ]; then
+	echo "---- last 100 lines of $LOG ----"
+	tail -n 100 "$LOG"
+	echo "---- failed checks ----"
+	printf '    %s\n' "${failures[@]}"
+fi
+echo "stress: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

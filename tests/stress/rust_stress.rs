@@ -1,0 +1,833 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Stress test of the Rust driver-core bindings on QEMU's `edu` devices (1234:11e8).
+//!
+//! The module registers a PCI driver whose probe allocates, through the bindings, one resource
+//! of each kind: a [`Devres`] holding a payload whose drops are counted, the BAR
+//! ([`pci::Device::iomap_region_sized`]), a [`CoherentAllocation`], a [`StreamingMapping`] and,
+//! where the format is built, an ARM LPAE stage-1 [`IoPageTable`] that maps the coherent buffer
+//! ([`IoPageTable::map_coherent`]). All of it lives in the driver data or in `Devres`, reachable
+//! through an [`Arc`] that the driver data shares with a per-device slot.
+//!
+//! Two kernel threads per device read the slot in a loop and use the resources through
+//! [`Devres::try_access`]: one starts small edu DMA transfers (from the coherent or the
+//! streaming buffer to the device's buffer at 0x40000) and polls for their end, the other reads and writes registers, the
+//! payload, the coherent buffer and the page table. They run on across every unbind and bind,
+//! so that their accesses race the revocation; they count the accesses that found the resource
+//! and those that found it revoked (`None`).
+//!
+//! Module init then runs, with the threads going:
+//!
+//! 1. `cycles` unbind/bind cycles, alternating over the bound devices;
+//! 2. `fault_probes` probe attempts under allocation-fault injection (failslab and
+//!    fail_page_alloc, configured by the caller with `task-filter` set; this module marks only
+//!    its own task, and only around each attach), checking after each failed attempt that
+//!    nothing the attempt allocated is still alive, and after each successful one that the
+//!    unbind released the payload;
+//!
+//! stops and joins the threads, unbinds the devices, drops every resource and checks that no
+//! payload and no resource is left. It prints one summary line and `STRESS-DONE`:
+//!
+//! ```text
+//! STRESS: cycles=N accessors=N accesses=N revoked_seen=N dma=N fault_probes=N failed=N
+//!         succeeded=N leaked=N errors=N
+//! ```
+//!
+//! (on one line) and returns 0 only if every check held. `scripts/stress.sh` builds it as an
+//! external module and boots it on the debug kernel (KASAN, lockdep, kmemleak, debug objects,
+//! DMA-API debug).
+
+use core::ffi::c_ulong;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use kernel::{
+    bindings, c_str,
+    device::{Core, RawDevice},
+    device_id::IdArray,
+    devres::Devres,
+    dma::{CoherentAllocation, DataDirection, DmaAddress, DmaMask, StreamingMapping},
+    driver::Registration,
+    kunit::thread,
+    new_mutex, pci,
+    prelude::*,
+    sync::{rcu, Arc, Mutex},
+    types::ARef,
+};
+
+#[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
+use kernel::io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush, PhysAddr};
+
+/// The edu registers used here.
+mod regs {
+    pub(crate) const ID: usize = 0x00;
+    pub(crate) const LIVENESS: usize = 0x04;
+    pub(crate) const DMA_SRC: usize = 0x80;
+    pub(crate) const DMA_DST: usize = 0x88;
+    pub(crate) const DMA_COUNT: usize = 0x90;
+    pub(crate) const DMA_CMD: usize = 0x98;
+    /// `DMA_CMD`: start a transfer (memory to device); cleared by the device when done.
+    pub(crate) const DMA_START: u64 = 0x1;
+    /// The extent of the registers above.
+    pub(crate) const END: usize = 0x100;
+}
+
+type Bar = pci::Bar<{ regs::END }>;
+
+/// The low byte of the identification register.
+const ID_MAGIC: u32 = 0xed;
+/// The device's buffer in its DMA address space.
+const EDU_BUFFER: DmaAddress = 0x40000;
+/// The size of the coherent buffer, of the streaming buffer and of each transfer.
+const BUF_SIZE: usize = 4096;
+/// The devices this module drives at most (QEMU runs with two).
+const MAX_DEVICES: usize = 2;
+/// A transfer takes 100 ms of the device's clock; polled every 10 ms, given up after 2 s.
+const DMA_POLL_MS: u32 = 10;
+const DMA_POLL_LIMIT: u32 = 200;
+/// Pause of the DMA thread between transfers, so that an unbind often finds the engine idle.
+const DMA_PAUSE_MS: u32 = 100;
+/// Where the page table maps the coherent buffer.
+#[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
+const MMU_IOVA: usize = 0x10_0000_0000;
+/// The value every payload holds.
+const PAYLOAD_MAGIC: u64 = 0x5354_5245_5353_0001;
+
+// Module parameters. Rust modules of this kernel have no parameter support in `module!`, so the
+// `struct kernel_param` entries are laid out here by hand, in the `__param` section the module
+// loader reads them from (what C's `module_param()` emits). The loader writes the values with
+// `param_ops_ulong` while it parses the arguments, before `init` runs; the module reads them
+// only in `init`.
+
+/// The number of unbind/bind cycles, over all devices.
+static CYCLES: AtomicUsize = AtomicUsize::new(10_000);
+/// The number of probe attempts under fault injection.
+static FAULT_PROBES: AtomicUsize = AtomicUsize::new(1_000);
+
+/// A `struct kernel_param` that may be a `static`.
+#[repr(transparent)]
+struct KernelParam(bindings::kernel_param);
+
+// SAFETY: The entry is only read, by the module loader; the value it points to is an atomic of
+// the size of `unsigned long`, written by the loader before `init` and read only afterwards.
+unsafe impl Sync for KernelParam {}
+
+/// Declares a module parameter of C type `unsigned long` stored in the `AtomicUsize` `$var` (its
+/// description is in [`MODINFO_PARAMS`]).
+macro_rules! ulong_param {
+    ($entry:ident, $name:literal, $var:ident) => {
+        #[link_section = "__param"]
+        #[used]
+        static $entry: KernelParam = KernelParam(bindings::kernel_param {
+            name: concat!($name, "\0").as_ptr().cast(),
+            // NULL: the parameter has no sysfs file (`perm` 0), so no module lock is needed.
+            mod_: core::ptr::null_mut(),
+            ops: core::ptr::addr_of!(bindings::param_ops_ulong),
+            perm: 0,
+            level: -1,
+            flags: 0,
+            __bindgen_anon_1: bindings::kernel_param__bindgen_ty_1 {
+                arg: $var.as_ptr().cast(),
+            },
+        });
+        const _: () = assert!(core::mem::size_of::<usize>() == core::mem::size_of::<c_ulong>());
+    };
+}
+ulong_param!(PARAM_CYCLES, "cycles", CYCLES);
+ulong_param!(PARAM_FAULT_PROBES, "fault_probes", FAULT_PROBES);
+
+/// `modinfo` descriptions of the parameters, as `MODULE_PARM_DESC()` and `module_param()` emit.
+#[link_section = ".modinfo"]
+#[used]
+static MODINFO_PARAMS: [u8; 153] = *b"parmtype=cycles:ulong\0\
+parm=cycles:unbind/bind cycles over all devices\0\
+parmtype=fault_probes:ulong\0\
+parm=fault_probes:probe attempts under fault injection\0";
+
+// Counters.
+
+/// Payloads alive (created and not yet dropped), over all generations.
+static LIVE_PAYLOADS: AtomicUsize = AtomicUsize::new(0);
+/// Resource handles alive (see [`Counted`]), over all generations.
+static LIVE_RESOURCES: AtomicUsize = AtomicUsize::new(0);
+/// The generation of the current probe attempt: objects remember the generation that created
+/// them, and the `GEN_*` counters count only the live objects of the current one.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+static GEN_PAYLOADS: GenCounter = GenCounter::new();
+static GEN_RESOURCES: GenCounter = GenCounter::new();
+
+static ACCESSES: AtomicU64 = AtomicU64::new(0);
+static REVOKED_SEEN: AtomicU64 = AtomicU64::new(0);
+static DMA_DONE: AtomicU64 = AtomicU64::new(0);
+/// Accesses that found a wrong value, and transfers that timed out.
+static ACCESS_ERRORS: AtomicU64 = AtomicU64::new(0);
+/// Probes that failed outside fault injection.
+static PROBE_ERRORS: AtomicU64 = AtomicU64::new(0);
+/// Whether fault injection is on for the attach in progress (probe errors are expected then).
+static INJECTING: AtomicBool = AtomicBool::new(false);
+
+/// The number of live objects of one generation: the generation in the upper 32 bits, the count
+/// in the lower 32, changed together so that an object of an older generation dropped while a
+/// new one starts can not touch the new count.
+struct GenCounter(AtomicU64);
+
+impl GenCounter {
+    const fn new() -> Self {
+        Self(AtomicU64::new(0))
+    }
+
+    /// Starts counting generation `gen` from zero.
+    fn start(&self, gen: u64) {
+        self.0.store(gen << 32, Ordering::SeqCst);
+    }
+
+    /// Adds `delta` (1 or -1) to the count if `gen` is the generation being counted.
+    fn add(&self, gen: u64, delta: i64) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                (v >> 32 == gen & 0xffff_ffff).then(|| (v as i64 + delta) as u64)
+            });
+    }
+
+    /// Returns the count if `gen` is the generation being counted.
+    fn count(&self, gen: u64) -> Option<u32> {
+        let v = self.0.load(Ordering::SeqCst);
+        (v >> 32 == gen & 0xffff_ffff).then_some(v as u32)
+    }
+}
+
+/// The value of the payload `Devres`; counts its own drops.
+struct Payload {
+    magic: u64,
+    gen: u64,
+}
+
+impl Payload {
+    fn new() -> Self {
+        let gen = GENERATION.load(Ordering::SeqCst);
+        LIVE_PAYLOADS.fetch_add(1, Ordering::SeqCst);
+        GEN_PAYLOADS.add(gen, 1);
+        Self {
+            magic: PAYLOAD_MAGIC,
+            gen,
+        }
+    }
+}
+
+impl Drop for Payload {
+    fn drop(&mut self) {
+        GEN_PAYLOADS.add(self.gen, -1);
+        LIVE_PAYLOADS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A resource handle whose life is counted in [`LIVE_RESOURCES`] and [`GEN_RESOURCES`].
+///
+/// Dropping a handle releases its resource (a `Devres` revokes and drops its value, a streaming
+/// mapping unmaps), so a handle that is gone is a resource that is gone.
+struct Counted<T> {
+    inner: T,
+    gen: u64,
+}
+
+impl<T> Counted<T> {
+    fn new(inner: T) -> Self {
+        let gen = GENERATION.load(Ordering::SeqCst);
+        LIVE_RESOURCES.fetch_add(1, Ordering::SeqCst);
+        GEN_RESOURCES.add(gen, 1);
+        Self { inner, gen }
+    }
+}
+
+impl<T> core::ops::Deref for Counted<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T> Drop for Counted<T> {
+    fn drop(&mut self) {
+        GEN_RESOURCES.add(self.gen, -1);
+        LIVE_RESOURCES.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Everything one binding allocates.
+struct Resources {
+    payload: Counted<Devres<Payload>>,
+    bar: Counted<Devres<Bar>>,
+    coherent: Counted<Arc<Devres<CoherentAllocation<u8>>>>,
+    streaming: Counted<StreamingMapping<u8>>,
+    #[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
+    pgtable: Counted<Devres<IoPageTable<ArmLpaeS1, NoFlush>>>,
+    /// Set by `remove`: no new transfer may start.
+    stopping: AtomicBool,
+}
+
+/// A device this module has seen, and the resources of its latest binding.
+struct Slot {
+    pdev: Option<ARef<pci::Device>>,
+    res: Option<Arc<Resources>>,
+}
+
+/// State shared by the driver, the threads and module init.
+#[pin_data]
+struct Shared {
+    #[pin]
+    slots: Mutex<[Slot; MAX_DEVICES]>,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    /// Returns the resources of the latest binding of device `i`, if any.
+    fn resources(&self, i: usize) -> Option<Arc<Resources>> {
+        self.slots.lock()[i].res.clone()
+    }
+
+    /// Returns the devices seen so far.
+    fn devices(&self) -> KVec<ARef<pci::Device>> {
+        let mut v = KVec::new();
+        for slot in self.slots.lock().iter() {
+            if let Some(pdev) = &slot.pdev {
+                // Allocation failure only shortens the list, which the caller checks.
+                let _ = v.push(pdev.clone(), GFP_KERNEL);
+            }
+        }
+        v
+    }
+}
+
+/// The [`Shared`] state while the driver is registered (published before, cleared after).
+static SHARED: AtomicPtr<Shared> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The driver data.
+struct StressDriver {
+    res: Arc<Resources>,
+}
+
+static ID_TABLE: IdArray<pci::DeviceId, (), 1> =
+    IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+
+impl StressDriver {
+    fn allocate(pdev: &pci::Device<Core>) -> Result<Resources> {
+        let dev = pdev.as_ref();
+        dev.dma_set_mask_and_coherent(DmaMask::new::<28>())?;
+        pdev.enable_device_mem()?;
+        pdev.set_master();
+
+        let payload = Counted::new(Devres::new(dev, Payload::new(), GFP_KERNEL)?);
+        let bar = Counted::new(pdev.iomap_region_sized::<{ regs::END }>(0, c_str!("rust_stress"))?);
+        let id = bar.access(dev)?.read32::<{ regs::ID }>();
+        if id & 0xff != ID_MAGIC {
+            return Err(ENODEV);
+        }
+        let coherent = CoherentAllocation::<u8>::alloc_coherent(dev, BUF_SIZE, GFP_KERNEL)?;
+        let coherent = Counted::new(Arc::new(coherent, GFP_KERNEL)?);
+        let buf = KVec::from_elem(0x5au8, BUF_SIZE, GFP_KERNEL)?;
+        let streaming = Counted::new(StreamingMapping::map(dev, buf, DataDirection::ToDevice)?);
+        #[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
+        let pgtable = {
+            let cfg = Config::new((1 << 12) | (1 << 21) | (1 << 30), 48, 48);
+            let table = Counted::new(IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, NoFlush)?);
+            table
+                .access(dev)?
+                .map_coherent(dev, MMU_IOVA, &coherent, prot::READ | prot::WRITE)?;
+            table
+        };
+        Ok(Resources {
+            payload,
+            bar,
+            coherent,
+            streaming,
+            #[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
+            pgtable,
+            stopping: AtomicBool::new(false),
+        })
+    }
+}
+
+impl pci::Driver for StressDriver {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = &ID_TABLE;
+
+    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+        let shared = SHARED.load(Ordering::Acquire);
+        if shared.is_null() {
+            return Err(ENODEV);
+        }
+        // SAFETY: `SHARED` points to the state that module init keeps alive from before it
+        // registers the driver until after the registration is dropped, which waits for every
+        // probe to return.
+        let shared = unsafe { &*shared };
+        let raw = pdev.as_raw();
+        // The slot of this device, taken when it is first probed.
+        let slot = {
+            let mut slots = shared.slots.lock();
+            match slots
+                .iter()
+                .position(|s| s.pdev.as_ref().is_some_and(|p| p.as_raw() == raw))
+            {
+                Some(i) => Ok((i, slots[i].res.take())),
+                None => match slots.iter().position(|s| s.pdev.is_none()) {
+                    Some(i) => {
+                        slots[i].pdev = Some((&***pdev).into());
+                        Ok((i, None))
+                    }
+                    None => Err(ENOSPC),
+                },
+            }
+        };
+        let result = slot.and_then(|(i, old)| {
+            // The previous binding's (revoked) resources go first, outside the lock (dropping
+            // them sleeps), and before this binding adds nodes to the device's devres list:
+            // `Devres::drop` looks its node up by address, and its node was freed at the unbind.
+            drop(old);
+            let res = Arc::new(Self::allocate(pdev)?, GFP_KERNEL)?;
+            let this = KBox::pin(StressDriver { res: res.clone() }, GFP_KERNEL)?;
+            // Published last, so that a failed probe leaves nothing behind.
+            shared.slots.lock()[i].res = Some(res);
+            Ok(this)
+        });
+        if result.is_err() && !INJECTING.load(Ordering::SeqCst) {
+            PROBE_ERRORS.fetch_add(1, Ordering::SeqCst);
+        }
+        result
+    }
+
+    fn remove(pdev: &pci::Device<Core>, this: Pin<&Self>) {
+        // Quiesce the DMA engine: no thread starts a transfer once it sees `stopping`, and
+        // those that started one before are out of their RCU sections after the grace period.
+        this.res.stopping.store(true, Ordering::SeqCst);
+        rcu::synchronize_rcu();
+        if let Ok(bar) = this.res.bar.access(pdev.as_ref()) {
+            for _ in 0..DMA_POLL_LIMIT {
+                if bar.read64::<{ regs::DMA_CMD }>() & regs::DMA_START == 0 {
+                    return;
+                }
+                kernel::delay::msleep(DMA_POLL_MS);
+            }
+            ACCESS_ERRORS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Counts one access that found its resource (`true`) or found it revoked.
+fn seen(available: bool) -> bool {
+    if available {
+        ACCESSES.fetch_add(1, Ordering::Relaxed);
+    } else {
+        REVOKED_SEEN.fetch_add(1, Ordering::Relaxed);
+    }
+    available
+}
+
+fn error() {
+    ACCESS_ERRORS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// One round of the MMIO thread: registers, payload, coherent buffer, page table.
+fn mmio_round(res: &Resources, round: u32) {
+    match res.bar.try_access() {
+        Some(bar) => {
+            seen(true);
+            if bar.read32::<{ regs::ID }>() & 0xff != ID_MAGIC {
+                error();
+            }
+            bar.write32::<{ regs::LIVENESS }>(round);
+            if bar.read32::<{ regs::LIVENESS }>() != !round {
+                error();
+            }
+        }
+        None => {
+            seen(false);
+        }
+    }
+    match res.payload.try_access_with(|p| p.magic) {
+        Some(magic) => {
+            seen(true);
+            if magic != PAYLOAD_MAGIC {
+                error();
+            }
+        }
+        None => {
+            seen(false);
+        }
+    }
+    // The first half of the buffer is what the DMA thread sends; this thread uses the rest.
+    let i = BUF_SIZE / 2 + (round as usize % (BUF_SIZE / 2));
+    match res.coherent.try_access() {
+        Some(buf) => {
+            seen(true);
+            let v = round as u8;
+            if buf.write(i, v).is_err() || buf.read(i) != Ok(v) {
+                error();
+            }
+        }
+        None => {
+            seen(false);
+        }
+    }
+    #[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
+    match (res.pgtable.try_access(), res.coherent.try_access()) {
+        (Some(table), Some(buf)) => {
+            seen(true);
+            let want = buf.dma_handle() as PhysAddr + 0x10;
+            if table.iova_to_phys(MMU_IOVA + 0x10) != Ok(want) {
+                error();
+            }
+        }
+        _ => {
+            seen(false);
+        }
+    }
+}
+
+/// The outcome of trying to start a transfer.
+enum Start {
+    Started,
+    Revoked,
+    Busy,
+}
+
+/// Starts a transfer to the device's buffer of the first half of the coherent buffer, or of the
+/// streaming buffer if `streaming`.
+///
+/// The streaming buffer stays mapped until the unbind's devres release, which comes after
+/// `remove` has waited for every transfer started here.
+fn dma_start(res: &Resources, streaming: bool) -> Start {
+    let Some(bar) = res.bar.try_access() else {
+        return Start::Revoked;
+    };
+    let Some(buf) = res.coherent.try_access() else {
+        return Start::Revoked;
+    };
+    // Inside the RCU section: `remove` sets `stopping` and then waits for this section.
+    if res.stopping.load(Ordering::SeqCst) {
+        return Start::Revoked;
+    }
+    if bar.read64::<{ regs::DMA_CMD }>() & regs::DMA_START != 0 {
+        return Start::Busy;
+    }
+    let src = if streaming {
+        res.streaming.dma_handle()
+    } else {
+        buf.dma_handle()
+    };
+    bar.write64::<{ regs::DMA_SRC }>(src);
+    bar.write64::<{ regs::DMA_DST }>(EDU_BUFFER);
+    bar.write64::<{ regs::DMA_COUNT }>((BUF_SIZE / 2) as u64);
+    bar.write64::<{ regs::DMA_CMD }>(regs::DMA_START);
+    Start::Started
+}
+
+/// One transfer of the DMA thread, with its polling; sleeps.
+fn dma_round(shared: &Shared, res: &Resources, round: u32) {
+    match dma_start(res, round % 2 == 1) {
+        Start::Revoked => {
+            seen(false);
+            return;
+        }
+        Start::Busy => return,
+        Start::Started => {
+            seen(true);
+        }
+    }
+    for _ in 0..DMA_POLL_LIMIT {
+        kernel::delay::msleep(DMA_POLL_MS);
+        match res
+            .bar
+            .try_access_with(|bar| bar.read64::<{ regs::DMA_CMD }>() & regs::DMA_START == 0)
+        {
+            Some(true) => {
+                DMA_DONE.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Some(false) => {}
+            // Unbound meanwhile; `remove` waited for the transfer.
+            None => {
+                seen(false);
+                return;
+            }
+        }
+        if shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
+    }
+    error();
+}
+
+/// The body of accessor thread `kind` (0: DMA, 1: MMIO) of device slot `i`.
+fn accessor(shared: Arc<Shared>, i: usize, kind: usize) {
+    let mut round: u32 = 0;
+    while !shared.stop.load(Ordering::Relaxed) {
+        round = round.wrapping_add(1);
+        match shared.resources(i) {
+            Some(res) if kind == 0 => {
+                dma_round(&shared, &res, round);
+                drop(res);
+                kernel::delay::msleep(DMA_PAUSE_MS);
+            }
+            Some(res) => {
+                mmio_round(&res, round);
+                // This thread may drop the last reference to an old binding's resources.
+                drop(res);
+                kernel::delay::msleep(1);
+            }
+            None => kernel::delay::msleep(1),
+        }
+    }
+}
+
+/// Returns the driver bound to `dev`, as a pointer (NULL if none).
+fn driver_of(dev: &pci::Device) -> *mut bindings::device_driver {
+    // SAFETY: `dev` is valid (counted); only this module's init binds and unbinds the devices
+    // while it runs, and it is the caller, so nothing writes the field concurrently.
+    unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*dev.raw_device()).driver)) }
+}
+
+// Binding and unbinding from module init: `device_release_driver()` and `device_attach()` are
+// what the driver core's sysfs `unbind` attribute and a bus rescan call. They take the device
+// lock themselves and need only a valid, registered device, which the counted references held
+// in the slots guarantee (the devices are never removed from the bus here). Calling them from
+// here rather than through sysfs from the init script keeps the probe in this task, so that
+// `make_it_fail` applies to its allocations, and avoids thousands of process spawns per run.
+
+/// Unbinds `dev` from its driver, if any.
+fn unbind(dev: &pci::Device) {
+    // SAFETY: See above: `dev` is valid and registered; the call takes the device lock.
+    unsafe { bindings::device_release_driver(dev.raw_device()) };
+}
+
+/// Tries to bind `dev`; returns whether it is bound afterwards.
+fn attach(dev: &pci::Device) -> bool {
+    // SAFETY: As for `unbind`.
+    let r = unsafe { bindings::device_attach(dev.raw_device()) };
+    r == 1 && !driver_of(dev).is_null()
+}
+
+/// Sets or clears `current->make_it_fail`, which failslab and fail_page_alloc (with
+/// `task-filter`) read to decide whether this task's allocations may fail.
+fn make_it_fail(on: bool) {
+    // SAFETY: `get_current()` is the running task, valid while it runs; the field is a plain
+    // `int` that the fault-injection code reads from this same task.
+    unsafe { (*bindings::get_current()).make_it_fail = on.into() };
+}
+
+/// Phase 1; returns the number of failed cycles.
+fn cycles(devs: &[ARef<pci::Device>], n: usize) -> usize {
+    let mut errors = 0;
+    for c in 0..n {
+        let dev = &devs[c % devs.len()];
+        unbind(dev);
+        if !driver_of(dev).is_null() {
+            errors += 1;
+        }
+        if !attach(dev) {
+            errors += 1;
+        }
+        if (c + 1) % 100 == 0 || c + 1 == n {
+            pr_info!(
+                "STRESS-PHASE: {} of {} cycles, {} errors\n",
+                c + 1,
+                n,
+                errors
+            );
+        }
+    }
+    errors
+}
+
+/// The result of phase 2.
+#[derive(Default)]
+struct FaultResult {
+    failed: usize,
+    succeeded: usize,
+    leaked: usize,
+}
+
+/// Phase 2.
+fn fault_probes(devs: &[ARef<pci::Device>], n: usize) -> FaultResult {
+    let mut r = FaultResult::default();
+    for k in 0..n {
+        let dev = &devs[k % devs.len()];
+        unbind(dev);
+        let gen = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
+        GEN_PAYLOADS.start(gen);
+        GEN_RESOURCES.start(gen);
+        INJECTING.store(true, Ordering::SeqCst);
+        make_it_fail(true);
+        let bound = attach(dev);
+        make_it_fail(false);
+        INJECTING.store(false, Ordering::SeqCst);
+        if bound {
+            r.succeeded += 1;
+            unbind(dev);
+            // The unbind revoked and dropped this binding's payload.
+            if GEN_PAYLOADS.count(gen) != Some(0) {
+                r.leaked += 1;
+            }
+        } else {
+            r.failed += 1;
+            // Nothing the failed attempt allocated may be alive.
+            if GEN_PAYLOADS.count(gen) != Some(0) || GEN_RESOURCES.count(gen) != Some(0) {
+                r.leaked += 1;
+            }
+        }
+        if (k + 1) % 100 == 0 || k + 1 == n {
+            pr_info!(
+                "STRESS-PHASE: {} of {} fault probes, {} failed, {} leaked\n",
+                k + 1,
+                n,
+                r.failed,
+                r.leaked
+            );
+        }
+    }
+    r
+}
+
+/// Runs both phases with the accessor threads going; returns whether every check held.
+fn run(shared: &Arc<Shared>) -> bool {
+    let n_cycles = CYCLES.load(Ordering::Relaxed);
+    let n_faults = FAULT_PROBES.load(Ordering::Relaxed);
+    let devs = shared.devices();
+    let mut ok = !devs.is_empty();
+    if devs.is_empty() {
+        pr_err!("STRESS: no edu device bound to rust_stress\n");
+    }
+
+    let mut threads = KVec::new();
+    for i in 0..devs.len() {
+        for kind in 0..2 {
+            let s = shared.clone();
+            match thread::spawn(move || accessor(s, i, kind)) {
+                Ok(t) => {
+                    if threads.push(t, GFP_KERNEL).is_err() {
+                        ok = false;
+                    }
+                }
+                Err(_) => ok = false,
+            }
+        }
+    }
+    let accessors = threads.len();
+
+    let mut errors = 0;
+    let mut fault = FaultResult::default();
+    if !devs.is_empty() {
+        errors += cycles(&devs, n_cycles);
+        fault = fault_probes(&devs, n_faults);
+    }
+
+    shared.stop.store(true, Ordering::SeqCst);
+    drop(threads);
+
+    // Tear down: unbind, drop every binding's resources, and count what is left.
+    for dev in devs.iter() {
+        unbind(dev);
+    }
+    let old: [Option<Arc<Resources>>; MAX_DEVICES] = {
+        let mut slots = shared.slots.lock();
+        core::array::from_fn(|i| slots[i].res.take())
+    };
+    // Dropped outside the lock: the drops revoke, which sleeps.
+    drop(old);
+    let left = LIVE_PAYLOADS.load(Ordering::SeqCst) + LIVE_RESOURCES.load(Ordering::SeqCst);
+    let leaked = fault.leaked + left;
+    let access_errors = ACCESS_ERRORS.load(Ordering::SeqCst);
+    let probe_errors = PROBE_ERRORS.load(Ordering::SeqCst);
+    errors += (access_errors + probe_errors) as usize;
+
+    // Rebind for the rest of the module's life; `rmmod` unbinds again.
+    for dev in devs.iter() {
+        if !attach(dev) {
+            errors += 1;
+        }
+    }
+
+    let accesses = ACCESSES.load(Ordering::SeqCst);
+    let revoked = REVOKED_SEEN.load(Ordering::SeqCst);
+    pr_info!(
+        "STRESS: cycles={} accessors={} accesses={} revoked_seen={} dma={} fault_probes={} failed={} succeeded={} leaked={} errors={}\n",
+        n_cycles,
+        accessors,
+        accesses,
+        revoked,
+        DMA_DONE.load(Ordering::SeqCst),
+        n_faults,
+        fault.failed,
+        fault.succeeded,
+        leaked,
+        errors
+    );
+    ok &= accessors == 2 * devs.len() && leaked == 0 && errors == 0 && accesses > 0;
+    // Thousands of cycles with four threads must see revoked resources, and a thousand probes
+    // under 10% allocation failure must both fail and succeed.
+    if n_cycles >= 100 {
+        ok &= revoked > 0;
+    }
+    if n_faults >= 100 {
+        ok &= fault.failed > 0 && fault.succeeded > 0;
+    }
+    pr_info!("STRESS-DONE {}\n", if ok { "ok" } else { "FAILED" });
+    ok
+}
+
+struct StressModule {
+    reg: Option<Pin<KBox<Registration<pci::Adapter<StressDriver>>>>>,
+    _shared: Arc<Shared>,
+}
+
+impl kernel::Module for StressModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let shared = Arc::pin_init(
+            pin_init!(Shared {
+                slots <- new_mutex!([
+                    Slot { pdev: None, res: None },
+                    Slot { pdev: None, res: None },
+                ]),
+                stop: AtomicBool::new(false),
+            }),
+            GFP_KERNEL,
+        )?;
+        SHARED.store(
+            core::ptr::from_ref::<Shared>(&shared).cast_mut(),
+            Ordering::Release,
+        );
+        let reg = match KBox::pin_init(Registration::new(c_str!("rust_stress"), module), GFP_KERNEL)
+        {
+            Ok(reg) => reg,
+            Err(e) => {
+                SHARED.store(core::ptr::null_mut(), Ordering::Release);
+                return Err(e);
+            }
+        };
+        if run(&shared) {
+            Ok(Self {
+                reg: Some(reg),
+                _shared: shared,
+            })
+        } else {
+            drop(reg);
+            SHARED.store(core::ptr::null_mut(), Ordering::Release);
+            Err(EIO)
+        }
+    }
+}
+
+impl Drop for StressModule {
+    fn drop(&mut self) {
+        // Unregister (unbinding the devices) before the shared state may go.
+        drop(self.reg.take());
+        SHARED.store(core::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+module! {
+    type: StressModule,
+    name: "rust_stress",
+    author: "Rust for Linux Contributors",
+    description: "Stress test of the Rust driver-core bindings on QEMU's edu device",
+    license: "GPL v2",
+}
