@@ -83,18 +83,26 @@ printf '    QEMU ended after %d s (exit status %d)\n' "$elapsed" "$rc"
 # The log without the reports of injected page-allocation failures: each
 # starts with "<task>: page allocation failure: order:N, mode:..." and ends
 # with the "</TASK>" line closing its call trace (the memory summary after
-# it holds no report keyword). Counted separately. The two lines in which
-# DMA-API debugging announces itself at boot go too.
+# it holds no report keyword). Counted separately. So is the one warning
+# the core kernel itself gives when an injected slab failure hits the
+# GFP_NOWAIT allocation in va_clip() while ioremap() (a BAR mapping) finds a
+# virtual area: the WARN_ON_ONCE in va_alloc() (mm/vmalloc.c), after which
+# the mapping fails cleanly with ENOMEM. Only a block whose WARNING line names
+# mm/vmalloc.c and alloc_vmap_area goes, up to its "end trace" line. The two
+# lines in which DMA-API debugging announces itself at boot go too.
 FILTERED=$LOGS/stress.filtered.log
-awk -v counts="$LOGS/stress.allocfail" '
+awk -v counts="$LOGS/stress.allocfail" -v vcounts="$LOGS/stress.vmapwarn" '
 	/page allocation failure: order:/ { inblock = 1; n++; lines = 0; next }
 	inblock { lines++; if ($0 ~ /<\/TASK>/ || lines > 200) inblock = 0; next }
+	/WARNING: CPU: [0-9]+ PID: [0-9]+ at mm\/vmalloc\.c:[0-9]+ alloc_vmap_area/ { invmap = 1; v++; lines = 0; next }
+	invmap { lines++; if ($0 ~ /---\[ end trace/ || lines > 200) invmap = 0; next }
 	/DMA-API: (preallocated [0-9]+ debug entries|debugging enabled by kernel config)$/ { next }
 	{ print }
-	END { print n + 0 > counts }
+	END { print n + 0 > counts; print v + 0 > vcounts }
 ' "$LOG" >"$FILTERED"
 alloc_failures=$(cat "$LOGS/stress.allocfail")
-rm -f "$LOGS/stress.allocfail"
+vmap_warnings=$(cat "$LOGS/stress.vmapwarn")
+rm -f "$LOGS/stress.allocfail" "$LOGS/stress.vmapwarn"
 
 # The checks.
 passed=0 failed=0 failures=()
@@ -174,6 +182,7 @@ done
 echo "    sample sysfs cycles: ${sample_ok:-none} of $STRESS_SAMPLE_CYCLES"
 echo "    ${summary:-no summary line}"
 echo "    injected page-allocation failure reports (skipped): $alloc_failures"
+echo "    va_alloc() warnings after an injected slab failure (skipped, at most 1): $vmap_warnings"
 echo "    kmemleak objects after the scans: ${kmemleak:-none}"
 for r in "${reports[@]}"; do
 	name=${r%%|*}
