@@ -22,10 +22,12 @@ rm -f "$LOGS/lint.counts"
 run() { # name, make arguments
 	local log=$LOGS/lint-$1.log
 	step "$1"
-	in_root "cd $KSRC && make LLVM=1 O=$KOUT -j$JOBS $2" >"$log" 2>&1 || echo "    make failed (see $log)"
-	local hits
+	local hits ok=1
+	in_root "cd $KSRC && make LLVM=1 O=$KOUT -j$JOBS $2" >"$log" 2>&1 || ok=0
 	hits=$(grep -E -A8 '^(warning|error)' "$log" | grep -E -B3 -A5 "($pattern)" || true)
-	if [ -n "$hits" ] || grep -q '^error' "$log"; then
+	# rustfmtcheck reports as "Diff in <file>" and fails; any failed make is a finding.
+	[ $ok = 1 ] || hits+=$'\n'"    make failed (see $log):"$'\n'"$(grep -E -A6 '^(Diff in|error)' "$log" | head -n 40)"
+	if [ -n "$hits" ]; then
 		echo "$hits" | head -n 80
 		found=$((found + 1))
 	else

@@ -277,7 +277,9 @@ impl<T: Send> Devres<T> {
 impl<T: Send> Drop for Devres<T> {
     fn drop(&mut self) {
         // The same address as `Arc::into_raw` gave the node.
-        let data = core::ptr::from_ref::<Inner<T>>(&self.inner).cast_mut().cast::<c_void>();
+        let data = core::ptr::from_ref::<Inner<T>>(&self.inner)
+            .cast_mut()
+            .cast::<c_void>();
         // SAFETY: The device is alive (counted by `inner.dev`); `devres_remove()` calls
         // `match_node` only for nodes released by `release::<T>`, as it requires, and `data` is
         // only compared.
