@@ -3,8 +3,8 @@
 # of kunit.config: KASAN, lockdep, atomic-sleep and RCU checks, kmemleak,
 # debug objects, fault injection), in their own build directory, then a short
 # stress run on the same kernel (scripts/stress.sh with CHECK_STRESS_CYCLES
-# unbind/bind cycles, default 200, all 1,000 fault-injected probes, and
-# CHECK_STRESS_SAMPLE_CYCLES sysfs cycles of the sample, default 20; `make
+# unbind/bind cycles, default 1,000, all 1,000 fault-injected probes, and
+# CHECK_STRESS_SAMPLE_CYCLES sysfs cycles of the sample, default 50; `make
 # stress` is the full run). Passes only if every test passes and the kernel
 # logs have no report. The last line is "N passed, N failed".
 . "$(dirname "$0")/lib.sh"
@@ -19,8 +19,8 @@ fi
 bash "$TOP/scripts/kunit.sh" --debug || true
 read -r passed failed <"$CACHE/logs/kunit-debug.counts" 2>/dev/null || { passed=0 failed=1; }
 if grep -q '^Running tests with:' "$CACHE/logs/kunit-debug.log" 2>/dev/null; then
-	STRESS_CYCLES=${CHECK_STRESS_CYCLES:-200} STRESS_FAULT_PROBES=1000 \
-		STRESS_SAMPLE_CYCLES=${CHECK_STRESS_SAMPLE_CYCLES:-20} STRESS_TIMEOUT=2400 \
+	STRESS_CYCLES=${CHECK_STRESS_CYCLES:-1000} STRESS_FAULT_PROBES=1000 \
+		STRESS_SAMPLE_CYCLES=${CHECK_STRESS_SAMPLE_CYCLES:-50} STRESS_TIMEOUT=2400 \
 		bash "$TOP/scripts/stress.sh" || true
 	read -r p f <"$CACHE/logs/stress.counts" 2>/dev/null || { p=0 f=1; }
 else

@@ -57,16 +57,6 @@ printf '    QEMU ended after %d s (exit status %d)\n' "$elapsed" "$rc"
 
 # The checks.
 passed=0 failed=0 failures=()
-check() { # description, then the test as a command
-	local what=$1
-	shift
-	if "$@"; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		failures+=("$what")
-	fi
-}
 absent() { ! grep -qE -- "$1" "$LOG"; }
 no_timeout() { [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ]; }
 at_least() { [ "$(grep -cE -- "$2" "$LOG")" -ge "$1" ]; }

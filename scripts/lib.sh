@@ -11,6 +11,20 @@ KSRC=/build/linux
 KOUT=/build/out
 JOBS=${JOBS:-$(nproc)}
 
+# One check of a test script: a description, then the test as a command. The
+# caller sets passed=0 failed=0 failures=() first; a failed check's
+# description is added to failures.
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failures+=("$what")
+	fi
+}
+
 step() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -90,7 +104,7 @@ boot_qemu() {
 	# --foreground: QEMU stays in this process group and so gets a Ctrl-C too.
 	{ in_root "timeout --foreground -k 10 $timeout qemu-system-x86_64 -nodefaults -accel tcg \
 		-no-reboot -nographic -serial stdio -bios qboot.rom -pidfile $work/qemu.pid $* </dev/null" 2>&1 |
-		tr -d '\r' >"$log"; } &
+		sed -u 's/\r//g' >"$log"; } &
 	wait $! || rc=$?
 	stop_qemu
 	return $rc

@@ -16,6 +16,12 @@
 //! flags known; anything else is [`EINVAL`] (or [`ERANGE`] for a range outside the address
 //! sizes).
 //!
+//! The table also keeps the set of input ranges that are mapped, so that a map over a mapped
+//! range is [`EEXIST`] and an unmap of a range that is not all mapped is [`ENOENT`] before C
+//! sees either: the C code would warn, or silently replace the smaller pages under a block it
+//! is asked to map. Maps that overlap each other, and unmaps that do, are refused in the same
+//! way when they race; a map racing an unmap of the same range is a caller error, as in C.
+//!
 //! Mapping a physical address is `unsafe`: the device may then read and write that memory.
 //! Memory the driver owns is mapped safely with [`IoPageTable::map_coherent`]: the table keeps a
 //! reference to the [`CoherentAllocation`] until the range is unmapped with
@@ -26,15 +32,18 @@
 
 use crate::{
     alloc::KVec,
-    alloc::{flags::GFP_KERNEL, Flags, KBox},
+    alloc::{
+        flags::{GFP_KERNEL, GFP_NOWAIT, __GFP_NOWARN},
+        Flags, KBox,
+    },
     bindings,
     device::{Bound, Device},
     devres::Devres,
     dma::CoherentAllocation,
     error::{code::*, to_result, Result},
     init::InPlaceInit,
-    new_mutex,
-    sync::{Arc, Mutex},
+    new_mutex, new_spinlock,
+    sync::{Arc, Mutex, SpinLock},
     types::{ARef, AsBytes, FromBytes},
 };
 use core::{ffi::c_void, marker::PhantomData, pin::Pin, ptr::NonNull};
@@ -476,6 +485,8 @@ pub struct IoPageTable<F: Format, T: FlushOps> {
     /// The driver-owned memory mapped by [`IoPageTable::map_coherent`], dropped after `ops` is
     /// freed (fields drop after [`Drop::drop`]).
     regions: Pin<KBox<Mutex<KVec<Option<Region>>>>>,
+    /// The input ranges that are mapped.
+    mapped: Pin<KBox<SpinLock<Ranges>>>,
     dev: ARef<Device>,
     _format: PhantomData<F>,
 }
@@ -502,7 +513,8 @@ struct Region {
 unsafe impl<F: Format, T: FlushOps> Send for IoPageTable<F, T> {}
 
 // SAFETY: The C io-pgtable code supports concurrent map and unmap calls on disjoint ranges, and
-// its table updates are atomic; overlapping calls return errors rather than corrupt memory.
+// its table updates are atomic; overlapping maps, and overlapping unmaps, are refused under the
+// lock of the mapped ranges before they reach it.
 unsafe impl<F: Format, T: FlushOps> Sync for IoPageTable<F, T> {}
 
 impl<F: Format, T: FlushOps + 'static> IoPageTable<F, T> {
@@ -522,6 +534,7 @@ impl<F: Format, T: FlushOps + 'static> IoPageTable<F, T> {
         }
         let flush = KBox::pin(flush, GFP_KERNEL)?;
         let regions = KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?;
+        let mapped = KBox::pin_init(new_spinlock!(Ranges(KVec::new())), GFP_KERNEL)?;
         // SAFETY: All-zeroes is a valid `struct io_pgtable_cfg` (no callbacks, NULL pointers).
         let mut cfg: bindings::io_pgtable_cfg = unsafe { core::mem::zeroed() };
         cfg.quirks = config.quirks;
@@ -544,6 +557,7 @@ impl<F: Format, T: FlushOps + 'static> IoPageTable<F, T> {
             cfg,
             flush,
             regions,
+            mapped,
             dev: ARef::from(&**dev),
             _format: PhantomData,
         };
@@ -596,9 +610,10 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
     /// Maps `pgcount` pages of `pgsize` bytes from `iova` to `paddr`; returns the number of bytes
     /// mapped.
     ///
-    /// Arguments are validated first ([`EINVAL`], [`ERANGE`]). If the C code fails part-way (for
-    /// example `EEXIST` for an iova that is already mapped, or `ENOMEM`), the error is returned
-    /// together with the bytes mapped before it: the caller unmaps those.
+    /// Arguments are validated first ([`EINVAL`], [`ERANGE`]), and a range of which any byte is
+    /// mapped already, by pages of any size, is [`EEXIST`] (nothing is mapped then). If the C
+    /// code fails part-way ([`ENOMEM`]), the error is returned together with the bytes mapped
+    /// before it: the caller unmaps those.
     ///
     /// # Safety
     ///
@@ -627,9 +642,17 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
             return Err((EINVAL, 0));
         }
         let prot = Prot::try_from_raw(prot.as_raw()).map_err(|e| (e, 0))?;
-        // The C code warns (and fails part-way) when a page is already mapped: refuse first.
-        if self.any_page(iova, pgsize, pgcount, |phys| phys != 0) {
-            return Err((EEXIST, 0));
+        // `check_iova` showed that this does not overflow.
+        let end = iova + (len - 1);
+        {
+            let mut ranges = self.mapped.lock();
+            // The C code warns, or replaces smaller pages, where a page is mapped: refuse first.
+            if ranges.overlaps(iova, end) {
+                return Err((EEXIST, 0));
+            }
+            // Room for this range and, should C map only part of it, for the split.
+            ranges.reserve(2).map_err(|e| (e, 0))?;
+            ranges.insert(iova, end);
         }
         let mut mapped = 0usize;
         // SAFETY: `ops` is a live table (type invariant); the arguments were validated; the
@@ -646,6 +669,10 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
                 &mut mapped,
             )
         };
+        if mapped < len {
+            // Only `[iova, iova + mapped)` is: forget the rest.
+            self.mapped.lock().remove(iova + mapped, end);
+        }
         match to_result(ret) {
             Ok(()) => Ok(mapped),
             Err(e) => Err((e, mapped)),
@@ -653,14 +680,27 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
     }
 
     /// Unmaps `pgcount` pages of `pgsize` bytes from `iova`; returns the number of bytes
-    /// unmapped, which is less than asked where part of the range was not mapped.
+    /// unmapped.
     ///
-    /// [`EINVAL`] or [`ERANGE`] for bad arguments; [`ENOENT`] if nothing was mapped there.
+    /// The range may have been mapped with other page sizes: part of a block is unmapped by
+    /// splitting the block, for which the C code allocates a table without sleeping. If that
+    /// fails, fewer bytes than asked are unmapped (the rest stays mapped), or [`ENOMEM`] if none.
+    ///
+    /// [`EINVAL`] or [`ERANGE`] for bad arguments; [`ENOENT`] if any of the range is not mapped
+    /// (nothing is unmapped then).
     pub fn unmap_pages(&self, iova: usize, pgsize: usize, pgcount: usize) -> Result<usize> {
-        self.check_iova(iova, pgsize, pgcount)?;
-        // The C code warns when a page is not mapped: refuse first.
-        if self.any_page(iova, pgsize, pgcount, |phys| phys == 0) {
-            return Err(ENOENT);
+        let len = self.check_iova(iova, pgsize, pgcount)?;
+        let end = iova + (len - 1);
+        {
+            let mut ranges = self.mapped.lock();
+            // The C code warns where a page is not mapped: refuse first.
+            if !ranges.covers(iova, end) {
+                return Err(ENOENT);
+            }
+            // Room for splitting the range that holds this one and, should C unmap only part
+            // of it, for putting the rest back.
+            ranges.reserve(2)?;
+            ranges.remove(iova, end);
         }
         let mut gather = core::mem::MaybeUninit::<bindings::iommu_iotlb_gather>::zeroed();
         // SAFETY: Initialises the (zeroed) gather structure in place.
@@ -681,8 +721,12 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
                 gather.as_mut_ptr(),
             )
         };
+        if unmapped < len {
+            // The rest is still mapped.
+            self.mapped.lock().insert(iova + unmapped, end);
+        }
         if unmapped == 0 {
-            return Err(ENOENT);
+            return Err(ENOMEM);
         }
         Ok(unmapped)
     }
@@ -836,16 +880,94 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
             None => 0,
         }
     }
+}
 
-    /// Returns whether the translation of any page of a checked range satisfies `pred`.
-    fn any_page(
-        &self,
-        iova: usize,
-        pgsize: usize,
-        pgcount: usize,
-        pred: impl Fn(PhysAddr) -> bool,
-    ) -> bool {
-        (0..pgcount).any(|i| pred(self.iova_to_phys_raw(iova + i * pgsize)))
+/// A set of input ranges, each `(first, last)` with `last` inclusive (a range may end at the top
+/// of the address space).
+///
+/// # Invariants
+///
+/// The ranges are sorted, disjoint, and not adjacent: touching ranges are merged, so that a
+/// range inside the union of the set is inside one of its ranges.
+struct Ranges(KVec<(usize, usize)>);
+
+impl Ranges {
+    /// Returns the index of the first range that ends at or after `first`.
+    fn search(&self, first: usize) -> usize {
+        self.0.partition_point(|r| r.1 < first)
+    }
+
+    /// Returns whether any of `[first, last]` is in the set.
+    fn overlaps(&self, first: usize, last: usize) -> bool {
+        self.0.get(self.search(first)).is_some_and(|r| r.0 <= last)
+    }
+
+    /// Returns whether all of `[first, last]` is in the set.
+    fn covers(&self, first: usize, last: usize) -> bool {
+        self.0
+            .get(self.search(first))
+            .is_some_and(|r| r.0 <= first && last <= r.1)
+    }
+
+    /// Makes room for `n` more ranges, without sleeping (the set is used under a spinlock).
+    fn reserve(&mut self, n: usize) -> Result {
+        Ok(self.0.reserve(n, GFP_NOWAIT | __GFP_NOWARN)?)
+    }
+
+    /// Adds `[first, last]`, which must not overlap the set; takes at most one slot of the room
+    /// made by [`Ranges::reserve`].
+    fn insert(&mut self, first: usize, last: usize) {
+        let i = self.search(first);
+        let v = self.0.as_mut_slice();
+        let joins_prev = i > 0 && v[i - 1].1.checked_add(1) == Some(first);
+        let joins_next = i < v.len() && last.checked_add(1) == Some(v[i].0);
+        match (joins_prev, joins_next) {
+            (true, true) => {
+                v[i - 1].1 = v[i].1;
+                self.remove_at(i);
+            }
+            (true, false) => v[i - 1].1 = last,
+            (false, true) => v[i].0 = first,
+            (false, false) => self.insert_at(i, (first, last)),
+        }
+    }
+
+    /// Takes `[first, last]`, which must be covered, out of the set; takes at most one slot of
+    /// the room made by [`Ranges::reserve`].
+    fn remove(&mut self, first: usize, last: usize) {
+        let i = self.search(first);
+        let Some(&(start, stop)) = self.0.get(i) else {
+            return;
+        };
+        if first < start || stop < last {
+            return;
+        }
+        // `first - 1` and `last + 1` do not overflow: they lie inside `[start, stop]`.
+        match (start == first, stop == last) {
+            (true, true) => self.remove_at(i),
+            (true, false) => self.0[i].0 = last + 1,
+            (false, true) => self.0[i].1 = first - 1,
+            (false, false) => {
+                self.0[i].1 = first - 1;
+                self.insert_at(i + 1, (last + 1, stop));
+            }
+        }
+    }
+
+    fn insert_at(&mut self, i: usize, range: (usize, usize)) {
+        // Takes a reserved slot: no allocation, so it does not fail. Were there no room, the
+        // range would be lost, never memory.
+        if self.0.push(range, GFP_NOWAIT | __GFP_NOWARN).is_ok() {
+            self.0[i..].rotate_right(1);
+        }
+    }
+
+    fn remove_at(&mut self, i: usize) {
+        let len = self.0.len();
+        self.0[i..].rotate_left(1);
+        // SAFETY: `len - 1` is below the capacity; the element let go is a pair of integers,
+        // which needs no drop.
+        unsafe { self.0.set_len(len - 1) };
     }
 }
 

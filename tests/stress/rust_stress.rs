@@ -50,6 +50,7 @@ use kernel::{
     new_mutex, pci,
     prelude::*,
     sync::{rcu, Arc, Mutex},
+    time::Ktime,
     types::ARef,
 };
 
@@ -161,6 +162,8 @@ static DMA_DONE: AtomicU64 = AtomicU64::new(0);
 static ACCESS_ERRORS: AtomicU64 = AtomicU64::new(0);
 /// Probes that failed outside fault injection.
 static PROBE_ERRORS: AtomicU64 = AtomicU64::new(0);
+/// Time spent in the driver's `remove` (quiescing DMA), in nanoseconds.
+static REMOVE_NS: AtomicU64 = AtomicU64::new(0);
 /// Whether fault injection is on for the attach in progress (probe errors are expected then).
 static INJECTING: AtomicBool = AtomicBool::new(false);
 
@@ -396,11 +399,20 @@ impl pci::Driver for StressDriver {
     }
 
     fn remove(pdev: &pci::Device<Core>, this: Pin<&Self>) {
+        let start = Ktime::ktime_get();
+        Self::quiesce(pdev, &this.res);
+        REMOVE_NS.fetch_add(elapsed_ns(start), Ordering::Relaxed);
+    }
+}
+
+impl StressDriver {
+    /// Stops the DMA engine of the binding whose resources are `res`.
+    fn quiesce(pdev: &pci::Device<Core>, res: &Resources) {
         // Quiesce the DMA engine: no thread starts a transfer once it sees `stopping`, and
         // those that started one before are out of their RCU sections after the grace period.
-        this.res.stopping.store(true, Ordering::SeqCst);
+        res.stopping.store(true, Ordering::SeqCst);
         rcu::synchronize_rcu();
-        if let Ok(bar) = this.res.bar.access(pdev.as_ref()) {
+        if let Ok(bar) = res.bar.access(pdev.as_ref()) {
             for _ in 0..DMA_POLL_LIMIT {
                 if bar.read64::<{ regs::DMA_CMD }>() & regs::DMA_START == 0 {
                     return;
@@ -614,25 +626,41 @@ fn make_it_fail(on: bool) {
     unsafe { (*bindings::get_current()).make_it_fail = on.into() };
 }
 
+/// Nanoseconds since `start`.
+fn elapsed_ns(start: Ktime) -> u64 {
+    (Ktime::ktime_get().to_ns() - start.to_ns()).max(0) as u64
+}
+
 /// Phase 1; returns the number of failed cycles.
 fn cycles(devs: &[ARef<pci::Device>], n: usize) -> usize {
     let mut errors = 0;
+    // Time spent in unbinding and in binding since the last progress line.
+    let (mut unbind_ns, mut bind_ns, mut since) = (0u64, 0u64, 0u64);
     for c in 0..n {
         let dev = &devs[c % devs.len()];
+        let t = Ktime::ktime_get();
         unbind(dev);
+        unbind_ns += elapsed_ns(t);
         if !driver_of(dev).is_null() {
             errors += 1;
         }
+        let t = Ktime::ktime_get();
         if !attach(dev) {
             errors += 1;
         }
+        bind_ns += elapsed_ns(t);
+        since += 1;
         if (c + 1) % 100 == 0 || c + 1 == n {
             pr_info!(
-                "STRESS-PHASE: {} of {} cycles, {} errors\n",
+                "STRESS-PHASE: {} of {} cycles, {} errors; unbind {} us (remove {} us), bind {} us on average\n",
                 c + 1,
                 n,
-                errors
+                errors,
+                unbind_ns / since / 1000,
+                REMOVE_NS.swap(0, Ordering::Relaxed) / since / 1000,
+                bind_ns / since / 1000
             );
+            (unbind_ns, bind_ns, since) = (0, 0, 0);
         }
     }
     errors

@@ -261,6 +261,79 @@ fn coherent(dev: &Device<Bound>) -> Result {
     Ok(())
 }
 
+/// The mapped ranges the table keeps: a block over smaller pages, unmaps across page sizes and
+/// across separately mapped ranges, ranges with holes, the top of the input space, and many
+/// ranges merging into one.
+fn tracked(dev: &Device<Bound>) -> Result {
+    let cfg = Config::new(SZ_4K | SZ_2M, 48, 48);
+    let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, NoFlush)?;
+    let t = table.access(dev)?;
+    let rw = prot::READ | prot::WRITE;
+    // SAFETY: No hardware walks this table; the physical addresses are never accessed.
+    let map = |iova, paddr: PhysAddr, pgsize, count| unsafe {
+        t.map_pages(iova, paddr, pgsize, count, rw, GFP_KERNEL)
+            .map_err(|(e, _)| e)
+    };
+    let base = 16 * SZ_2M;
+    let pa: PhysAddr = 0x4000_0000;
+    let page = |i: usize| (base + i * SZ_4K, pa + (i * SZ_4K) as PhysAddr);
+
+    // A block over a mapped page inside it is refused (C would replace the page); the page stays.
+    check!(map(page(5).0, pa, SZ_4K, 1) == Ok(SZ_4K));
+    check!(map(base, pa, SZ_2M, 1) == Err(EEXIST));
+    check!(t.iova_to_phys(page(5).0) == Ok(pa));
+    // Unmaps of ranges that are not all mapped are refused, and unmap nothing.
+    check!(t.unmap_pages(base, SZ_2M, 1) == Err(ENOENT));
+    check!(t.unmap_pages(page(4).0, SZ_4K, 2) == Err(ENOENT));
+    check!(t.unmap_pages(page(5).0, SZ_4K, 2) == Err(ENOENT));
+    check!(t.iova_to_phys(page(5).0) == Ok(pa));
+    check!(t.unmap_pages(page(5).0, SZ_4K, 1) == Ok(SZ_4K));
+
+    // Once the range is empty the block maps; a page out of its middle splits it.
+    check!(map(base, pa, SZ_2M, 1) == Ok(SZ_2M));
+    check!(t.unmap_pages(page(7).0, SZ_4K, 1) == Ok(SZ_4K));
+    check!(t.iova_to_phys(page(7).0) == Ok(0));
+    check!(t.iova_to_phys(page(6).0) == Ok(page(6).1));
+    check!(t.iova_to_phys(page(8).0) == Ok(page(8).1));
+    check!(map(base, pa, SZ_2M, 1) == Err(EEXIST));
+    check!(t.unmap_pages(page(7).0, SZ_4K, 1) == Err(ENOENT));
+    // The hole filled, the whole range unmaps in one call of the block size.
+    check!(map(page(7).0, page(7).1, SZ_4K, 1) == Ok(SZ_4K));
+    check!(t.unmap_pages(base, SZ_2M, 1) == Ok(SZ_2M));
+    check!(t.iova_to_phys(page(6).0) == Ok(0));
+    check!(t.unmap_pages(page(7).0, SZ_4K, 1) == Err(ENOENT));
+
+    // Ranges mapped by separate calls unmap in one call when they touch, not across a gap.
+    check!(map(page(0).0, pa, SZ_4K, 2) == Ok(2 * SZ_4K));
+    check!(map(page(2).0, pa, SZ_4K, 2) == Ok(2 * SZ_4K));
+    check!(t.unmap_pages(base, SZ_4K, 4) == Ok(4 * SZ_4K));
+    check!(map(page(0).0, pa, SZ_4K, 1) == Ok(SZ_4K));
+    check!(map(page(2).0, pa, SZ_4K, 1) == Ok(SZ_4K));
+    check!(t.unmap_pages(base, SZ_4K, 3) == Err(ENOENT));
+    check!(t.unmap_pages(page(0).0, SZ_4K, 1) == Ok(SZ_4K));
+    check!(t.unmap_pages(page(2).0, SZ_4K, 1) == Ok(SZ_4K));
+
+    // The last page of the input space.
+    let top = (1usize << 48) - SZ_4K;
+    check!(map(top, pa, SZ_4K, 1) == Ok(SZ_4K));
+    check!(map(top, pa, SZ_4K, 1) == Err(EEXIST));
+    check!(t.unmap_pages(top, SZ_4K, 1) == Ok(SZ_4K));
+    check!(t.unmap_pages(top, SZ_4K, 1) == Err(ENOENT));
+
+    // 64 separate ranges, then the gaps between them: one range, unmapped in one call.
+    for i in 0..64 {
+        check!(map(page(2 * i).0, page(2 * i).1, SZ_4K, 1) == Ok(SZ_4K));
+    }
+    check!(t.unmap_pages(base, SZ_4K, 128) == Err(ENOENT));
+    for i in 0..64 {
+        check!(map(page(2 * i + 1).0, page(2 * i + 1).1, SZ_4K, 1) == Ok(SZ_4K));
+    }
+    check!(t.iova_to_phys(page(77).0 + 0x10) == Ok(page(77).1 + 0x10));
+    check!(t.unmap_pages(base, SZ_4K, 128) == Ok(128 * SZ_4K));
+    check!((0..128).all(|i| t.iova_to_phys(page(i).0) == Ok(0)));
+    Ok(())
+}
+
 fn run_all(dev: &Device<Bound>) -> Result {
     exercise::<ArmLpaeS1>(dev, Config::new(SZ_4K | SZ_2M | SZ_1G, 48, 48))?;
     exercise::<ArmLpaeS1>(dev, Config::new(SZ_16K, 36, 40))?;
@@ -273,6 +346,7 @@ fn run_all(dev: &Device<Bound>) -> Result {
     exercise::<AppleDart>(dev, Config::new(SZ_16K, 36, 36))?;
     exercise::<AppleDart2>(dev, Config::new(SZ_16K, 38, 42))?;
     bad_inputs(dev)?;
+    tracked(dev)?;
     coherent(dev)?;
     cycles(dev)
 }
