@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks of the Rust bindings against the same C calls, in one boot.
 #
-# Builds the two modules of bench/ (rust_bench.rs, c_bench.c) as external
-# modules against the existing kernel build (copied to /build/bench in the
-# root; the kernel tree and /build/out are only read), checks in the
+# Builds the modules of bench/ (rust_bench.rs, c_bench.c, c_driver_edu.c) as
+# external modules against the existing kernel build (copied to /build/bench in
+# the root; the kernel tree and /build/out are only read), checks in the
 # disassembly of rust_bench.ko that the bound-borrow Devres access has no
 # atomic read-modify-write and no call, boots the kernel in QEMU (TCG, two
 # CPUs, two edu devices) with an initramfs whose /init (tests/bench/init)
@@ -13,6 +13,17 @@
 # disassemblies bench-rust.dis and bench-c.dis). Fails if a line is missing,
 # the two sides used different counts, a step failed, or the log has a BUG,
 # WARNING, Oops or Call Trace.
+#
+# Then the sample driver and its C twin: bench/c_driver_edu.c does what
+# samples/rust/rust_driver_edu.rs does with the C API. After the table come,
+# for the Rust sample's in-tree module ($KOUT/samples/rust/rust_driver_edu.ko)
+# and c_driver_edu.ko, the lines of code and the sizes of the modules
+# (llvm-size): the sections whose names begin with .text, all the code
+# sections (also .init.text and .exit.text) and all allocated sections. Then
+# scripts/e2e.sh boots the twin through the sample's end-to-end checks
+# (tests/e2e/expected; log: $CACHE/logs/bench-e2e.log); it must pass them all.
+# A failure to build the twin, to measure it, or of its e2e run fails the
+# bench.
 #
 # The modules run their benchmarks in their probe; /init binds each of them
 # BENCH_ROUNDS times, C and Rust alternating, and the table takes for each
@@ -44,7 +55,8 @@ built=
 for try in $(seq 1 "$BENCH_BUILD_TRIES"); do
 	rm -rf "$ROOT$WORK"
 	mkdir -p "$ROOT$WORK"
-	cp "$TOP"/bench/Kbuild "$TOP"/bench/rust_bench.rs "$TOP"/bench/c_bench.c "$ROOT$WORK/"
+	cp "$TOP"/bench/Kbuild "$TOP"/bench/rust_bench.rs "$TOP"/bench/c_bench.c \
+		"$TOP"/bench/c_driver_edu.c "$ROOT$WORK/"
 	if in_root "make -C $KSRC O=$KOUT LLVM=1 M=$WORK -j$JOBS modules"; then
 		built=1
 		break
@@ -55,6 +67,9 @@ for try in $(seq 1 "$BENCH_BUILD_TRIES"); do
 	fi
 done
 [ -n "$built" ] || die "could not build the benchmark modules"
+for ko in rust_bench c_bench c_driver_edu; do
+	[ -f "$ROOT$WORK/$ko.ko" ] || die "the build made no $WORK/$ko.ko"
+done
 
 step "checking the disassembly of bench_devres_access"
 objdump="llvm-objdump -dr --no-show-raw-insn"
@@ -198,6 +213,101 @@ for bad in 'BENCH-FAILED' 'BENCH-INIT: .* FAILED' 'BUG:' 'WARNING:' 'Oops' 'Call
 	fi
 done
 [ "$verdict" = ok ] || problems+=("$check_line")
+
+# The Rust sample against its C twin. Lines of code: a line counts when,
+# with its comments taken out, anything but white space is left. Comments are
+# // to the end of the line (also Rust's /// and //! documentation) and
+# /* ... */, across lines too; string literals are skipped when looking for
+# comment markers, character literals are not (neither source has one that
+# holds a quote or a comment marker). A line with code and a comment counts.
+loc() {
+	awk '
+	{
+		out = ""
+		n = length($0)
+		for (i = 1; i <= n; i++) {
+			c = substr($0, i, 1)
+			c2 = substr($0, i, 2)
+			if (inblock) {
+				if (c2 == "*/") {
+					inblock = 0
+					i++
+				}
+				continue
+			}
+			if (instr) {
+				out = out c
+				if (c == "\\") {
+					out = out substr($0, i + 1, 1)
+					i++
+				} else if (c == "\"") {
+					instr = 0
+				}
+				continue
+			}
+			if (c2 == "//")
+				break
+			if (c2 == "/*") {
+				inblock = 1
+				i++
+				continue
+			}
+			if (c == "\"")
+				instr = 1
+			out = out c
+		}
+		if (out ~ /[^ \t]/)
+			count++
+	}
+	END { print count + 0 }' "$1"
+}
+# Prints ".text* code allocated" sizes in bytes of the module $1 (a path in
+# the root): the sections whose names begin with .text; every section whose
+# name contains .text (adding .init.text and .exit.text); and the allocated
+# sections, as llvm-size's Berkeley total (text + data + bss) counts them.
+ko_sizes() {
+	local sysv berkeley
+	sysv=$(in_root "llvm-size -A $1") || return 1
+	berkeley=$(in_root "llvm-size -B $1") || return 1
+	awk '$1 ~ /^\.text/ { t += $2 } $1 ~ /\.text/ { c += $2 } END { printf "%d %d", t, c }' <<<"$sysv"
+	awk 'NR == 2 { printf " %d\n", $4 }' <<<"$berkeley"
+}
+twin_rows=(
+	"rust_driver_edu $TOP/samples/rust/rust_driver_edu.rs $KOUT/samples/rust/rust_driver_edu.ko"
+	"c_driver_edu $TOP/bench/c_driver_edu.c $WORK/c_driver_edu.ko"
+)
+{
+	echo
+	echo "The edu sample driver in Rust and its C twin (the same probe and remove):"
+	echo "lines of code (not blank, not only comments) and module sizes in bytes"
+	echo "(llvm-size: .text* sections; all code sections, with .init/.exit; allocated)."
+	echo
+	printf '%-18s %-40s %6s %8s %8s %10s\n' module source LOC '.text*' code allocated
+	for row in "${twin_rows[@]}"; do
+		read -r name src ko <<<"$row"
+		lines=$(loc "$src")
+		if sizes=$(ko_sizes "$ko") && [[ $sizes =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]]; then
+			read -r text code alloc <<<"$sizes"
+		else
+			text=- code=- alloc=-
+			problems+=("could not measure the sizes of $ko")
+		fi
+		printf '%-18s %-40s %6s %8s %8s %10s\n' "$name" "${src#"$TOP"/}" "$lines" "$text" \
+			"$code" "$alloc"
+	done
+} >>"$TABLE"
+
+step "end-to-end checks of the C twin (scripts/e2e.sh, E2E_KO=$WORK/c_driver_edu.ko)"
+e2e_out=$(E2E_MODULE=c_driver_edu E2E_DRIVER=c_driver_edu E2E_BIND=required \
+	E2E_KO=$WORK/c_driver_edu.ko E2E_NAME=bench-e2e bash "$TOP/scripts/e2e.sh" 2>&1) && e2e_rc=0 || e2e_rc=$?
+printf '%s\n' "$e2e_out" | sed 's/^/    /'
+e2e_line=$(printf '%s\n' "$e2e_out" | grep -E '^e2e: [0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+[ -n "$e2e_line" ] || e2e_line="e2e: no summary line"
+{
+	echo
+	echo "c_driver_edu through the sample's end-to-end checks (tests/e2e/expected): ${e2e_line#e2e: }"
+} >>"$TABLE"
+[ "$e2e_rc" -eq 0 ] || problems+=("e2e of c_driver_edu failed: $e2e_line (log: $LOGS/bench-e2e.log)")
 
 cat "$TABLE"
 echo "    (table: $TABLE, log: $LOG)"

@@ -7,14 +7,23 @@
 # tests/e2e/expected. Each check is one test; prints "e2e: N passed, N failed".
 #
 # Environment: E2E_MODULE (default rust_driver_edu), E2E_DRIVER (default
-# rust_driver_edu), E2E_BIND (required|optional, see below), E2E_EXPECTED (checks
-# file, default tests/e2e/expected), E2E_TIMEOUT (seconds, default 300).
+# rust_driver_edu), E2E_BIND (required|optional, see below), E2E_KO (the .ko
+# to load, as a path inside the root; default
+# $KOUT/samples/rust/$E2E_MODULE.ko, the in-tree build; its file name must be
+# $E2E_MODULE.ko, as /init loads /modules/$E2E_MODULE.ko), E2E_EXPECTED
+# (checks file, default tests/e2e/expected), E2E_TIMEOUT (seconds, default
+# 300), E2E_NAME (default e2e: the name of the log $CACHE/logs/$E2E_NAME.log,
+# of its counts file and of the work directory /build/$E2E_NAME in the root,
+# so that another run, such as bench.sh's run of the C twin, leaves those of
+# the default run alone).
 . "$(dirname "$0")/lib.sh"
 
 E2E_MODULE=${E2E_MODULE:-rust_driver_edu}
 E2E_DRIVER=${E2E_DRIVER:-rust_driver_edu}
 E2E_EXPECTED=${E2E_EXPECTED:-$TOP/tests/e2e/expected}
 E2E_TIMEOUT=${E2E_TIMEOUT:-300}
+E2E_NAME=${E2E_NAME:-e2e}
+[[ $E2E_NAME =~ ^[A-Za-z0-9_.-]+$ ]] || die "E2E_NAME must be a plain file name"
 # The project's own sample must register its driver; any other module (for
 # trying the harness on another sample) may skip the unbind/bind steps.
 # E2E_BIND=required|optional overrides.
@@ -24,11 +33,11 @@ bind=${E2E_BIND:-$bind}
 case $bind in required | optional) ;; *) die "E2E_BIND must be 'required' or 'optional'" ;; esac
 
 LOGS=$CACHE/logs
-LOG=$LOGS/e2e.log
-COUNTS=$LOGS/e2e.counts
-WORK=/build/e2e # inside the root
+LOG=$LOGS/$E2E_NAME.log
+COUNTS=$LOGS/$E2E_NAME.counts
+WORK=/build/$E2E_NAME # inside the root
 KERNEL=$KOUT/arch/x86/boot/bzImage
-MODULE_KO=$KOUT/samples/rust/$E2E_MODULE.ko
+MODULE_KO=${E2E_KO:-$KOUT/samples/rust/$E2E_MODULE.ko}
 mkdir -p "$LOGS"
 rm -f "$COUNTS" "$LOG"
 
@@ -39,10 +48,16 @@ not_run() {
 	exit 1
 }
 [ -f "$ROOT$KERNEL" ] || not_run "no kernel at $ROOT$KERNEL (run scripts/kunit.sh first)"
-[ -f "$ROOT$MODULE_KO" ] || not_run "no module at $ROOT$MODULE_KO (is it enabled in the kunitconfig?)"
+if [ -z "${E2E_KO:-}" ]; then
+	[ -f "$ROOT$MODULE_KO" ] || not_run "no module at $ROOT$MODULE_KO (is it enabled in the kunitconfig?)"
+else
+	[ -f "$ROOT$MODULE_KO" ] || not_run "no module at $ROOT$MODULE_KO (E2E_KO)"
+fi
+[ "$(basename "$MODULE_KO")" = "$E2E_MODULE.ko" ] ||
+	not_run "E2E_KO ($MODULE_KO) is not named $E2E_MODULE.ko"
 [ -f "$E2E_EXPECTED" ] || not_run "no checks file $E2E_EXPECTED"
 
-step "building the initramfs ($E2E_MODULE.ko)"
+step "building the initramfs ($MODULE_KO)"
 make_initramfs "$WORK" "$TOP/tests/e2e/init" "$MODULE_KO" || not_run "could not build the initramfs"
 
 step "booting in QEMU (TCG, timeout ${E2E_TIMEOUT} s, log: $LOG)"

@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C driver for QEMU's edu educational PCI device.
+ *
+ * The C twin of samples/rust/rust_driver_edu.rs, kept for comparison: it does
+ * what the Rust sample's probe and remove do, in the same order and with the
+ * same messages, with the C API. The cleanup that the Rust version gets from
+ * its types (Devres, CoherentAllocation, StreamingMapping, IoPageTable) is
+ * done here by managed (devres) resources for what lives as long as the
+ * binding, and by goto unwinding for what lives only during the probe.
+ *
+ * The device (PCI 1234:11e8, see QEMU's docs/specs/edu.rst) has a 1 MiB memory
+ * BAR with an identification register, a liveness register that returns the
+ * complement of what was written to it, a factorial unit, and a DMA engine
+ * that copies between memory and a 4 KiB buffer inside the device. At probe
+ * the driver checks the first three, then copies a pattern to the device and
+ * back, once through a coherent allocation and once through streaming
+ * mappings, checks every byte, and logs the results. Where the ARM LPAE
+ * io-pgtable format is built, it also describes a coherent buffer in an LPAE
+ * stage-1 page table, as a driver for a device with its own MMU would, and
+ * checks the translation of every page.
+ */
+
+#include <linux/delay.h>
+#include <linux/device.h>
+#include <linux/dma-mapping.h>
+#include <linux/io.h>
+#include <linux/io-pgtable.h>
+#include <linux/iommu.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+
+#define DRV_NAME "c_driver_edu"
+
+/* The registers this driver uses. */
+#define EDU_REG_ID		0x00
+#define EDU_REG_LIVENESS	0x04
+#define EDU_REG_FACTORIAL	0x08
+#define EDU_REG_STATUS		0x20
+/* Set in STATUS while the factorial unit is busy. */
+#define EDU_STATUS_COMPUTING	0x01
+/* DMA source, destination, length and command, 64 bits each. */
+#define EDU_REG_DMA_SRC		0x80
+#define EDU_REG_DMA_DST		0x88
+#define EDU_REG_DMA_COUNT	0x90
+#define EDU_REG_DMA_CMD		0x98
+/* DMA_CMD: start a transfer; cleared by the device when it is done. */
+#define EDU_DMA_START		0x1
+/* DMA_CMD: the transfer goes from the device's buffer to memory. */
+#define EDU_DMA_FROM_DEVICE	0x2
+/* The extent of the registers above: what the BAR must at least have. */
+#define EDU_REGS_END		0x100
+
+/* The device's own buffer, in its DMA address space, and its size. */
+#define EDU_BUFFER		0x40000
+#define EDU_BUFFER_SIZE		4096
+/* Where the page-table demonstration maps its buffer, and its 4 KiB pages. */
+#define MMU_IOVA		0x1000000000UL
+#define MMU_PAGES		8
+/* The device reaches 28 bits of address. */
+#define EDU_DMA_BITS		28
+/* A transfer takes about 100 ms of the device's clock; give up after 1 s. */
+#define DMA_POLL_MS		10
+#define DMA_POLL_LIMIT		100
+
+/* The low byte that every edu identification register reads as. */
+#define ID_MAGIC		0xed
+/* How many times to read STATUS before giving up on the factorial unit. */
+#define POLL_LIMIT		1000000
+
+struct c_edu {
+	void __iomem *bar;
+};
+
+static int edu_check_liveness(void __iomem *bar)
+{
+	const u32 pattern = 0x5a5aa5a5;
+
+	writel(pattern, bar + EDU_REG_LIVENESS);
+	if (readl(bar + EDU_REG_LIVENESS) != ~pattern)
+		return -EIO;
+	return 0;
+}
+
+/* Runs one transfer of count bytes and waits for it. */
+static int edu_dma(void __iomem *bar, dma_addr_t src, dma_addr_t dst,
+		   size_t count, bool from_device)
+{
+	int i;
+
+	writeq(src, bar + EDU_REG_DMA_SRC);
+	writeq(dst, bar + EDU_REG_DMA_DST);
+	writeq(count, bar + EDU_REG_DMA_COUNT);
+	writeq(EDU_DMA_START | (from_device ? EDU_DMA_FROM_DEVICE : 0),
+	       bar + EDU_REG_DMA_CMD);
+	for (i = 0; i < DMA_POLL_LIMIT; i++) {
+		if (!(readq(bar + EDU_REG_DMA_CMD) & EDU_DMA_START))
+			return 0;
+		msleep(DMA_POLL_MS);
+	}
+	return -ETIMEDOUT;
+}
+
+static u8 edu_pattern(size_t i, u8 seed)
+{
+	return (u8)i * 31 + seed;
+}
+
+/*
+ * Copies a pattern from a coherent buffer to the device and back into its
+ * second half; returns the number of bytes that differ, or an error.
+ */
+static int edu_coherent_round_trip(struct device *dev, void __iomem *bar)
+{
+	size_t size = 2 * EDU_BUFFER_SIZE;
+	dma_addr_t handle;
+	int differ = 0, ret;
+	u8 *buf;
+	size_t i;
+
+	buf = dma_alloc_coherent(dev, size, &handle, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; i < EDU_BUFFER_SIZE; i++) {
+		buf[i] = edu_pattern(i, 0x5a);
+		buf[EDU_BUFFER_SIZE + i] = 0;
+	}
+	ret = edu_dma(bar, handle, EDU_BUFFER, EDU_BUFFER_SIZE, false);
+	if (ret)
+		goto out_free;
+	ret = edu_dma(bar, EDU_BUFFER, handle + EDU_BUFFER_SIZE,
+		      EDU_BUFFER_SIZE, true);
+	if (ret)
+		goto out_free;
+	for (i = 0; i < EDU_BUFFER_SIZE; i++)
+		if (buf[EDU_BUFFER_SIZE + i] != edu_pattern(i, 0x5a))
+			differ++;
+	ret = differ;
+out_free:
+	dma_free_coherent(dev, size, buf, handle);
+	return ret;
+}
+
+/*
+ * Copies a pattern to the device through one streaming mapping and back
+ * through another; returns the number of bytes that differ, or an error.
+ */
+static int edu_streaming_round_trip(struct device *dev, void __iomem *bar)
+{
+	dma_addr_t out_handle, back_handle;
+	int differ = 0, ret;
+	u8 *out, *back;
+	size_t i;
+
+	out = kmalloc(EDU_BUFFER_SIZE, GFP_KERNEL);
+	if (!out)
+		return -ENOMEM;
+	back = kmalloc(EDU_BUFFER_SIZE, GFP_KERNEL);
+	if (!back) {
+		ret = -ENOMEM;
+		goto out_free_out;
+	}
+	for (i = 0; i < EDU_BUFFER_SIZE; i++) {
+		out[i] = edu_pattern(i, 0xa5);
+		back[i] = 0;
+	}
+
+	out_handle = dma_map_single(dev, out, EDU_BUFFER_SIZE, DMA_TO_DEVICE);
+	if (dma_mapping_error(dev, out_handle)) {
+		ret = -ENOMEM;
+		goto out_free_back;
+	}
+	ret = edu_dma(bar, out_handle, EDU_BUFFER, EDU_BUFFER_SIZE, false);
+	dma_unmap_single(dev, out_handle, EDU_BUFFER_SIZE, DMA_TO_DEVICE);
+	if (ret)
+		goto out_free_back;
+
+	back_handle = dma_map_single(dev, back, EDU_BUFFER_SIZE,
+				     DMA_FROM_DEVICE);
+	if (dma_mapping_error(dev, back_handle)) {
+		ret = -ENOMEM;
+		goto out_free_back;
+	}
+	ret = edu_dma(bar, EDU_BUFFER, back_handle, EDU_BUFFER_SIZE, true);
+	if (ret)
+		goto out_unmap_back;
+	dma_sync_single_for_cpu(dev, back_handle, EDU_BUFFER_SIZE,
+				DMA_FROM_DEVICE);
+	for (i = 0; i < EDU_BUFFER_SIZE; i++)
+		if (back[i] != edu_pattern(i, 0xa5))
+			differ++;
+	ret = differ;
+out_unmap_back:
+	dma_unmap_single(dev, back_handle, EDU_BUFFER_SIZE, DMA_FROM_DEVICE);
+out_free_back:
+	kfree(back);
+out_free_out:
+	kfree(out);
+	return ret;
+}
+
+/* The edu device has no MMU: nothing to invalidate. */
+static void edu_tlb_flush_all(void *cookie)
+{
+}
+
+static void edu_tlb_flush_walk(unsigned long iova, size_t size,
+			       size_t granule, void *cookie)
+{
+}
+
+static void edu_tlb_add_page(struct iommu_iotlb_gather *gather,
+			     unsigned long iova, size_t granule, void *cookie)
+{
+}
+
+static const struct iommu_flush_ops edu_flush_ops = {
+	.tlb_flush_all = edu_tlb_flush_all,
+	.tlb_flush_walk = edu_tlb_flush_walk,
+	.tlb_add_page = edu_tlb_add_page,
+};
+
+/*
+ * Builds an ARM LPAE stage-1 table that maps a coherent DMA buffer at
+ * MMU_IOVA, as a GPU driver would for its own MMU, checks that every page
+ * translates to the buffer, and unmaps it; returns the number of pages that
+ * translated correctly, or an error.
+ */
+static int edu_page_table(struct device *dev)
+{
+	struct io_pgtable_cfg cfg = {
+		.pgsize_bitmap = SZ_4K | SZ_2M | SZ_1G,
+		.ias = 48,
+		.oas = 48,
+		.coherent_walk = true,
+		.tlb = &edu_flush_ops,
+		.iommu_dev = dev,
+	};
+	size_t size = MMU_PAGES * SZ_4K, mapped = 0, unmapped, offset;
+	struct iommu_iotlb_gather gather;
+	struct io_pgtable_ops *ops;
+	int good = 0, ret, page;
+	dma_addr_t handle;
+	void *buf;
+
+	buf = dma_alloc_coherent(dev, size, &handle, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	ops = alloc_io_pgtable_ops(ARM_64_LPAE_S1, &cfg, dev);
+	if (!ops) {
+		ret = -EINVAL;
+		goto out_free_buf;
+	}
+
+	ret = ops->map_pages(ops, MMU_IOVA, handle, SZ_4K, MMU_PAGES,
+			     IOMMU_READ | IOMMU_WRITE, GFP_KERNEL, &mapped);
+	if (ret || mapped != size) {
+		/* Undo a partial mapping. */
+		if (mapped) {
+			iommu_iotlb_gather_init(&gather);
+			ops->unmap_pages(ops, MMU_IOVA, SZ_4K, mapped / SZ_4K,
+					 &gather);
+		}
+		ret = ret ?: -ENOMEM;
+		goto out_free_ops;
+	}
+
+	for (page = 0; page < MMU_PAGES; page++) {
+		offset = page * SZ_4K + 0x123;
+		/* The edu device sits behind no IOMMU: DMA addresses are physical. */
+		if (ops->iova_to_phys(ops, MMU_IOVA + offset) == handle + offset)
+			good++;
+	}
+
+	iommu_iotlb_gather_init(&gather);
+	unmapped = ops->unmap_pages(ops, MMU_IOVA, SZ_4K, MMU_PAGES, &gather);
+	ret = unmapped == size ? good : -ENOMEM;
+out_free_ops:
+	free_io_pgtable_ops(ops);
+out_free_buf:
+	dma_free_coherent(dev, size, buf, handle);
+	return ret;
+}
+
+static int edu_factorial(void __iomem *bar, u32 n, u32 *result)
+{
+	int i;
+
+	writel(n, bar + EDU_REG_FACTORIAL);
+	for (i = 0; i < POLL_LIMIT; i++) {
+		if (!(readl(bar + EDU_REG_STATUS) & EDU_STATUS_COMPUTING)) {
+			*result = readl(bar + EDU_REG_FACTORIAL);
+			return 0;
+		}
+		cpu_relax();
+	}
+	return -EIO;
+}
+
+static void edu_disable_device(void *pdev)
+{
+	pci_disable_device(pdev);
+}
+
+static int c_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct device *dev = &pdev->dev;
+	int differ, differ2, pages, ret;
+	const u32 n = 10;
+	void __iomem *bar;
+	struct c_edu *edu;
+	u32 ident, result;
+
+	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(EDU_DMA_BITS));
+	if (ret)
+		return ret;
+	/* Disabled again at unbind, or now if the action can not be added. */
+	ret = pci_enable_device_mem(pdev);
+	if (ret)
+		return ret;
+	ret = devm_add_action_or_reset(dev, edu_disable_device, pdev);
+	if (ret)
+		return ret;
+	pci_set_master(pdev);
+
+	if (!(pci_resource_flags(pdev, 0) & IORESOURCE_MEM) ||
+	    pci_resource_len(pdev, 0) < EDU_REGS_END)
+		return -EINVAL;
+	/* Released and unmapped at unbind. */
+	bar = pcim_iomap_region(pdev, 0, DRV_NAME);
+	if (IS_ERR(bar))
+		return PTR_ERR(bar);
+	edu = devm_kzalloc(dev, sizeof(*edu), GFP_KERNEL);
+	if (!edu)
+		return -ENOMEM;
+	edu->bar = bar;
+
+	ident = readl(bar + EDU_REG_ID);
+	if ((ident & 0xff) != ID_MAGIC) {
+		dev_err(dev, "edu: unexpected identification %#010x\n", ident);
+		return -ENODEV;
+	}
+	dev_info(dev, "edu: identification %#010x (version %u.%u)\n", ident,
+		 ident >> 24, (ident >> 16) & 0xff);
+
+	ret = edu_check_liveness(bar);
+	if (ret) {
+		dev_err(dev, "edu: liveness check failed\n");
+		return ret;
+	}
+	dev_info(dev, "edu: liveness check passed\n");
+
+	ret = edu_factorial(bar, n, &result);
+	if (ret) {
+		dev_err(dev, "edu: factorial timed out\n");
+		return ret;
+	}
+	dev_info(dev, "edu: factorial(%u) = %u\n", n, result);
+
+	differ = edu_coherent_round_trip(dev, bar);
+	if (differ < 0)
+		return differ;
+	dev_info(dev, "edu: coherent DMA round trip of %d bytes, %d differ\n",
+		 EDU_BUFFER_SIZE, differ);
+	differ2 = edu_streaming_round_trip(dev, bar);
+	if (differ2 < 0)
+		return differ2;
+	dev_info(dev, "edu: streaming DMA round trip of %d bytes, %d differ\n",
+		 EDU_BUFFER_SIZE, differ2);
+	if (differ + differ2)
+		return -EIO;
+
+	if (IS_ENABLED(CONFIG_IOMMU_IO_PGTABLE_LPAE)) {
+		pages = edu_page_table(dev);
+		if (pages < 0)
+			return pages;
+		dev_info(dev,
+			 "edu: io-pgtable ARM LPAE stage 1 translates %d of %d buffer pages\n",
+			 pages, MMU_PAGES);
+		if (pages != MMU_PAGES)
+			return -EIO;
+	}
+
+	pci_set_drvdata(pdev, edu);
+	return 0;
+}
+
+static void c_edu_remove(struct pci_dev *pdev)
+{
+	dev_info(&pdev->dev, "edu: removed\n");
+}
+
+static const struct pci_device_id c_edu_ids[] = {
+	{ PCI_DEVICE(0x1234, 0x11e8) },
+	{}
+};
+MODULE_DEVICE_TABLE(pci, c_edu_ids);
+
+static struct pci_driver c_edu_driver = {
+	.name = DRV_NAME,
+	.id_table = c_edu_ids,
+	.probe = c_edu_probe,
+	.remove = c_edu_remove,
+};
+module_pci_driver(c_edu_driver);
+
+MODULE_DESCRIPTION("C driver for QEMU's edu PCI device (twin of rust_driver_edu)");
+MODULE_LICENSE("GPL");
