@@ -6,7 +6,7 @@ CACHE := $(or $(DRVCORE_CACHE),/var/cache/drvcore)
 ROOT := $(CACHE)/trixie
 SH := bash scripts
 
-.PHONY: help check check-debug stress check-misuse lint run rustdoctest e2e bench build toolchain tree patches clean distclean
+.PHONY: help check check-debug stress check-misuse lint run rustdoctest e2e bench build toolchain tree patches bisect clean distclean
 
 help:
 	@echo 'Targets:'
@@ -32,6 +32,9 @@ help:
 	@echo '  toolchain    provision the build root in $(ROOT)'
 	@echo '  tree         lay out the kernel tree with the patches and the overlay'
 	@echo '  patches      run scripts/patches.sh (the patch series in patches/)'
+	@echo '  bisect       export the series, apply it onto the pristine base one patch'
+	@echo '               at a time and build each step (own clone and build directory);'
+	@echo '               ends with "N passed, N failed"'
 	@echo '  clean        remove the build output ($(ROOT)/build/out)'
 	@echo '  distclean    remove the whole cache ($(CACHE))'
 
@@ -76,6 +79,9 @@ bench:
 
 patches:
 	$(SH)/patches.sh
+
+bisect: toolchain
+	$(SH)/bisect.sh
 
 clean:
 	rm -rf '$(ROOT)/build/out' '$(ROOT)/build/e2e'

@@ -3,6 +3,8 @@
 # Workflow for an edit to a file the base already has: edit it in the tree
 # ($DRVCORE_CACHE/trixie/build/linux), commit only that file there (the
 # overlay files show as changes too; leave them out), then run this.
+# scripts/patches.sh adds the owned files to the exported commits by the
+# subjects of these patches: a new or renamed subject needs its entry there.
 . "$(dirname "$0")/lib.sh"
 
 L=$ROOT$KSRC
