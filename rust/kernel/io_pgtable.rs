@@ -39,7 +39,7 @@ use crate::{
     bindings,
     device::{Bound, Device},
     devres::Devres,
-    dma::CoherentAllocation,
+    dma::{CoherentAllocation, DmaAddress},
     error::{code::*, to_result, Result},
     init::InPlaceInit,
     new_mutex, new_spinlock,
@@ -456,9 +456,8 @@ impl<T: FlushOps> FlushAdapter<T> {
 ///
 /// # Invariants
 ///
-/// - `ops` is the table allocated by `alloc_io_pgtable_ops()` for format `F` with `cfg` (as the
-///   C code completed it) and cookie `&*flush`, freed only in `drop`.
-/// - `cfg.pgsize_bitmap` is non-zero, and `cfg.ias` and `cfg.oas` are at most 64.
+/// `table.ops` was allocated for format `F` with the cookie `&*flush`, and is freed only in
+/// `drop`.
 ///
 /// # Examples
 ///
@@ -479,15 +478,8 @@ impl<T: FlushOps> FlushAdapter<T> {
 /// }
 /// ```
 pub struct IoPageTable<F: Format, T: FlushOps> {
-    ops: NonNull<bindings::io_pgtable_ops>,
-    cfg: bindings::io_pgtable_cfg,
+    table: Table,
     flush: Pin<KBox<T>>,
-    /// The driver-owned memory mapped by [`IoPageTable::map_coherent`], dropped after `ops` is
-    /// freed (fields drop after [`Drop::drop`]).
-    regions: Pin<KBox<Mutex<KVec<Option<Region>>>>>,
-    /// The input ranges that are mapped.
-    mapped: Pin<KBox<SpinLock<Ranges>>>,
-    dev: ARef<Device>,
     _format: PhantomData<F>,
 }
 
@@ -551,14 +543,17 @@ impl<F: Format, T: FlushOps + 'static> IoPageTable<F, T> {
         // The C code returns NULL both for bad configurations and for a lack of memory; a bad
         // configuration is the only failure a caller can act on.
         let ops = NonNull::new(ops).ok_or(EINVAL)?;
-        // INVARIANT: Allocated just now; `cfg` holds what the C code completed.
+        // INVARIANT: Allocated just now for format `F` with the cookie `flush`; `cfg` holds what
+        // the C code completed; nothing is mapped.
         let table = Self {
-            ops,
-            cfg,
+            table: Table {
+                ops,
+                cfg,
+                regions,
+                mapped,
+                dev: ARef::from(&**dev),
+            },
             flush,
-            regions,
-            mapped,
-            dev: ARef::from(&**dev),
             _format: PhantomData,
         };
         Devres::new(dev, table, GFP_KERNEL)
@@ -568,17 +563,17 @@ impl<F: Format, T: FlushOps + 'static> IoPageTable<F, T> {
 impl<F: Format, T: FlushOps> IoPageTable<F, T> {
     /// Returns the registers the hardware needs to walk the table.
     pub fn regs(&self) -> F::Regs {
-        F::regs(&self.cfg)
+        F::regs(&self.table.cfg)
     }
 
     /// Returns the page sizes of the table (the configured ones that the format supports).
     pub fn pgsize_bitmap(&self) -> usize {
-        self.cfg.pgsize_bitmap
+        self.table.cfg.pgsize_bitmap
     }
 
     /// Returns the input and output address sizes in bits.
     pub fn address_sizes(&self) -> (u32, u32) {
-        (self.cfg.ias, self.cfg.oas)
+        (self.table.cfg.ias, self.table.cfg.oas)
     }
 
     /// Returns the flush callbacks' data.
@@ -586,6 +581,157 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
         &self.flush
     }
 
+    /// Maps `pgcount` pages of `pgsize` bytes from `iova` to `paddr`; returns the number of bytes
+    /// mapped.
+    ///
+    /// Arguments are validated first ([`EINVAL`], [`ERANGE`]), and a range of which any byte is
+    /// mapped already, by pages of any size, is [`EEXIST`] (nothing is mapped then). If the C
+    /// code fails part-way ([`ENOMEM`]), the error is returned together with the bytes mapped
+    /// before it: the caller unmaps those.
+    ///
+    /// # Safety
+    ///
+    /// The device may read and, with [`prot::WRITE`], write the memory at `paddr` until it is
+    /// unmapped and the TLB flushed: the caller must own that memory (or it must be device
+    /// memory the caller may expose) for at least that long.
+    #[inline]
+    pub unsafe fn map_pages(
+        &self,
+        iova: usize,
+        paddr: PhysAddr,
+        pgsize: usize,
+        pgcount: usize,
+        prot: Prot,
+        gfp: Flags,
+    ) -> core::result::Result<usize, (crate::error::Error, usize)> {
+        // SAFETY: The caller's guarantee, passed on.
+        unsafe {
+            self.table
+                .map_pages(iova, paddr, pgsize, pgcount, prot, gfp)
+        }
+    }
+
+    /// Unmaps `pgcount` pages of `pgsize` bytes from `iova`; returns the number of bytes
+    /// unmapped.
+    ///
+    /// The range may have been mapped with other page sizes: part of a block is unmapped by
+    /// splitting the block, for which the C code allocates a table without sleeping. If that
+    /// fails, fewer bytes than asked are unmapped (the rest stays mapped), or [`ENOMEM`] if none.
+    ///
+    /// [`EINVAL`] or [`ERANGE`] for bad arguments; [`ENOENT`] if any of the range is not mapped
+    /// (nothing is unmapped then).
+    #[inline]
+    pub fn unmap_pages(&self, iova: usize, pgsize: usize, pgcount: usize) -> Result<usize> {
+        self.table.unmap_pages(iova, pgsize, pgcount)
+    }
+
+    /// Returns the physical address that `iova` translates to, or 0 if it is not mapped;
+    /// [`ERANGE`] for an `iova` outside the input address size.
+    ///
+    /// Since 0 means "not mapped", [`IoPageTable::map_pages`] refuses to map physical address 0.
+    #[inline]
+    pub fn iova_to_phys(&self, iova: usize) -> Result<PhysAddr> {
+        self.table.iova_to_phys(iova)
+    }
+
+    /// Maps all of the coherent allocation `mem` at `iova`, readable and, with [`prot::WRITE`],
+    /// writable by the device; returns the number of bytes mapped.
+    ///
+    /// The device's MMU outputs bus addresses of `dev`, so the allocation's DMA address is what
+    /// the table translates to. The table keeps a reference to `mem` until the range is unmapped
+    /// with [`IoPageTable::unmap_coherent`] or the table is freed (at unbind at the latest): the
+    /// memory outlives every translation to it, which is what makes this safe where
+    /// [`IoPageTable::map_pages`] is not.
+    ///
+    /// The range is mapped with the table's smallest page size, and covers the allocation's
+    /// pages whole (coherent memory is allocated in pages). Fails with [`EINVAL`] if `dev` is not
+    /// the table's device or the allocation is not `dev`'s, if the allocation's DMA address is
+    /// not aligned to the page size or its pages would not fill the last table page; with the
+    /// errors of [`IoPageTable::map_pages`] for `iova` (nothing stays mapped then).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{
+    ///     device::{Bound, Device},
+    ///     dma::CoherentAllocation,
+    ///     io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush},
+    ///     sync::Arc,
+    /// };
+    ///
+    /// fn map_ring(dev: &Device<Bound>) -> Result {
+    ///     let cfg = Config::new(1 << 12, 48, 48);
+    ///     let table = IoPageTable::<ArmLpaeS1, _>::new(dev, cfg, NoFlush)?;
+    ///     let t = table.access(dev)?;
+    ///     let ring = Arc::new(CoherentAllocation::<u64>::alloc_coherent(dev, 1024, GFP_KERNEL)?,
+    ///                         GFP_KERNEL)?;
+    ///     assert_eq!(t.map_coherent(dev, 0x10_0000, &ring, prot::READ | prot::WRITE)?, 8192);
+    ///     let handle = ring.access(dev)?.dma_handle();
+    ///     assert_eq!(t.iova_to_phys(0x10_1008)?, handle + 0x1008);
+    ///     assert_eq!(t.unmap_coherent(0x10_0000)?, 8192);
+    ///     assert_eq!(t.iova_to_phys(0x10_0000)?, 0);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn map_coherent<U>(
+        &self,
+        dev: &Device<Bound>,
+        iova: usize,
+        mem: &Arc<Devres<CoherentAllocation<U>>>,
+        prot: Prot,
+    ) -> Result<usize>
+    where
+        U: AsBytes + FromBytes + Send + Sync + 'static,
+    {
+        if dev.as_raw() != self.table.dev.as_raw() {
+            return Err(EINVAL);
+        }
+        let alloc = mem.access(dev)?;
+        let keep: Arc<dyn Keep> = mem.clone();
+        // SAFETY: `size` bytes of whole pages from `dma_handle` are the allocation, which `keep`
+        // owns.
+        unsafe {
+            self.table
+                .map_region(iova, alloc.dma_handle(), alloc.size(), prot, keep)
+        }
+    }
+
+    /// Unmaps the range that [`IoPageTable::map_coherent`] mapped at `iova` and lets the table's
+    /// reference to its memory go; returns the number of bytes unmapped.
+    ///
+    /// The driver's [`FlushOps`] callbacks run during the unmap; the memory is released
+    /// after they return. [`ENOENT`] if no such range starts at `iova`.
+    ///
+    /// # Examples
+    ///
+    /// See [`IoPageTable::map_coherent`].
+    #[inline]
+    pub fn unmap_coherent(&self, iova: usize) -> Result<usize> {
+        self.table.unmap_coherent(iova)
+    }
+}
+
+/// What a table is apart from its format and its TLB callbacks. The code that needs only this
+/// is compiled once, in this crate, instead of in every driver for every format.
+///
+/// # Invariants
+///
+/// - `ops` is a table allocated by `alloc_io_pgtable_ops()` with `cfg` (as the C code completed
+///   it); it is live until the [`IoPageTable`] holding this frees it in its `drop`.
+/// - `cfg.pgsize_bitmap` is non-zero, and `cfg.ias` and `cfg.oas` are at most 64.
+/// - `mapped` holds the input ranges that `ops` maps.
+struct Table {
+    ops: NonNull<bindings::io_pgtable_ops>,
+    cfg: bindings::io_pgtable_cfg,
+    /// The driver-owned memory mapped by [`IoPageTable::map_coherent`], dropped after `ops` is
+    /// freed (fields drop after [`Drop::drop`] of the [`IoPageTable`]).
+    regions: Pin<KBox<Mutex<KVec<Option<Region>>>>>,
+    /// The input ranges that are mapped.
+    mapped: Pin<KBox<SpinLock<Ranges>>>,
+    dev: ARef<Device>,
+}
+
+impl Table {
     fn check_size(&self, pgsize: usize) -> Result {
         if !pgsize.is_power_of_two() || self.cfg.pgsize_bitmap & pgsize == 0 {
             return Err(EINVAL);
@@ -607,20 +753,12 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
         Ok(len)
     }
 
-    /// Maps `pgcount` pages of `pgsize` bytes from `iova` to `paddr`; returns the number of bytes
-    /// mapped.
-    ///
-    /// Arguments are validated first ([`EINVAL`], [`ERANGE`]), and a range of which any byte is
-    /// mapped already, by pages of any size, is [`EEXIST`] (nothing is mapped then). If the C
-    /// code fails part-way ([`ENOMEM`]), the error is returned together with the bytes mapped
-    /// before it: the caller unmaps those.
+    /// See [`IoPageTable::map_pages`].
     ///
     /// # Safety
     ///
-    /// The device may read and, with [`prot::WRITE`], write the memory at `paddr` until it is
-    /// unmapped and the TLB flushed: the caller must own that memory (or it must be device
-    /// memory the caller may expose) for at least that long.
-    pub unsafe fn map_pages(
+    /// As for [`IoPageTable::map_pages`].
+    unsafe fn map_pages(
         &self,
         iova: usize,
         paddr: PhysAddr,
@@ -679,16 +817,8 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
         }
     }
 
-    /// Unmaps `pgcount` pages of `pgsize` bytes from `iova`; returns the number of bytes
-    /// unmapped.
-    ///
-    /// The range may have been mapped with other page sizes: part of a block is unmapped by
-    /// splitting the block, for which the C code allocates a table without sleeping. If that
-    /// fails, fewer bytes than asked are unmapped (the rest stays mapped), or [`ENOMEM`] if none.
-    ///
-    /// [`EINVAL`] or [`ERANGE`] for bad arguments; [`ENOENT`] if any of the range is not mapped
-    /// (nothing is unmapped then).
-    pub fn unmap_pages(&self, iova: usize, pgsize: usize, pgcount: usize) -> Result<usize> {
+    /// See [`IoPageTable::unmap_pages`].
+    fn unmap_pages(&self, iova: usize, pgsize: usize, pgcount: usize) -> Result<usize> {
         let len = self.check_iova(iova, pgsize, pgcount)?;
         let end = iova + (len - 1);
         {
@@ -731,72 +861,29 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
         Ok(unmapped)
     }
 
-    /// Returns the physical address that `iova` translates to, or 0 if it is not mapped;
-    /// [`ERANGE`] for an `iova` outside the input address size.
-    ///
-    /// Since 0 means "not mapped", [`IoPageTable::map_pages`] refuses to map physical address 0.
-    pub fn iova_to_phys(&self, iova: usize) -> Result<PhysAddr> {
+    /// See [`IoPageTable::iova_to_phys`].
+    fn iova_to_phys(&self, iova: usize) -> Result<PhysAddr> {
         if !fits(iova as u64, self.cfg.ias) {
             return Err(ERANGE);
         }
         Ok(self.iova_to_phys_raw(iova))
     }
 
-    /// Maps all of the coherent allocation `mem` at `iova`, readable and, with [`prot::WRITE`],
-    /// writable by the device; returns the number of bytes mapped.
+    /// Maps the `size` bytes of DMA memory at `handle` at `iova`, keeping `keep` until the range
+    /// is unmapped or the table freed; see [`IoPageTable::map_coherent`].
     ///
-    /// The device's MMU outputs bus addresses of `dev`, so the allocation's DMA address is what
-    /// the table translates to. The table keeps a reference to `mem` until the range is unmapped
-    /// with [`IoPageTable::unmap_coherent`] or the table is freed (at unbind at the latest): the
-    /// memory outlives every translation to it, which is what makes this safe where
-    /// [`IoPageTable::map_pages`] is not.
+    /// # Safety
     ///
-    /// The range is mapped with the table's smallest page size, and covers the allocation's
-    /// pages whole (coherent memory is allocated in pages). Fails with [`EINVAL`] if `dev` is not
-    /// the table's device or the allocation is not `dev`'s, if the allocation's DMA address is
-    /// not aligned to the page size or its pages would not fill the last table page; with the
-    /// errors of [`IoPageTable::map_pages`] for `iova` (nothing stays mapped then).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::{
-    ///     device::{Bound, Device},
-    ///     dma::CoherentAllocation,
-    ///     io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush},
-    ///     sync::Arc,
-    /// };
-    ///
-    /// fn map_ring(dev: &Device<Bound>) -> Result {
-    ///     let cfg = Config::new(1 << 12, 48, 48);
-    ///     let table = IoPageTable::<ArmLpaeS1, _>::new(dev, cfg, NoFlush)?;
-    ///     let t = table.access(dev)?;
-    ///     let ring = Arc::new(CoherentAllocation::<u64>::alloc_coherent(dev, 1024, GFP_KERNEL)?,
-    ///                         GFP_KERNEL)?;
-    ///     assert_eq!(t.map_coherent(dev, 0x10_0000, &ring, prot::READ | prot::WRITE)?, 8192);
-    ///     let handle = ring.access(dev)?.dma_handle();
-    ///     assert_eq!(t.iova_to_phys(0x10_1008)?, handle + 0x1008);
-    ///     assert_eq!(t.unmap_coherent(0x10_0000)?, 8192);
-    ///     assert_eq!(t.iova_to_phys(0x10_0000)?, 0);
-    ///     Ok(())
-    /// }
-    /// ```
-    pub fn map_coherent<U>(
+    /// The memory must be whole pages from `handle` that `keep` owns.
+    unsafe fn map_region(
         &self,
-        dev: &Device<Bound>,
         iova: usize,
-        mem: &Arc<Devres<CoherentAllocation<U>>>,
+        handle: DmaAddress,
+        size: usize,
         prot: Prot,
-    ) -> Result<usize>
-    where
-        U: AsBytes + FromBytes + Send + Sync + 'static,
-    {
-        if dev.as_raw() != self.dev.as_raw() {
-            return Err(EINVAL);
-        }
-        let alloc = mem.access(dev)?;
+        keep: Arc<dyn Keep>,
+    ) -> Result<usize> {
         let pgsize = 1usize << self.cfg.pgsize_bitmap.trailing_zeros();
-        let size = alloc.size();
         let len = size.checked_next_multiple_of(pgsize).ok_or(EINVAL)?;
         let pages = size
             .checked_next_multiple_of(bindings::PAGE_SIZE)
@@ -806,13 +893,13 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
         }
         let mut regions = self.regions.lock();
         regions.reserve(1, GFP_KERNEL)?;
-        // SAFETY: The allocation is `len` bytes of whole pages owned by `mem` from its DMA
-        // address (checked above), and `mem` is kept in `regions` until the range is unmapped or
-        // the table is freed, after the C table.
+        // SAFETY: The memory is `len` bytes of whole pages from `handle` (by the caller's
+        // guarantee and the check above) that `keep` owns, and `keep` is kept in `regions` until
+        // the range is unmapped or the table is freed, after the C table.
         let mapped = unsafe {
             self.map_pages(
                 iova,
-                alloc.dma_handle() as PhysAddr,
+                handle as PhysAddr,
                 pgsize,
                 len / pgsize,
                 prot,
@@ -828,7 +915,6 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
                 return Err(mapped.err().map_or(ENOMEM, |(e, _)| e));
             }
         }
-        let keep: Arc<dyn Keep> = mem.clone();
         // INVARIANT: Just mapped, to memory that `keep` owns.
         let region = Region {
             iova,
@@ -844,16 +930,8 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
         Ok(len)
     }
 
-    /// Unmaps the range that [`IoPageTable::map_coherent`] mapped at `iova` and lets the table's
-    /// reference to its memory go; returns the number of bytes unmapped.
-    ///
-    /// The driver's [`FlushOps`] callbacks run during the unmap; the memory is released
-    /// after they return. [`ENOENT`] if no such range starts at `iova`.
-    ///
-    /// # Examples
-    ///
-    /// See [`IoPageTable::map_coherent`].
-    pub fn unmap_coherent(&self, iova: usize) -> Result<usize> {
+    /// See [`IoPageTable::unmap_coherent`].
+    fn unmap_coherent(&self, iova: usize) -> Result<usize> {
         let mut regions = self.regions.lock();
         let slot = regions
             .iter_mut()
@@ -979,8 +1057,8 @@ fn fits(addr: u64, bits: u32) -> bool {
 
 impl<F: Format, T: FlushOps> Drop for IoPageTable<F, T> {
     fn drop(&mut self) {
-        // SAFETY: By the type invariant `ops` is live and freed only here; the cookie `flush`
-        // is dropped after this returns.
-        unsafe { bindings::free_io_pgtable_ops(self.ops.as_ptr()) };
+        // SAFETY: By the type invariants `table.ops` is live and freed only here; the cookie
+        // `flush` is dropped after this returns.
+        unsafe { bindings::free_io_pgtable_ops(self.table.ops.as_ptr()) };
     }
 }
