@@ -85,7 +85,7 @@ fn new_table(c: &Ctx<'_>, cfg: Config) -> Result {
 }
 
 /// The table. Entries are grouped by API; the comment of each is its name in the report.
-static INPUTS: [BadInput; 44] = [
+static INPUTS: [BadInput; 47] = [
     // DMA masks.
     BadInput {
         what: "DMA mask of 0 bits",
@@ -327,6 +327,11 @@ static INPUTS: [BadInput; 44] = [
         call: |c| map(c, MAPPED, PHYS, SZ_4K, 1),
     },
     BadInput {
+        what: "map: a block over a mapped page",
+        expect: EEXIST,
+        call: |c| map(c, 0, PHYS, SZ_2M, 1),
+    },
+    BadInput {
         what: "unknown protection flag",
         expect: EINVAL,
         call: |_| ok(Prot::try_from_raw(1 << 20)),
@@ -340,6 +345,16 @@ static INPUTS: [BadInput; 44] = [
         what: "unmap: twice",
         expect: ENOENT,
         call: |c| ok(c.table.unmap_pages(UNMAPPED, SZ_4K, 1)),
+    },
+    BadInput {
+        what: "unmap: a range only partly mapped",
+        expect: ENOENT,
+        call: |c| ok(c.table.unmap_pages(MAPPED, SZ_4K, 2)),
+    },
+    BadInput {
+        what: "unmap: a block over a mapped page",
+        expect: ENOENT,
+        call: |c| ok(c.table.unmap_pages(0, SZ_2M, 1)),
     },
     BadInput {
         what: "translate: iova past the input size",
