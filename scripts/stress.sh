@@ -111,16 +111,6 @@ rm -f "$LOGS/stress.allocfail" "$LOGS/stress.vmapwarn"
 
 # The checks.
 passed=0 failed=0 failures=()
-check() { # description, then the test as a command
-	local what=$1
-	shift
-	if "$@"; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		failures+=("$what")
-	fi
-}
 count() { grep -cE -- "$1" "$FILTERED" || true; }
 no_timeout() { [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ]; }
 # The value of key $1 in the summary line, or nothing.

@@ -862,6 +862,7 @@ impl Table {
     }
 
     /// See [`IoPageTable::iova_to_phys`].
+    #[inline]
     fn iova_to_phys(&self, iova: usize) -> Result<PhysAddr> {
         if !fits(iova as u64, self.cfg.ias) {
             return Err(ERANGE);
@@ -950,6 +951,7 @@ impl Table {
     }
 
     /// Translates an `iova` already checked against the input address size.
+    #[inline]
     fn iova_to_phys_raw(&self, iova: usize) -> PhysAddr {
         // SAFETY: `ops` is a live table (type invariant).
         match unsafe { (*self.ops.as_ptr()).iova_to_phys } {
