@@ -780,6 +780,8 @@ impl Table {
             return Err((EINVAL, 0));
         }
         let prot = Prot::try_from_raw(prot.as_raw()).map_err(|e| (e, 0))?;
+        // SAFETY: `ops` is a live table (type invariant).
+        let map = unsafe { (*self.ops.as_ptr()).map_pages }.ok_or((EINVAL, 0))?;
         // `check_iova` showed that this does not overflow.
         let end = iova + (len - 1);
         {
@@ -796,7 +798,7 @@ impl Table {
         // SAFETY: `ops` is a live table (type invariant); the arguments were validated; the
         // caller guarantees the memory may be exposed.
         let ret = unsafe {
-            ((*self.ops.as_ptr()).map_pages.ok_or((EINVAL, 0))?)(
+            map(
                 self.ops.as_ptr(),
                 iova,
                 paddr,
@@ -820,6 +822,8 @@ impl Table {
     /// See [`IoPageTable::unmap_pages`].
     fn unmap_pages(&self, iova: usize, pgsize: usize, pgcount: usize) -> Result<usize> {
         let len = self.check_iova(iova, pgsize, pgcount)?;
+        // SAFETY: `ops` is a live table (type invariant).
+        let unmap = unsafe { (*self.ops.as_ptr()).unmap_pages }.ok_or(EINVAL)?;
         let end = iova + (len - 1);
         {
             let mut ranges = self.mapped.lock();
@@ -835,11 +839,6 @@ impl Table {
         let mut gather = core::mem::MaybeUninit::<bindings::iommu_iotlb_gather>::zeroed();
         // SAFETY: Initialises the (zeroed) gather structure in place.
         unsafe { bindings::iommu_iotlb_gather_init(gather.as_mut_ptr()) };
-        let unmap = {
-            // SAFETY: `ops` is a live table.
-            let f = unsafe { (*self.ops.as_ptr()).unmap_pages };
-            f.ok_or(EINVAL)?
-        };
         // SAFETY: `ops` is a live table; the arguments were validated; `gather` is initialised
         // and lives across the call.
         let unmapped = unsafe {
