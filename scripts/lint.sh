@@ -62,8 +62,9 @@ check_log docs "rm -rf /build/out-docs && cd $KSRC && make O=/build/out-docs SPH
 	'driver-core\.rst.*(WARNING|ERROR)|^    failed|toctree'
 bash "$TOP/scripts/patches.sh" >/dev/null
 rm -rf "$ROOT/build/export" && mkdir -p "$ROOT/build/export" && cp "$TOP"/out/patches/*.patch "$ROOT/build/export/"
+# A Traceback is checkpatch's SPDX check (scripts/spdxcheck.py) failing to run.
 check_log checkpatch "cd $KSRC && perl scripts/checkpatch.pl --strict --color=never /build/export/*.patch" \
-	'^(ERROR|WARNING|CHECK)|^    failed'
+	'^(ERROR|WARNING|CHECK)|^    failed|Traceback'
 echo "$passed $found" >"$LOGS/lint.counts"
 echo "lint: $passed passed, $found failed"
 [ "$found" -eq 0 ]
