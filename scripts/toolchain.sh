@@ -12,7 +12,7 @@ PACKAGES=(
 	make bc bison flex cpio kmod xz-utils zstd libelf-dev libssl-dev
 	python3 perl git ca-certificates
 	qemu-system-x86 busybox-static
-	python3-sphinx python3-ply python3-git
+	python3-sphinx python3-ply python3-git python3-yaml
 )
 
 if [ ! -e "$ROOT/.provisioned" ]; then
