@@ -16,6 +16,7 @@ use crate::bindings;
 /// kernel::delay::msleep(1);
 /// ```
 pub fn msleep(ms: u32) {
+    crate::might_sleep!();
     // SAFETY: `msleep()` has no memory-safety requirements; sleeping in atomic context is a bug
     // the kernel reports (with `CONFIG_DEBUG_ATOMIC_SLEEP`), not undefined behaviour.
     unsafe { bindings::msleep(ms) }

@@ -53,7 +53,7 @@ use crate::{
     alloc::{Flags, KBox},
     bindings,
     device::{Bound, Device},
-    error::{code::*, to_result, Error, Result},
+    error::{code::*, Error, Result},
     init::{InPlaceInit, PinInit},
     revocable::{Revocable, RevocableGuard},
     sync::Arc,
@@ -74,6 +74,10 @@ struct Inner<T> {
 
 /// A value that is revoked and dropped when the driver is unbound from the device; see the
 /// [module documentation](self).
+///
+/// `T` is `'static`: the value may be dropped at unbind, by the driver core, after every borrow
+/// the driver had could have ended (`core::mem::forget` of the `Devres` is safe, and the
+/// release still drops the value then), so it must not borrow anything.
 ///
 /// # Invariants
 ///
@@ -99,16 +103,16 @@ struct Inner<T> {
 ///     Ok(SampleData { buf: Devres::new(dev, buf, GFP_KERNEL)? })
 /// }
 /// ```
-pub struct Devres<T: Send> {
+pub struct Devres<T: Send + 'static> {
     inner: Arc<Inner<T>>,
 }
 
 // SAFETY: A `Devres` is an `Arc<Inner<T>>`; dropping it on another task drops `T` there, which
 // `T: Send` allows, and sharing it hands out `&T`, which `T: Sync` allows.
-unsafe impl<T: Send + Sync> Send for Devres<T> {}
+unsafe impl<T: Send + Sync + 'static> Send for Devres<T> {}
 
 // SAFETY: Shared access hands out `&T` to several tasks, which `T: Sync` allows.
-unsafe impl<T: Send + Sync> Sync for Devres<T> {}
+unsafe impl<T: Send + Sync + 'static> Sync for Devres<T> {}
 
 /// The devres release callback of a [`Devres<T>`] node.
 ///
@@ -116,11 +120,16 @@ unsafe impl<T: Send + Sync> Sync for Devres<T> {}
 ///
 /// `res` must be the payload of a node allocated by [`Devres::new`] for this `T`, taken off the
 /// device's list by the driver core.
-unsafe extern "C" fn release<T: Send>(_dev: *mut bindings::device, res: *mut c_void) {
+unsafe extern "C" fn release<T: Send + 'static>(_dev: *mut bindings::device, res: *mut c_void) {
     // SAFETY: The payload holds the reference that `Devres::new` stored; being taken off the list
     // by the driver core, the node's reference now belongs to this callback.
     let inner = unsafe { Arc::from_raw(res.cast::<*const Inner<T>>().read()) };
-    inner.data.revoke();
+    // SAFETY: The driver core releases the list from the unbinding task after the driver's
+    // `remove` has returned (or its probe failed), outside any RCU read-side critical section:
+    // no guard of the driver's can be alive there, since a guard borrows the `Devres` and so
+    // lives no longer than a callback of the driver. (A guard leaked with `mem::forget` leaves
+    // a critical section open forever, which the kernel reports at the task's next sleep.)
+    unsafe { inner.data.revoke_shared() };
 }
 
 /// Matches the node whose payload is the pointer `data`, for `devres_remove()`.
@@ -143,7 +152,7 @@ unsafe extern "C" fn match_node(
     (stored == data.cast_const()).into()
 }
 
-impl<T: Send> Devres<T> {
+impl<T: Send + 'static> Devres<T> {
     /// Creates `data` and registers it to be revoked and dropped when the driver is unbound from
     /// `dev`.
     ///
@@ -274,8 +283,10 @@ impl<T: Send> Devres<T> {
     }
 }
 
-impl<T: Send> Drop for Devres<T> {
+impl<T: Send + 'static> Drop for Devres<T> {
     fn drop(&mut self) {
+        // Waits for a release in progress, and dropping `T` may sleep.
+        crate::might_sleep!();
         // The same address as `Arc::into_raw` gave the node.
         let data = core::ptr::from_ref::<Inner<T>>(&self.inner)
             .cast_mut()
@@ -311,8 +322,10 @@ impl<T: Send> Drop for Devres<T> {
 /// Hands `data` to the device's managed resources: it is dropped when the driver is unbound,
 /// after `remove` and the driver data.
 ///
-/// Fails with [`ENOMEM`] or the initialiser's error, in which case `data` is dropped right
-/// away.
+/// Every allocation it makes honours `flags` (the value's box and the devres node), so it may be
+/// called from atomic context with `GFP_ATOMIC` (dropping the value at unbind happens in the
+/// unbinding task). Fails with [`ENOMEM`] or the initialiser's error, in which case `data` is
+/// dropped right away.
 ///
 /// # Examples
 ///
@@ -329,19 +342,37 @@ pub fn register<T: Send + 'static>(
     flags: Flags,
 ) -> Result {
     let data = KBox::pin_init(data, flags)?;
-    let ptr = data.into_foreign();
-    // SAFETY: `dev` is bound, so the action runs at unbind at the latest; on failure
-    // `devm_add_action_or_reset()` runs it at once. Either way `drop_box::<T>` reclaims the box
-    // exactly once.
-    to_result(unsafe {
-        bindings::devm_add_action_or_reset(dev.as_raw(), Some(drop_box::<T>), ptr.cast_mut())
-    })
+    // SAFETY: `drop_box::<T>` matches the payload, a pointer, written below before the node is
+    // added; the name is a static C string.
+    let node = unsafe {
+        bindings::__devres_alloc_node(
+            Some(drop_box::<T>),
+            core::mem::size_of::<*mut c_void>(),
+            flags.as_raw(),
+            bindings::NUMA_NO_NODE,
+            crate::c_str!("rust devres::register").as_char_ptr(),
+        )
+    };
+    if node.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `node` has room for the pointer; the box now belongs to the node, whose release
+    // (at unbind) reclaims it exactly once.
+    unsafe { node.cast::<*mut c_void>().write(data.into_foreign().cast_mut()) };
+    // SAFETY: `dev` is bound, so the list is released at unbind at the latest; `node` is a
+    // complete devres node.
+    unsafe { bindings::devres_add(dev.as_raw(), node) };
+    Ok(())
 }
 
+/// The devres release callback of a [`register`] node.
+///
 /// # Safety
 ///
-/// `ptr` must come from `into_foreign()` of a `Pin<KBox<T>>` and not have been reclaimed.
-unsafe extern "C" fn drop_box<T: 'static>(ptr: *mut c_void) {
-    // SAFETY: Guaranteed by the caller; called exactly once per registration.
-    drop(unsafe { core::pin::Pin::<KBox<T>>::from_foreign(ptr) });
+/// `res` must be the payload of a node allocated by [`register`] for this `T`, taken off the
+/// device's list by the driver core.
+unsafe extern "C" fn drop_box<T: 'static>(_dev: *mut bindings::device, res: *mut c_void) {
+    // SAFETY: The payload is the pointer `register` stored, from `into_foreign()` of a
+    // `Pin<KBox<T>>`; the node is released exactly once.
+    drop(unsafe { core::pin::Pin::<KBox<T>>::from_foreign(res.cast::<*mut c_void>().read()) });
 }

@@ -27,12 +27,13 @@ use crate::{
     device::{Bound, Core, Device},
     devres::Devres,
     error::{code::*, to_result, Result},
+    sync::Arc,
     types::{ARef, AsBytes, FromBytes},
 };
-use core::ptr::NonNull;
+use core::{ffi::c_void, ptr::NonNull};
 
 #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
-mod tests;
+pub(crate) mod tests;
 
 /// A bus address that a device uses to reach memory.
 ///
@@ -417,11 +418,17 @@ fn byte_size<T>(count: usize) -> Result<usize> {
 /// The CPU side accesses it with volatile, bounds-checked reads and writes, since the device may
 /// change it at any time; raw slices are only offered through `unsafe` methods.
 ///
+/// The memory itself is held by a reference-counted [`CoherentMemory`], so that a device page
+/// table that maps it ([`IoPageTable::map_coherent`]) keeps it allocated until the table is
+/// gone, whichever of the two devres releases first at unbind. Every holder of that memory is
+/// itself released at unbind at the latest, so the memory never outlives the binding.
+///
 /// # Invariants
 ///
-/// - `cpu_addr` and `dma_handle` are the CPU and device addresses of `size_of::<T>() * count`
-///   bytes allocated with `dma_alloc_attrs()` for `dev` with `attrs`, freed only in `drop`.
-/// - `count > 0` and the size does not overflow.
+/// - `mem` holds `size_of::<T>() * count` bytes; `count > 0` and the size does not overflow.
+/// - `cpu_addr` is `mem.cpu_addr`, cast to `T`.
+///
+/// [`IoPageTable::map_coherent`]: crate::io_pgtable::IoPageTable::map_coherent
 ///
 /// # Examples
 ///
@@ -438,11 +445,54 @@ fn byte_size<T>(count: usize) -> Result<usize> {
 /// }
 /// ```
 pub struct CoherentAllocation<T: AsBytes + FromBytes> {
-    dev: ARef<Device>,
+    mem: Arc<CoherentMemory>,
     dma_handle: DmaAddress,
     count: usize,
     cpu_addr: NonNull<T>,
     attrs: Attrs,
+}
+
+/// DMA memory allocated with `dma_alloc_attrs()`, freed when the last reference to it goes.
+///
+/// Only types of this crate that are released at unbind at the latest hold a reference (a
+/// [`CoherentAllocation`], which lives in a [`Devres`], and a device page table, which does
+/// too), so the memory is freed at unbind at the latest, while the driver is still bound.
+///
+/// # Invariants
+///
+/// `cpu_addr` and `dma_handle` are the CPU and device addresses of `size` bytes allocated with
+/// `dma_alloc_attrs()` for `dev` with `attrs`, freed only in `drop`.
+pub(crate) struct CoherentMemory {
+    dev: ARef<Device>,
+    cpu_addr: NonNull<c_void>,
+    dma_handle: DmaAddress,
+    size: usize,
+    attrs: Attrs,
+}
+
+// SAFETY: The memory may be freed from any task; `dev` is a counted device reference.
+unsafe impl Send for CoherentMemory {}
+
+// SAFETY: `CoherentMemory` offers no access to the memory through `&self`.
+unsafe impl Sync for CoherentMemory {}
+
+impl Drop for CoherentMemory {
+    fn drop(&mut self) {
+        // `dma_free_attrs()` may sleep (it may unmap the kernel's view of the memory).
+        crate::might_sleep!();
+        #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+        tests::COHERENT_FREED.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
+        // SAFETY: By the type invariant these are the parameters of the allocation, freed once.
+        unsafe {
+            bindings::dma_free_attrs(
+                self.dev.as_raw(),
+                self.size,
+                self.cpu_addr.as_ptr(),
+                self.dma_handle,
+                self.attrs.as_raw() as _,
+            )
+        };
+    }
 }
 
 // SAFETY: The allocation is plain memory that any thread may access through the volatile
@@ -452,9 +502,12 @@ unsafe impl<T: AsBytes + FromBytes + Send> Send for CoherentAllocation<T> {}
 // SAFETY: Shared access only performs volatile reads and writes of plain data.
 unsafe impl<T: AsBytes + FromBytes + Sync> Sync for CoherentAllocation<T> {}
 
-impl<T: AsBytes + FromBytes + Send + Sync> CoherentAllocation<T> {
+impl<T: AsBytes + FromBytes + Send + Sync + 'static> CoherentAllocation<T> {
     /// Allocates `count` elements with `dma_alloc_attrs()`, held in a [`Devres`] so that it is
     /// freed when the driver is unbound at the latest.
+    ///
+    /// Every allocation it makes honours `gfp`: with `GFP_ATOMIC` it does not sleep (as far as
+    /// the platform's `dma_alloc_attrs()` honours it).
     ///
     /// Fails with [`EINVAL`] for zero elements or a zero-sized `T`, [`EOVERFLOW`] if the size
     /// overflows and [`ENOMEM`] if the allocation fails. (Unknown attribute bits can not reach it:
@@ -490,16 +543,26 @@ impl<T: AsBytes + FromBytes + Send + Sync> CoherentAllocation<T> {
                 attrs.as_raw() as _,
             )
         };
-        let cpu_addr = NonNull::new(cpu_addr.cast::<T>()).ok_or(ENOMEM)?;
-        // INVARIANT: Allocated just now with these parameters.
-        let alloc = Self {
+        let cpu_addr = NonNull::new(cpu_addr).ok_or(ENOMEM)?;
+        // INVARIANT: Allocated just now with these parameters. Should the allocation of the
+        // reference count fail, dropping `mem` frees the memory.
+        let mem = CoherentMemory {
             dev: ARef::from(&**dev),
-            dma_handle,
-            count,
             cpu_addr,
+            dma_handle,
+            size,
             attrs,
         };
-        Devres::new(dev, alloc, GFP_KERNEL)
+        let mem = Arc::new(mem, gfp)?;
+        // INVARIANT: `mem` holds `size` bytes, the size of `count` elements of `T`.
+        let alloc = Self {
+            cpu_addr: mem.cpu_addr.cast(),
+            mem,
+            dma_handle,
+            count,
+            attrs,
+        };
+        Devres::new(dev, alloc, gfp)
     }
 
     /// Allocates `count` elements with no attributes, as `dma_alloc_coherent()` does.
@@ -802,18 +865,17 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
     }
 }
 
-impl<T: AsBytes + FromBytes> Drop for CoherentAllocation<T> {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant these are the parameters of the allocation, freed once.
-        unsafe {
-            bindings::dma_free_attrs(
-                self.dev.as_raw(),
-                self.size(),
-                self.cpu_addr.as_ptr().cast(),
-                self.dma_handle,
-                self.attrs.as_raw() as _,
-            )
-        };
+impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
+    /// Returns the memory, for a device page table that maps it and keeps it allocated.
+    pub(crate) fn memory(&self) -> &Arc<CoherentMemory> {
+        &self.mem
+    }
+}
+
+impl CoherentMemory {
+    /// Returns the device the memory was allocated for.
+    pub(crate) fn device(&self) -> &Device {
+        &self.dev
     }
 }
 
@@ -847,6 +909,12 @@ impl DataDirection {
 }
 
 /// A live streaming mapping of a buffer; unmapped on drop.
+///
+/// The unmap in `drop` skips the CPU synchronisation (`DMA_ATTR_SKIP_CPU_SYNC`): it writes
+/// nothing into the buffer (no bounce-buffer copy, no cache invalidation). It may run at unbind,
+/// from the driver core, while the CPU owns the buffer through a [`CpuView`] and a task writes
+/// it; a synchronisation then would race with that task and could overwrite its writes. The
+/// owner's [`StreamingMapping::unmap`], where the device owns the buffer, synchronises first.
 ///
 /// # Invariants
 ///
@@ -894,7 +962,7 @@ impl Drop for RawMapping {
                 self.addr,
                 self.size,
                 self.dir.as_raw(),
-                0,
+                attrs::DMA_ATTR_SKIP_CPU_SYNC.as_raw() as _,
             )
         };
     }
@@ -906,6 +974,13 @@ impl Drop for RawMapping {
 /// hands it a [`CpuView`], and [`StreamingMapping::unmap`] gives the buffer back. The mapping is
 /// held in a [`Devres`], so it is undone when the driver is unbound at the latest; the buffer
 /// itself stays allocated until this value is dropped, which unmaps first.
+///
+/// Who owns the buffer decides what an unmap may do to it. The owner's
+/// [`StreamingMapping::unmap`] runs while the device owns it and synchronises it for the CPU
+/// first, so the caller gets the device's data. An unmap at unbind may run while the CPU owns
+/// the buffer (a [`CpuView`] is `Send`, and a work item may be writing it) and therefore writes
+/// nothing into it: the device's last writes to a buffer it owned at unbind may be lost, never
+/// the CPU's.
 ///
 /// # Invariants
 ///
@@ -1053,7 +1128,10 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
 
     /// Hands the buffer to the CPU, as `dma_sync_single_for_cpu()` does.
     ///
-    /// After the driver is unbound the mapping is gone and the CPU owns the buffer anyway.
+    /// After the driver is unbound the mapping is gone and the CPU owns the buffer anyway; while
+    /// the unbind is unmapping it, no synchronisation is made either, which is sound because that
+    /// unmap writes nothing into the buffer (see [`StreamingMapping`]): what the device wrote
+    /// last may be lost then (in a bounce buffer), never the CPU's own data. Does not sleep.
     ///
     /// # Examples
     ///
@@ -1087,7 +1165,10 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
     /// ```
     pub fn unmap(self) -> KVec<T> {
         let Self { buf, map, .. } = self;
-        // Dropping the `Devres` unmaps (or finds it unmapped at unbind).
+        // The device owns the buffer: take its data first (a bounce-buffer copy, a cache
+        // invalidation), which the unmap itself skips.
+        map.try_access_with(|m| m.sync_for_cpu());
+        // Dropping the `Devres` unmaps, or waits for the unmap at unbind to finish.
         drop(map);
         buf
     }

@@ -19,8 +19,26 @@
 //! The table also keeps the set of input ranges that are mapped, so that a map over a mapped
 //! range is [`EEXIST`] and an unmap of a range that is not all mapped is [`ENOENT`] before C
 //! sees either: the C code would warn, or silently replace the smaller pages under a block it
-//! is asked to map. Maps that overlap each other, and unmaps that do, are refused in the same
-//! way when they race; a map racing an unmap of the same range is a caller error, as in C.
+//! is asked to map.
+//!
+//! # Concurrency
+//!
+//! Map, unmap and translate may be called concurrently from any tasks, on any ranges. The C
+//! code frees a table page when an unmap covers the whole range that page translates, and a
+//! concurrent walk through it (a map filling it, a translation reading it) would use freed
+//! memory. The table therefore keeps each operation's range busy until C returns:
+//!
+//! - a map holds its range as pending from its check until C has mapped it; a map or unmap
+//!   overlapping a pending range is refused ([`EEXIST`], [`ENOENT`]), and nothing else walks
+//!   into the table pages that only the pending range reaches, since no other operation can
+//!   translate its addresses yet;
+//! - an unmap and a translation run their C call under the table's spinlock, so a table page
+//!   freed by an unmap is not being walked by a translation, and an unmap never frees a page
+//!   that a pending map walks (its range would overlap the pending one).
+//!
+//! Maps of disjoint ranges still run their C calls concurrently (the C code installs new table
+//! pages with a compare-and-exchange). No call sleeps, except where its `gfp` allows the C map
+//! to allocate with sleeping, and the TLB callbacks run under the spinlock.
 //!
 //! Mapping a physical address is `unsafe`: the device may then read and write that memory.
 //! Memory the driver owns is mapped safely with [`IoPageTable::map_coherent`]: the table keeps a
@@ -39,8 +57,8 @@ use crate::{
     bindings,
     device::{Bound, Device},
     devres::Devres,
-    dma::{CoherentAllocation, DmaAddress},
-    error::{code::*, to_result, Result},
+    dma::{CoherentAllocation, CoherentMemory, DmaAddress},
+    error::{code::*, Result},
     init::InPlaceInit,
     new_mutex, new_spinlock,
     sync::{Arc, Mutex, SpinLock},
@@ -49,7 +67,7 @@ use crate::{
 use core::{ffi::c_void, marker::PhantomData, pin::Pin, ptr::NonNull};
 
 #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
-mod tests;
+pub(crate) mod tests;
 
 /// A physical address.
 pub type PhysAddr = bindings::phys_addr_t;
@@ -134,6 +152,40 @@ pub mod prot {
     pub(super) const ALL: Prot = Prot(READ.0 | WRITE.0 | CACHE.0 | NOEXEC.0 | MMIO.0 | PRIV.0);
 }
 
+/// The `IO_PGTABLE_QUIRK_*` flags of [`Config::quirks`]; each format accepts its own subset.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::io_pgtable::{quirks, Config};
+///
+/// let mut cfg = Config::new(1 << 12, 48, 48);
+/// cfg.quirks = quirks::ARM_TTBR1;
+/// ```
+pub mod quirks {
+    // The C header defines them with `BIT()`, which bindgen does not evaluate; the values are
+    // those of `include/linux/io-pgtable.h`.
+
+    /// Non-secure accesses (`IO_PGTABLE_QUIRK_ARM_NS`).
+    pub const ARM_NS: usize = 1 << 0;
+    /// Ignore the permission bits (`IO_PGTABLE_QUIRK_NO_PERMS`).
+    pub const NO_PERMS: usize = 1 << 1;
+    /// MediaTek's 34-bit output addresses (`IO_PGTABLE_QUIRK_ARM_MTK_EXT`).
+    pub const ARM_MTK_EXT: usize = 1 << 3;
+    /// MediaTek's extended table base (`IO_PGTABLE_QUIRK_ARM_MTK_TTBR_EXT`).
+    pub const ARM_MTK_TTBR_EXT: usize = 1 << 4;
+    /// A table for the upper half of the input space (`IO_PGTABLE_QUIRK_ARM_TTBR1`): its input
+    /// addresses have every bit above the input size set.
+    pub const ARM_TTBR1: usize = 1 << 5;
+    /// Outer write-back write-allocate walks (`IO_PGTABLE_QUIRK_ARM_OUTER_WBWA`).
+    pub const ARM_OUTER_WBWA: usize = 1 << 6;
+    /// Hardware dirty tracking (`IO_PGTABLE_QUIRK_ARM_HD`).
+    pub const ARM_HD: usize = 1 << 7;
+
+    pub(super) const ALL: usize =
+        ARM_NS | NO_PERMS | ARM_MTK_EXT | ARM_MTK_TTBR_EXT | ARM_TTBR1 | ARM_OUTER_WBWA | ARM_HD;
+}
+
 /// The configuration of a new table: the C `struct io_pgtable_cfg` inputs.
 ///
 /// # Examples
@@ -188,7 +240,7 @@ mod private {
 /// }
 /// assert_eq!(format_id::<ArmLpaeS1>(), kernel::bindings::io_pgtable_fmt_ARM_64_LPAE_S1);
 /// ```
-pub trait Format: private::Sealed {
+pub trait Format: private::Sealed + 'static {
     /// The C format id.
     const FORMAT: bindings::io_pgtable_fmt;
 
@@ -357,12 +409,36 @@ format!(
     AppleDart2, io_pgtable_fmt_APPLE_DART2, AppleDartRegs, |cfg| dart(cfg)
 );
 
-/// The TLB maintenance a driver does when the table changes; the C `struct iommu_flush_ops`.
+/// The TLB maintenance a driver does when the table changes; the C `struct iommu_flush_ops`,
+/// with the sync step of `iommu_iotlb_sync()`.
 ///
-/// The callbacks run inside the table's map and unmap calls, with the table's lock for
-/// [`IoPageTable::map_coherent`] ranges held: they must not call back into the table. Memory
-/// unmapped by [`IoPageTable::unmap_coherent`] is released once they return, so they must have
-/// invalidated the device's TLB by then.
+/// The table releases memory on the strength of these callbacks: after an unmap it frees table
+/// pages, and [`IoPageTable::unmap_coherent`] releases the driver's memory once [`tlb_sync`]
+/// returns. A wrong implementation lets the device use freed memory, so the trait is `unsafe`
+/// to implement.
+///
+/// The callbacks run inside the table's map and unmap calls, with the table's spinlock held:
+/// they must not sleep and must not call back into the table.
+///
+/// # Safety
+///
+/// An implementation must uphold, for the device that walks the table:
+///
+/// - [`tlb_flush_walk`] and [`tlb_flush_all`] have invalidated what they name (cached
+///   translations and intermediate walk state) when they return: the C code frees table pages
+///   right after [`tlb_flush_walk`].
+/// - After [`tlb_sync`] returns, the device no longer uses any translation whose invalidation
+///   [`tlb_add_page`] queued before the call.
+/// - When the table is dropped it calls [`tlb_flush_all`] and then [`tlb_sync`] before it frees
+///   its pages and releases the memory it maps; after they return the device must neither walk
+///   the table nor use a translation from it. (A driver whose device may still be walking the
+///   table then points the device's MMU elsewhere in these callbacks, or before it drops the
+///   table.)
+///
+/// [`tlb_flush_walk`]: FlushOps::tlb_flush_walk
+/// [`tlb_flush_all`]: FlushOps::tlb_flush_all
+/// [`tlb_add_page`]: FlushOps::tlb_add_page
+/// [`tlb_sync`]: FlushOps::tlb_sync
 ///
 /// # Examples
 ///
@@ -370,46 +446,79 @@ format!(
 /// use core::sync::atomic::{AtomicUsize, Ordering};
 /// use kernel::io_pgtable::FlushOps;
 ///
+/// /// A device whose TLB is invalidated by writing a register and waiting for it (here a
+/// /// counter stands in for the register).
 /// struct Counting(AtomicUsize);
 ///
-/// impl FlushOps for Counting {
+/// // SAFETY: Every callback invalidates the whole TLB synchronously, which is more than each
+/// // needs; nothing is left queued for `tlb_sync`.
+/// unsafe impl FlushOps for Counting {
 ///     fn tlb_flush_all(&self) {
 ///         self.0.fetch_add(1, Ordering::Relaxed);
 ///     }
 ///     fn tlb_flush_walk(&self, _iova: usize, _size: usize, _granule: usize) {
-///         self.0.fetch_add(1, Ordering::Relaxed);
+///         self.tlb_flush_all();
 ///     }
 ///     fn tlb_add_page(&self, _iova: usize, _granule: usize) {
-///         self.0.fetch_add(1, Ordering::Relaxed);
+///         self.tlb_flush_all();
 ///     }
+///     fn tlb_sync(&self) {}
 /// }
 /// ```
-pub trait FlushOps: Send + Sync {
-    /// Invalidates the whole TLB of the table.
+pub unsafe trait FlushOps: Send + Sync + 'static {
+    /// Invalidates the whole TLB of the table, synchronously.
     fn tlb_flush_all(&self);
 
-    /// Invalidates `size` bytes at `iova` after table entries (walk caches) changed.
+    /// Invalidates `size` bytes at `iova` after table entries (walk caches) changed,
+    /// synchronously.
     fn tlb_flush_walk(&self, iova: usize, size: usize, granule: usize);
 
-    /// Queues the invalidation of one leaf page at `iova`.
+    /// Queues the invalidation of one leaf page at `iova`; [`FlushOps::tlb_sync`] completes it.
     fn tlb_add_page(&self, iova: usize, granule: usize);
+
+    /// Waits until every invalidation queued by [`FlushOps::tlb_add_page`] has completed.
+    fn tlb_sync(&self);
 }
 
-/// [`FlushOps`] that do nothing, for drivers that flush their TLB otherwise.
+/// [`FlushOps`] that do nothing, for a table that no device caches translations of.
+///
+/// Creating one is `unsafe`: the table releases memory once the callbacks return, and these
+/// return without having invalidated anything.
 ///
 /// # Examples
 ///
 /// ```
 /// use kernel::io_pgtable::{FlushOps, NoFlush};
 ///
-/// NoFlush.tlb_flush_all();
+/// // SAFETY: No device walks the table this is for.
+/// let none = unsafe { NoFlush::new() };
+/// none.tlb_flush_all();
 /// ```
-pub struct NoFlush;
+pub struct NoFlush(());
 
-impl FlushOps for NoFlush {
+impl NoFlush {
+    /// Returns flush callbacks that do nothing.
+    ///
+    /// # Safety
+    ///
+    /// The device that walks the table these are given to must keep no translation or walk
+    /// state of it between its accesses (it has no TLB), or no device walks the table at all;
+    /// either way nothing ever needs invalidating. See the contract of [`FlushOps`].
+    ///
+    /// # Examples
+    ///
+    /// See [`NoFlush`].
+    pub const unsafe fn new() -> Self {
+        Self(())
+    }
+}
+
+// SAFETY: `NoFlush` exists only where nothing needs invalidating (the contract of `new`).
+unsafe impl FlushOps for NoFlush {
     fn tlb_flush_all(&self) {}
     fn tlb_flush_walk(&self, _iova: usize, _size: usize, _granule: usize) {}
     fn tlb_add_page(&self, _iova: usize, _granule: usize) {}
+    fn tlb_sync(&self) {}
 }
 
 struct FlushAdapter<T>(PhantomData<T>);
@@ -449,6 +558,14 @@ impl<T: FlushOps> FlushAdapter<T> {
         // SAFETY: As for `flush_all`.
         unsafe { &*cookie.cast::<T>() }.tlb_add_page(iova, granule);
     }
+
+    /// # Safety
+    ///
+    /// As for `flush_all`.
+    unsafe fn sync(cookie: *mut c_void) {
+        // SAFETY: As for `flush_all`.
+        unsafe { &*cookie.cast::<T>() }.tlb_sync();
+    }
 }
 
 /// A page table of format `F` whose TLB callbacks go to `T`; see the [module
@@ -470,7 +587,8 @@ impl<T: FlushOps> FlushAdapter<T> {
 ///
 /// fn gpu_vm(dev: &Device<Bound>) -> Result<Devres<IoPageTable<ArmLpaeS1, NoFlush>>> {
 ///     let cfg = Config::new((1 << 12) | (1 << 21), 48, 48);
-///     let table = IoPageTable::<ArmLpaeS1, _>::new(dev, cfg, NoFlush)?;
+///     // SAFETY: The device is not told about the table, so it never walks it.
+///     let table = IoPageTable::<ArmLpaeS1, _>::new(dev, cfg, unsafe { NoFlush::new() })?;
 ///     let t = table.access(dev)?;
 ///     let _ttbr = t.regs().ttbr; // program the device's MMU with it
 ///     assert_eq!(t.iova_to_phys(0x1000)?, 0); // nothing mapped yet
@@ -483,50 +601,56 @@ pub struct IoPageTable<F: Format, T: FlushOps> {
     _format: PhantomData<F>,
 }
 
-/// Something that keeps memory alive; type-erased so that one table holds regions of any type.
-trait Keep: Send + Sync {}
-
-impl<K: Send + Sync + ?Sized> Keep for K {}
-
 /// A range mapped by [`IoPageTable::map_coherent`] and the memory it translates to.
 ///
 /// # Invariants
 ///
 /// `[iova, iova + len)` was mapped with pages of `pgsize` bytes to memory that `_mem` keeps
-/// alive.
+/// allocated.
 struct Region {
     iova: usize,
     len: usize,
     pgsize: usize,
-    _mem: Arc<dyn Keep>,
+    _mem: Arc<CoherentMemory>,
 }
 
 // SAFETY: The C table may be used and freed from any thread; `T` is `Send + Sync`.
 unsafe impl<F: Format, T: FlushOps> Send for IoPageTable<F, T> {}
 
-// SAFETY: The C io-pgtable code supports concurrent map and unmap calls on disjoint ranges, and
-// its table updates are atomic; overlapping maps, and overlapping unmaps, are refused under the
-// lock of the mapped ranges before they reach it.
+// SAFETY: The C io-pgtable code supports concurrent maps of disjoint ranges (it installs table
+// pages with a compare-and-exchange); everything else that could reach a table page another call
+// frees is kept apart by the table's spinlock and pending ranges (see "Concurrency" in the
+// module documentation).
 unsafe impl<F: Format, T: FlushOps> Sync for IoPageTable<F, T> {}
 
 impl<F: Format, T: FlushOps + 'static> IoPageTable<F, T> {
     /// Allocates a table for `dev`, held in a [`Devres`] so that it is freed at unbind at the
     /// latest.
     ///
-    /// Fails with [`EINVAL`] for an empty page-size bitmap, address sizes over 64 bits, unknown
-    /// quirks or a configuration the format rejects, and [`ENOMEM`] if memory runs out.
+    /// Fails with [`EINVAL`] for an empty page-size bitmap, address sizes over 64 bits, quirks
+    /// that are not `IO_PGTABLE_QUIRK_*` flags or a configuration the format rejects (the C
+    /// code accepts per format only the quirks it implements), and [`ENOMEM`] if memory runs
+    /// out. May sleep.
     pub fn new(dev: &Device<Bound>, config: Config, flush: T) -> Result<Devres<Self>> {
+        crate::might_sleep!();
         if config.pgsize_bitmap == 0
             || config.ias == 0
             || config.ias > 64
             || config.oas == 0
             || config.oas > 64
+            || config.quirks & !quirks::ALL != 0
         {
             return Err(EINVAL);
         }
         let flush = KBox::pin(flush, GFP_KERNEL)?;
         let regions = KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?;
-        let mapped = KBox::pin_init(new_spinlock!(Ranges(KVec::new())), GFP_KERNEL)?;
+        let state = KBox::pin_init(
+            new_spinlock!(State {
+                mapped: Ranges(KVec::new()),
+                pending: KVec::new(),
+            }),
+            GFP_KERNEL,
+        )?;
         // SAFETY: All-zeroes is a valid `struct io_pgtable_cfg` (no callbacks, NULL pointers).
         let mut cfg: bindings::io_pgtable_cfg = unsafe { core::mem::zeroed() };
         cfg.quirks = config.quirks;
@@ -550,8 +674,10 @@ impl<F: Format, T: FlushOps + 'static> IoPageTable<F, T> {
                 ops,
                 cfg,
                 regions,
-                mapped,
+                state,
                 dev: ARef::from(&**dev),
+                cookie,
+                sync: FlushAdapter::<T>::sync,
             },
             flush,
             _format: PhantomData,
@@ -585,9 +711,14 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
     /// mapped.
     ///
     /// Arguments are validated first ([`EINVAL`], [`ERANGE`]), and a range of which any byte is
-    /// mapped already, by pages of any size, is [`EEXIST`] (nothing is mapped then). If the C
-    /// code fails part-way ([`ENOMEM`]), the error is returned together with the bytes mapped
-    /// before it: the caller unmaps those.
+    /// mapped already, by pages of any size, or is being mapped by a concurrent call, is
+    /// [`EEXIST`] (nothing is mapped then). The C code maps up to the end of a leaf table per
+    /// call; this calls it until the whole range is mapped. If it fails part-way ([`ENOMEM`]),
+    /// what it mapped is unmapped again and the error is returned with the number of bytes that
+    /// stay mapped, 0 unless the C code refused to unmap them (those count as mapped then, and
+    /// the caller's memory must stay exposed until they are unmapped).
+    ///
+    /// Does not sleep unless `gfp` allows the C code's allocations of table pages to sleep.
     ///
     /// # Safety
     ///
@@ -617,9 +748,12 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
     /// The range may have been mapped with other page sizes: part of a block is unmapped by
     /// splitting the block, for which the C code allocates a table without sleeping. If that
     /// fails, fewer bytes than asked are unmapped (the rest stays mapped), or [`ENOMEM`] if none.
+    /// When this returns, the driver's [`FlushOps::tlb_sync`] has run: the device no longer
+    /// translates what was unmapped.
     ///
     /// [`EINVAL`] or [`ERANGE`] for bad arguments; [`ENOENT`] if any of the range is not mapped
-    /// (nothing is unmapped then).
+    /// or is being mapped by a concurrent call (nothing is unmapped then); [`ENOMEM`] if the
+    /// bookkeeping of the mapped ranges could not grow. Does not sleep.
     #[inline]
     pub fn unmap_pages(&self, iova: usize, pgsize: usize, pgcount: usize) -> Result<usize> {
         self.table.unmap_pages(iova, pgsize, pgcount)
@@ -629,6 +763,7 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
     /// [`ERANGE`] for an `iova` outside the input address size.
     ///
     /// Since 0 means "not mapped", [`IoPageTable::map_pages`] refuses to map physical address 0.
+    /// Takes the table's spinlock (an unmap may be freeing table pages); does not sleep.
     #[inline]
     pub fn iova_to_phys(&self, iova: usize) -> Result<PhysAddr> {
         self.table.iova_to_phys(iova)
@@ -661,7 +796,8 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
     ///
     /// fn map_ring(dev: &Device<Bound>) -> Result {
     ///     let cfg = Config::new(1 << 12, 48, 48);
-    ///     let table = IoPageTable::<ArmLpaeS1, _>::new(dev, cfg, NoFlush)?;
+    ///     // SAFETY: The device is not told about the table, so it never walks it.
+    ///     let table = IoPageTable::<ArmLpaeS1, _>::new(dev, cfg, unsafe { NoFlush::new() })?;
     ///     let t = table.access(dev)?;
     ///     let ring = Arc::new(CoherentAllocation::<u64>::alloc_coherent(dev, 1024, GFP_KERNEL)?,
     ///                         GFP_KERNEL)?;
@@ -677,19 +813,23 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
         &self,
         dev: &Device<Bound>,
         iova: usize,
-        mem: &Arc<Devres<CoherentAllocation<U>>>,
+        mem: &Devres<CoherentAllocation<U>>,
         prot: Prot,
     ) -> Result<usize>
     where
         U: AsBytes + FromBytes + Send + Sync + 'static,
     {
+        crate::might_sleep!();
         if dev.as_raw() != self.table.dev.as_raw() {
             return Err(EINVAL);
         }
         let alloc = mem.access(dev)?;
-        let keep: Arc<dyn Keep> = mem.clone();
-        // SAFETY: `size` bytes of whole pages from `dma_handle` are the allocation, which `keep`
-        // owns.
+        let keep = alloc.memory().clone();
+        if keep.device().as_raw() != dev.as_raw() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `size` bytes of whole pages from `dma_handle` are the allocation, whose memory
+        // `keep` holds.
         unsafe {
             self.table
                 .map_region(iova, alloc.dma_handle(), alloc.size(), prot, keep)
@@ -699,14 +839,18 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
     /// Unmaps the range that [`IoPageTable::map_coherent`] mapped at `iova` and lets the table's
     /// reference to its memory go; returns the number of bytes unmapped.
     ///
-    /// The driver's [`FlushOps`] callbacks run during the unmap; the memory is released
-    /// after they return. [`ENOENT`] if no such range starts at `iova`.
+    /// The driver's [`FlushOps`] callbacks run during the unmap, and the memory is released only
+    /// after [`FlushOps::tlb_sync`] has returned. [`ENOENT`] if no such range starts at `iova`;
+    /// [`ENOMEM`] if the bookkeeping of the mapped ranges could not grow, in which case what is
+    /// still mapped stays mapped, the memory stays with the table, and the call can be retried.
+    /// May sleep.
     ///
     /// # Examples
     ///
     /// See [`IoPageTable::map_coherent`].
     #[inline]
     pub fn unmap_coherent(&self, iova: usize) -> Result<usize> {
+        crate::might_sleep!();
         self.table.unmap_coherent(iova)
     }
 }
@@ -719,16 +863,45 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
 /// - `ops` is a table allocated by `alloc_io_pgtable_ops()` with `cfg` (as the C code completed
 ///   it); it is live until the [`IoPageTable`] holding this frees it in its `drop`.
 /// - `cfg.pgsize_bitmap` is non-zero, and `cfg.ias` and `cfg.oas` are at most 64.
-/// - `mapped` holds the input ranges that `ops` maps.
+/// - `state.mapped` holds the input ranges that `ops` maps, apart from those of maps in flight,
+///   which are in `state.pending` until their C call has returned.
+/// - `sync(cookie)` is the `tlb_sync` of the [`FlushOps`] whose callbacks `ops` calls with
+///   `cookie`, valid as long as `ops`.
 struct Table {
     ops: NonNull<bindings::io_pgtable_ops>,
     cfg: bindings::io_pgtable_cfg,
     /// The driver-owned memory mapped by [`IoPageTable::map_coherent`], dropped after `ops` is
     /// freed (fields drop after [`Drop::drop`] of the [`IoPageTable`]).
     regions: Pin<KBox<Mutex<KVec<Option<Region>>>>>,
-    /// The input ranges that are mapped.
-    mapped: Pin<KBox<SpinLock<Ranges>>>,
+    /// The mapped and pending input ranges; unmaps and translations hold it across C.
+    state: Pin<KBox<SpinLock<State>>>,
     dev: ARef<Device>,
+    cookie: *mut c_void,
+    sync: unsafe fn(*mut c_void),
+}
+
+/// The input ranges of a table, under its spinlock.
+struct State {
+    /// The ranges that are mapped.
+    mapped: Ranges,
+    /// The ranges of maps whose C call has not returned, each `(first, last)`.
+    pending: KVec<(usize, usize)>,
+}
+
+impl State {
+    fn pending_overlaps(&self, first: usize, last: usize) -> bool {
+        self.pending.iter().any(|&(f, l)| f <= last && first <= l)
+    }
+
+    fn remove_pending(&mut self, first: usize) {
+        if let Some(i) = self.pending.iter().position(|&(f, _)| f == first) {
+            let len = self.pending.len();
+            self.pending.swap(i, len - 1);
+            // SAFETY: `len - 1` is below the capacity; the element let go is a pair of integers,
+            // which needs no drop.
+            unsafe { self.pending.set_len(len - 1) };
+        }
+    }
 }
 
 impl Table {
@@ -739,6 +912,21 @@ impl Table {
         Ok(())
     }
 
+    /// Returns whether `iova` is an input address of the table, as the C code decides it: the
+    /// bits above `ias` are all clear or, with the TTBR1 quirk, all set.
+    #[inline]
+    fn in_input(&self, iova: usize) -> bool {
+        if self.cfg.ias >= usize::BITS {
+            return true;
+        }
+        let ext = (iova as isize) >> self.cfg.ias;
+        if self.cfg.quirks & quirks::ARM_TTBR1 != 0 {
+            ext == -1
+        } else {
+            ext == 0
+        }
+    }
+
     /// Checks an input range of `pgcount` pages of `pgsize` at `iova`; returns its length.
     fn check_iova(&self, iova: usize, pgsize: usize, pgcount: usize) -> Result<usize> {
         self.check_size(pgsize)?;
@@ -747,7 +935,8 @@ impl Table {
         }
         let len = pgsize.checked_mul(pgcount).ok_or(EINVAL)?;
         let last = iova.checked_add(len - 1).ok_or(EINVAL)?;
-        if !fits(last as u64, self.cfg.ias) {
+        // The input addresses form one interval, so its two ends decide.
+        if !self.in_input(iova) || !self.in_input(last) {
             return Err(ERANGE);
         }
         Ok(len)
@@ -785,63 +974,87 @@ impl Table {
         // `check_iova` showed that this does not overflow.
         let end = iova + (len - 1);
         {
-            let mut ranges = self.mapped.lock();
+            let mut state = self.state.lock();
             // The C code warns, or replaces smaller pages, where a page is mapped: refuse first.
-            if ranges.overlaps(iova, end) {
+            // A pending map's range counts as mapped.
+            if state.mapped.overlaps(iova, end) || state.pending_overlaps(iova, end) {
                 return Err((EEXIST, 0));
             }
-            // Room for this range and, should C map only part of it, for the split.
-            ranges.reserve(2).map_err(|e| (e, 0))?;
-            ranges.insert(iova, end);
+            // Room for this range once mapped, and for it as pending now.
+            state.mapped.reserve(1).map_err(|e| (e, 0))?;
+            state
+                .pending
+                .push((iova, end), GFP_NOWAIT | __GFP_NOWARN)
+                .map_err(|_| (ENOMEM, 0))?;
         }
+        // The C code maps at most up to the end of a leaf table per call: go on until done.
         let mut mapped = 0usize;
-        // SAFETY: `ops` is a live table (type invariant); the arguments were validated; the
-        // caller guarantees the memory may be exposed.
-        let ret = unsafe {
-            map(
-                self.ops.as_ptr(),
-                iova,
-                paddr,
-                pgsize,
-                pgcount,
-                prot.as_raw() as i32,
-                gfp.as_raw(),
-                &mut mapped,
-            )
-        };
-        if mapped < len {
-            // Only `[iova, iova + mapped)` is: forget the rest.
-            self.mapped.lock().remove(iova + mapped, end);
+        let mut ret = 0;
+        while mapped < len && ret == 0 {
+            let before = mapped;
+            let done = mapped;
+            // SAFETY: `ops` is a live table (type invariant); the arguments were validated and
+            // the rest of the range is whole pages; the caller guarantees the memory may be
+            // exposed. The range is pending, so no other call unmaps or maps it meanwhile.
+            ret = unsafe {
+                map(
+                    self.ops.as_ptr(),
+                    iova + done,
+                    paddr + done as PhysAddr,
+                    pgsize,
+                    (len - done) / pgsize,
+                    prot.as_raw() as i32,
+                    gfp.as_raw(),
+                    &mut mapped,
+                )
+            };
+            if ret == 0 && mapped == before {
+                // No progress and no error: do not loop forever.
+                ret = ENOMEM.to_errno();
+            }
         }
-        match to_result(ret) {
-            Ok(()) => Ok(mapped),
-            Err(e) => Err((e, mapped)),
+        let mut state = self.state.lock();
+        state.remove_pending(iova);
+        if ret == 0 {
+            state.mapped.insert(iova, end);
+            return Ok(len);
         }
+        // Undo the part that was mapped, while the range is still ours (the lock is held, and
+        // nothing else saw it as mapped). Unmapping whole pages of the size just mapped splits
+        // nothing, so the C code allocates nothing here.
+        let mut kept = 0;
+        if mapped > 0 {
+            // SAFETY: `[iova, iova + mapped)` was mapped just now with pages of `pgsize`.
+            let undone = unsafe { self.unmap_locked(iova, pgsize, mapped / pgsize) };
+            if undone < mapped {
+                // Should the C code keep some of it, the table says so and keeps it.
+                kept = mapped - undone;
+                state.mapped.insert(iova + undone, iova + mapped - 1);
+            }
+        }
+        drop(state);
+        self.tlb_sync();
+        Err((crate::error::Error::from_errno(ret), kept))
     }
 
-    /// See [`IoPageTable::unmap_pages`].
-    fn unmap_pages(&self, iova: usize, pgsize: usize, pgcount: usize) -> Result<usize> {
-        let len = self.check_iova(iova, pgsize, pgcount)?;
+    /// Calls the C unmap; returns the bytes unmapped.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the state's lock, and `[iova, iova + pgsize * pgcount)` is mapped (and
+    /// validated).
+    unsafe fn unmap_locked(&self, iova: usize, pgsize: usize, pgcount: usize) -> usize {
         // SAFETY: `ops` is a live table (type invariant).
-        let unmap = unsafe { (*self.ops.as_ptr()).unmap_pages }.ok_or(EINVAL)?;
-        let end = iova + (len - 1);
-        {
-            let mut ranges = self.mapped.lock();
-            // The C code warns where a page is not mapped: refuse first.
-            if !ranges.covers(iova, end) {
-                return Err(ENOENT);
-            }
-            // Room for splitting the range that holds this one and, should C unmap only part
-            // of it, for putting the rest back.
-            ranges.reserve(2)?;
-            ranges.remove(iova, end);
-        }
+        let Some(unmap) = (unsafe { (*self.ops.as_ptr()).unmap_pages }) else {
+            return 0;
+        };
         let mut gather = core::mem::MaybeUninit::<bindings::iommu_iotlb_gather>::zeroed();
         // SAFETY: Initialises the (zeroed) gather structure in place.
         unsafe { bindings::iommu_iotlb_gather_init(gather.as_mut_ptr()) };
-        // SAFETY: `ops` is a live table; the arguments were validated; `gather` is initialised
-        // and lives across the call.
-        let unmapped = unsafe {
+        // SAFETY: `ops` is a live table; the arguments were validated and the range is mapped;
+        // `gather` is initialised and lives across the call; the lock keeps translations out of
+        // the table pages this may free (see "Concurrency").
+        unsafe {
             unmap(
                 self.ops.as_ptr(),
                 iova,
@@ -849,11 +1062,36 @@ impl Table {
                 pgcount,
                 gather.as_mut_ptr(),
             )
-        };
-        if unmapped < len {
-            // The rest is still mapped.
-            self.mapped.lock().insert(iova + unmapped, end);
         }
+    }
+
+    /// Waits for the TLB invalidations the C code queued.
+    fn tlb_sync(&self) {
+        // SAFETY: `sync` and `cookie` belong together and live as long as `ops` (invariant).
+        unsafe { (self.sync)(self.cookie) };
+    }
+
+    /// See [`IoPageTable::unmap_pages`].
+    fn unmap_pages(&self, iova: usize, pgsize: usize, pgcount: usize) -> Result<usize> {
+        let len = self.check_iova(iova, pgsize, pgcount)?;
+        let end = iova + (len - 1);
+        let unmapped = {
+            let mut state = self.state.lock();
+            // The C code warns where a page is not mapped: refuse first. (A pending range is
+            // not in `mapped`, so it is refused here too.)
+            if !state.mapped.covers(iova, end) {
+                return Err(ENOENT);
+            }
+            // Room for splitting the range that holds this one.
+            state.mapped.reserve(1)?;
+            // SAFETY: The lock is held and the range is mapped (checked above).
+            let unmapped = unsafe { self.unmap_locked(iova, pgsize, pgcount) };
+            if unmapped > 0 {
+                state.mapped.remove(iova, iova + (unmapped - 1));
+            }
+            unmapped
+        };
+        self.tlb_sync();
         if unmapped == 0 {
             return Err(ENOMEM);
         }
@@ -863,9 +1101,10 @@ impl Table {
     /// See [`IoPageTable::iova_to_phys`].
     #[inline]
     fn iova_to_phys(&self, iova: usize) -> Result<PhysAddr> {
-        if !fits(iova as u64, self.cfg.ias) {
+        if !self.in_input(iova) {
             return Err(ERANGE);
         }
+        let _state = self.state.lock();
         Ok(self.iova_to_phys_raw(iova))
     }
 
@@ -874,14 +1113,14 @@ impl Table {
     ///
     /// # Safety
     ///
-    /// The memory must be whole pages from `handle` that `keep` owns.
+    /// The memory must be whole pages from `handle` that `keep` holds.
     unsafe fn map_region(
         &self,
         iova: usize,
         handle: DmaAddress,
         size: usize,
         prot: Prot,
-        keep: Arc<dyn Keep>,
+        keep: Arc<CoherentMemory>,
     ) -> Result<usize> {
         let pgsize = 1usize << self.cfg.pgsize_bitmap.trailing_zeros();
         let len = size.checked_next_multiple_of(pgsize).ok_or(EINVAL)?;
@@ -894,8 +1133,8 @@ impl Table {
         let mut regions = self.regions.lock();
         regions.reserve(1, GFP_KERNEL)?;
         // SAFETY: The memory is `len` bytes of whole pages from `handle` (by the caller's
-        // guarantee and the check above) that `keep` owns, and `keep` is kept in `regions` until
-        // the range is unmapped or the table is freed, after the C table.
+        // guarantee and the check above) that `keep` holds, and `keep` is kept in `regions`
+        // while any of the range is mapped, until the table is freed, after the C table.
         let mapped = unsafe {
             self.map_pages(
                 iova,
@@ -906,16 +1145,14 @@ impl Table {
                 GFP_KERNEL,
             )
         };
-        match mapped {
-            Ok(n) if n == len => {}
-            Ok(n) | Err((_, n)) => {
-                if n != 0 {
-                    let _ = self.unmap_pages(iova, pgsize, n / pgsize);
-                }
-                return Err(mapped.err().map_or(ENOMEM, |(e, _)| e));
-            }
-        }
-        // INVARIANT: Just mapped, to memory that `keep` owns.
+        let error = match mapped {
+            Ok(_) => None,
+            // Rolled back: nothing translates to the memory.
+            Err((e, 0)) => return Err(e),
+            // Some of it stays mapped: the memory stays with the table.
+            Err((e, _)) => Some(e),
+        };
+        // INVARIANT: Mapped just now, to memory that `keep` holds.
         let region = Region {
             iova,
             len,
@@ -927,7 +1164,10 @@ impl Table {
             // Cannot fail: one slot was reserved above.
             None => regions.push(Some(region), GFP_KERNEL)?,
         }
-        Ok(len)
+        match error {
+            None => Ok(len),
+            Some(e) => Err(e),
+        }
     }
 
     /// See [`IoPageTable::unmap_coherent`].
@@ -940,21 +1180,44 @@ impl Table {
         let (len, pgsize) = slot.as_ref().map_or((0, 1), |r| (r.len, r.pgsize));
         // The range may have been unmapped (in part) with `unmap_pages`: unmap what is left.
         let mut unmapped = 0;
-        for page in (iova..iova + len).step_by(pgsize) {
-            if self.iova_to_phys_raw(page) != 0 {
-                unmapped += self.unmap_pages(page, pgsize, 1)?;
+        let mut result = Ok(());
+        {
+            let mut state = self.state.lock();
+            for page in (iova..iova + len).step_by(pgsize) {
+                let last = page + (pgsize - 1);
+                if !state.mapped.covers(page, last) {
+                    continue;
+                }
+                if let Err(e) = state.mapped.reserve(1) {
+                    result = Err(e);
+                    break;
+                }
+                // SAFETY: The lock is held and the page is mapped (checked above).
+                let n = unsafe { self.unmap_locked(page, pgsize, 1) };
+                if n == 0 {
+                    result = Err(ENOMEM);
+                    break;
+                }
+                state.mapped.remove(page, page + (n - 1));
+                unmapped += n;
             }
         }
+        // The memory is released only once the device can no longer translate to it.
+        self.tlb_sync();
+        result?;
         *slot = None;
         Ok(unmapped)
     }
 
     /// Translates an `iova` already checked against the input address size.
+    ///
+    /// The caller holds the state's lock (or is the only user of the table).
     #[inline]
     fn iova_to_phys_raw(&self, iova: usize) -> PhysAddr {
         // SAFETY: `ops` is a live table (type invariant).
         match unsafe { (*self.ops.as_ptr()).iova_to_phys } {
-            // SAFETY: `ops` is a live table and `iova` within its input size.
+            // SAFETY: `ops` is a live table and `iova` within its input size; no unmap frees a
+            // table page meanwhile (the caller holds the lock).
             Some(f) => unsafe { f(self.ops.as_ptr(), iova) },
             None => 0,
         }
@@ -1058,6 +1321,10 @@ fn fits(addr: u64, bits: u32) -> bool {
 
 impl<F: Format, T: FlushOps> Drop for IoPageTable<F, T> {
     fn drop(&mut self) {
+        // By the contract of `FlushOps`, the device neither walks the table nor uses its
+        // translations once these return; only then are its pages and the memory it maps let go.
+        self.flush.tlb_flush_all();
+        self.flush.tlb_sync();
         // SAFETY: By the type invariants `table.ops` is live and freed only here; the cookie
         // `flush` is dropped after this returns.
         unsafe { bindings::free_io_pgtable_ops(self.table.ops.as_ptr()) };

@@ -20,12 +20,12 @@
 //! ```
 //! use kernel::revocable::Revocable;
 //!
-//! let r = KBox::pin_init(Revocable::new(42u32), GFP_KERNEL)?;
+//! let mut r = KBox::pin_init(Revocable::new(42u32), GFP_KERNEL)?;
 //! assert_eq!(r.try_access_with(|v| *v), Some(42));
-//! assert!(r.revoke());
+//! assert!(r.as_mut().revoke());
 //! assert_eq!(r.try_access_with(|v| *v), None);
 //! // A second revocation finds nothing to drop.
-//! assert!(!r.revoke());
+//! assert!(!r.as_mut().revoke());
 //! # Ok::<(), Error>(())
 //! ```
 
@@ -40,6 +40,7 @@ use core::{
     marker::PhantomData,
     ops::Deref,
     pin::Pin,
+    ptr::NonNull,
     sync::atomic::{AtomicU8, Ordering},
 };
 use macros::{pin_data, pinned_drop};
@@ -76,8 +77,8 @@ const REVOKED: u8 = 2;
 ///     }
 /// }
 ///
-/// let r = KBox::pin_init(Revocable::new(Noisy), GFP_KERNEL)?;
-/// r.revoke();
+/// let mut r = KBox::pin_init(Revocable::new(Noisy), GFP_KERNEL)?;
+/// r.as_mut().revoke();
 /// // The value is dropped by the revocation, not only with `r`.
 /// assert!(DROPPED.load(Ordering::Relaxed));
 /// # Ok::<(), Error>(())
@@ -149,8 +150,9 @@ impl<T> Revocable<T> {
         let guard = rcu::read_lock();
         // SAFETY: The critical section lives in the returned guard as long as the reference.
         let data = unsafe { self.try_access_raw()? };
+        // INVARIANT: The value was available inside the critical section that `guard` holds.
         Some(RevocableGuard {
-            data,
+            data: NonNull::from(data),
             _rcu: guard,
             _p: PhantomData,
         })
@@ -241,9 +243,9 @@ impl<T> Revocable<T> {
     /// ```
     /// use kernel::revocable::Revocable;
     ///
-    /// let r = KBox::pin_init(Revocable::new(()), GFP_KERNEL)?;
+    /// let mut r = KBox::pin_init(Revocable::new(()), GFP_KERNEL)?;
     /// assert!(r.is_available());
-    /// r.revoke();
+    /// r.as_mut().revoke();
     /// assert!(!r.is_available());
     /// # Ok::<(), Error>(())
     /// ```
@@ -251,30 +253,62 @@ impl<T> Revocable<T> {
         self.state.load(Ordering::Relaxed) == AVAILABLE
     }
 
-    /// Revokes the value: later accesses fail, readers that saw it are waited for, and then it
-    /// is dropped.
+    /// Revokes the value: later accesses fail and the value is dropped now.
     ///
-    /// Returns `true` if this call dropped the value, `false` if another call did (in which case
-    /// this one waits until that drop has finished). Sleeps.
+    /// The value is taken exclusively, so no guard of it can be alive and no reader can start:
+    /// no grace period is needed. Returns `true` if this call dropped the value, `false` if it
+    /// had been revoked already.
     ///
     /// # Examples
     ///
     /// ```
     /// use kernel::revocable::Revocable;
     ///
-    /// let r = KBox::pin_init(Revocable::new(1u32), GFP_KERNEL)?;
-    /// assert!(r.revoke());
+    /// let mut r = KBox::pin_init(Revocable::new(1u32), GFP_KERNEL)?;
+    /// assert!(r.as_mut().revoke());
     /// assert!(!r.is_available());
     /// // Only the first call drops the value.
-    /// assert!(!r.revoke());
+    /// assert!(!r.as_mut().revoke());
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn revoke(&self) -> bool {
+    pub fn revoke(self: Pin<&mut Self>) -> bool {
+        // SAFETY: `self` is borrowed exclusively: no guard or reference from
+        // `try_access_with_guard` is alive, and no access can start while this runs.
+        unsafe { self.revoke_nosync() }
+    }
+
+    /// Revokes a value that other tasks may be reading: later accesses fail, readers that saw
+    /// the value are waited for (`synchronize_rcu()`), and then it is dropped.
+    ///
+    /// Returns `true` if this call dropped the value, `false` if another call did (in which case
+    /// this one waits until that drop has finished). Sleeps.
+    ///
+    /// # Safety
+    ///
+    /// The caller must not be inside an RCU read-side critical section: in particular no
+    /// [`RevocableGuard`] of this task may be alive, leaked or not. (On non-preemptible RCU the
+    /// wait would otherwise end at the caller's own sleep and drop the value under its reader.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{revocable::Revocable, sync::Arc};
+    ///
+    /// let r = Arc::pin_init(Revocable::new(1u32), GFP_KERNEL)?;
+    /// let reader = r.clone();
+    /// assert_eq!(reader.try_access_with(|v| *v), Some(1));
+    /// // SAFETY: This task holds no guard and is not in a read-side critical section.
+    /// assert!(unsafe { r.revoke_shared() });
+    /// assert!(reader.try_access().is_none());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub unsafe fn revoke_shared(&self) -> bool {
+        crate::might_sleep!();
         self.revoke_internal(true)
     }
 
-    /// Revokes access and drops the value like [`Revocable::revoke`], but without waiting for
-    /// an RCU grace period: for an owner that knows no reader can be inside.
+    /// Revokes access and drops the value like [`Revocable::revoke_shared`], but without waiting
+    /// for an RCU grace period: for an owner that knows no reader can be inside.
     ///
     /// Returns `true` if this call dropped the value. If another call is revoking, this one
     /// waits until that drop has finished, and so may sleep.
@@ -299,6 +333,29 @@ impl<T> Revocable<T> {
     /// ```
     pub unsafe fn revoke_nosync(&self) -> bool {
         self.revoke_internal(false)
+    }
+
+    /// Waits until a revocation that has started has dropped the value; returns at once if
+    /// none has started. May sleep, when a revocation is in progress.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::revocable::Revocable;
+    ///
+    /// let mut r = KBox::pin_init(Revocable::new(3u8), GFP_KERNEL)?;
+    /// r.wait_revoked(); // Nothing to wait for.
+    /// r.as_mut().revoke();
+    /// r.wait_revoked(); // Done already.
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn wait_revoked(&self) {
+        if self.state.load(Ordering::Acquire) == REVOKING {
+            crate::might_sleep!();
+            // SAFETY: `done` was initialised in `new`; the revoker that moved the state out of
+            // `AVAILABLE` completes it.
+            unsafe { bindings::wait_for_completion(self.done.get()) };
+        }
     }
 
     fn revoke_internal(&self, sync: bool) -> bool {
@@ -352,7 +409,12 @@ impl<T> PinnedDrop for Revocable<T> {
 ///
 /// # Invariants
 ///
-/// `data` is valid while `_rcu` keeps the critical section open.
+/// `data` points to the value of a [`Revocable`] that was available after `_rcu` entered its
+/// critical section, so it stays valid while `_rcu` keeps the section open.
+///
+/// It is a raw pointer, not a `&'a T`: a reference held in a value passed by value may be
+/// assumed dereferenceable for the whole call of a function that receives the guard, also after
+/// the function dropped the guard and so ended the critical section inside the call.
 ///
 /// # Examples
 ///
@@ -365,15 +427,16 @@ impl<T> PinnedDrop for Revocable<T> {
 /// # Ok::<(), Error>(())
 /// ```
 pub struct RevocableGuard<'a, T> {
-    data: &'a T,
+    data: NonNull<T>,
     _rcu: rcu::Guard,
-    _p: PhantomData<*const ()>,
+    _p: PhantomData<(&'a T, *const ())>,
 }
 
 impl<T> Deref for RevocableGuard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        self.data
+        // SAFETY: The critical section is open while `self` is borrowed (type invariant).
+        unsafe { self.data.as_ref() }
     }
 }

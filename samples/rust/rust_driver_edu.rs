@@ -160,7 +160,9 @@ impl EduDriver {
         let buf = CoherentAllocation::<u8>::alloc_coherent(dev, MMU_PAGES * SZ_4K, GFP_KERNEL)?;
         let buf = Arc::new(buf, GFP_KERNEL)?;
         let cfg = Config::new(SZ_4K | (1 << 21) | (1 << 30), 48, 48);
-        let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, NoFlush)?;
+        // SAFETY: The edu device has no MMU: nothing walks the table, nothing needs invalidating.
+        let no_flush = unsafe { NoFlush::new() };
+        let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, no_flush)?;
         let table = table.access(dev)?;
         // The table keeps the buffer alive for as long as it maps it.
         table.map_coherent(dev, MMU_IOVA, &buf, prot::READ | prot::WRITE)?;

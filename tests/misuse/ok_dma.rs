@@ -36,7 +36,8 @@ pub fn counter(dev: &Device<Bound>) -> Result<Devres<u64>> {
 /// Builds a page table.
 pub fn vm(dev: &Device<Bound>) -> Result<Devres<IoPageTable<ArmLpaeS1, NoFlush>>> {
     let cfg = Config::new((1 << 12) | (1 << 21), 48, 48);
-    IoPageTable::<ArmLpaeS1, _>::new(dev, cfg, NoFlush)
+    // SAFETY: Nothing walks the table.
+    IoPageTable::<ArmLpaeS1, _>::new(dev, cfg, unsafe { NoFlush::new() })
 }
 
 /// Reads the mask from a bound device, which is allowed.

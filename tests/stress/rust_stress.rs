@@ -332,7 +332,9 @@ impl StressDriver {
         #[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
         let pgtable = {
             let cfg = Config::new((1 << 12) | (1 << 21) | (1 << 30), 48, 48);
-            let table = Counted::new(IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, NoFlush)?);
+            // SAFETY: No hardware walks the table: nothing needs invalidating.
+            let no_flush = unsafe { NoFlush::new() };
+            let table = Counted::new(IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, no_flush)?);
             table
                 .access(dev)?
                 .map_coherent(dev, MMU_IOVA, &coherent, prot::READ | prot::WRITE)?;

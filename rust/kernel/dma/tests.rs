@@ -28,6 +28,9 @@ const MASK_BITS: u32 = 28;
 /// The number of `probe_check!` calls that a successful probe makes.
 const CHECKS_PER_PROBE: usize = 30;
 
+/// How many coherent allocations have been freed (`dma_free_attrs()`), counted by the binding.
+pub(crate) static COHERENT_FREED: AtomicUsize = AtomicUsize::new(0);
+
 static PROBES: AtomicUsize = AtomicUsize::new(0);
 static CHECKS: Checks = Checks::new();
 static PDEV: DevRef = DevRef::new();

@@ -18,7 +18,11 @@ use crate::{
     },
     sync::Arc,
 };
-use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::{
+    alloc::flags::{GFP_KERNEL, GFP_NOWAIT, __GFP_NOWARN},
+    kunit::thread,
+};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
 const SZ_4K: usize = 1 << 12;
 const SZ_16K: usize = 1 << 14;
@@ -36,6 +40,7 @@ static PAGE_SIZES: AtomicUsize = AtomicUsize::new(0);
 static FLUSH_ALL: AtomicUsize = AtomicUsize::new(0);
 static FLUSH_WALK: AtomicUsize = AtomicUsize::new(0);
 static ADD_PAGE: AtomicUsize = AtomicUsize::new(0);
+static SYNC: AtomicUsize = AtomicUsize::new(0);
 /// IOMMU page-table pages not given back after the cycles, and held by 300 live tables.
 static LEAKED: AtomicUsize = AtomicUsize::new(0);
 static HELD: AtomicUsize = AtomicUsize::new(0);
@@ -48,7 +53,8 @@ macro_rules! check {
 
 struct Counting;
 
-impl FlushOps for Counting {
+// SAFETY: No hardware walks the tables of these tests: nothing ever needs invalidating.
+unsafe impl FlushOps for Counting {
     fn tlb_flush_all(&self) {
         FLUSH_ALL.fetch_add(1, SeqCst);
     }
@@ -58,6 +64,15 @@ impl FlushOps for Counting {
     fn tlb_add_page(&self, _iova: usize, _granule: usize) {
         ADD_PAGE.fetch_add(1, SeqCst);
     }
+    fn tlb_sync(&self) {
+        SYNC.fetch_add(1, SeqCst);
+    }
+}
+
+/// Flush callbacks for the tables of these tests, which no hardware walks.
+pub(crate) fn no_flush() -> NoFlush {
+    // SAFETY: No device walks the tables of the tests (they are never given to hardware).
+    unsafe { NoFlush::new() }
 }
 
 /// Maps, translates, overlaps and unmaps at each page size of a table of format `F`.
@@ -109,7 +124,7 @@ fn exercise<F: Format>(dev: &Device<Bound>, cfg: Config) -> Result {
 /// input and 40-bit output addresses.
 fn bad_inputs(dev: &Device<Bound>) -> Result {
     let cfg = Config::new(SZ_4K | SZ_2M, 39, 40);
-    let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, NoFlush)?;
+    let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, no_flush())?;
     let t = table.access(dev)?;
     let rw = prot::READ | prot::WRITE;
     // SAFETY: No hardware walks this table; the physical addresses are never accessed.
@@ -137,7 +152,7 @@ fn bad_inputs(dev: &Device<Bound>) -> Result {
     check!(t.iova_to_phys(1 << 39) == Err(ERANGE)); // translate: past ias
 
     // Bad configurations.
-    let bad = |cfg| IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, NoFlush).err();
+    let bad = |cfg| IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, no_flush()).err();
     check!(bad(Config::new(0, 39, 40)) == Some(EINVAL)); // no page sizes
     check!(bad(Config::new(SZ_4K, 65, 40)) == Some(EINVAL)); // ias over 64
     check!(bad(Config::new(SZ_4K, 39, 0)) == Some(EINVAL)); // no oas
@@ -145,13 +160,13 @@ fn bad_inputs(dev: &Device<Bound>) -> Result {
 
     // An ias over what the format walks is clamped by the C code; the table reports it, and
     // validation uses what it reports.
-    let wide = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K, 60, 40), NoFlush)?;
+    let wide = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K, 60, 40), no_flush())?;
     let w = wide.access(dev)?;
     let (ias, _) = w.address_sizes();
     check!(ias < 60);
     check!(w.iova_to_phys(1 << ias) == Err(ERANGE));
     check!(
-        IoPageTable::<ArmV7s, NoFlush>::new(dev, Config::new(SZ_4K, 40, 32), NoFlush).err()
+        IoPageTable::<ArmV7s, NoFlush>::new(dev, Config::new(SZ_4K, 40, 32), no_flush()).err()
             == Some(EINVAL)
     );
     Ok(())
@@ -176,7 +191,7 @@ fn cycles(dev: &Device<Bound>) -> Result {
     let before = iommu_pages();
     for i in 0..1000usize {
         let cfg = Config::new(SZ_4K | SZ_2M, 48, 48);
-        let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, NoFlush)?;
+        let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, no_flush())?;
         let t = table.access(dev)?;
         let iova = (i % 64) * SZ_1G + SZ_2M;
         // SAFETY: No hardware walks this table; the physical addresses are never accessed.
@@ -185,7 +200,7 @@ fn cycles(dev: &Device<Bound>) -> Result {
         check!(t.unmap_pages(iova, SZ_4K, 16) == Ok(16 * SZ_4K));
         if i % 10 == 0 {
             let dart =
-                IoPageTable::<AppleDart, NoFlush>::new(dev, Config::new(SZ_16K, 36, 36), NoFlush)?;
+                IoPageTable::<AppleDart, NoFlush>::new(dev, Config::new(SZ_16K, 36, 36), no_flush())?;
             let d = dart.access(dev)?;
             // SAFETY: As above.
             let ok = unsafe { d.map_pages(SZ_1G, 0x4000_0000, SZ_16K, 4, prot::READ, GFP_KERNEL) };
@@ -202,7 +217,7 @@ fn cycles(dev: &Device<Bound>) -> Result {
     let mut live = KVec::new();
     for i in 0..300usize {
         let table =
-            IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K, 48, 48), NoFlush)?;
+            IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K, 48, 48), no_flush())?;
         // SAFETY: As above.
         let ok = unsafe {
             table
@@ -223,7 +238,7 @@ fn cycles(dev: &Device<Bound>) -> Result {
 /// Safe mappings of coherent memory that the table keeps alive.
 fn coherent(dev: &Device<Bound>) -> Result {
     let rw = prot::READ | prot::WRITE;
-    let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K, 48, 48), NoFlush)?;
+    let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K, 48, 48), no_flush())?;
     let t = table.access(dev)?;
     // Three pages, 4 bytes short: the mapping covers the last page whole.
     let mem = Arc::new(
@@ -251,8 +266,19 @@ fn coherent(dev: &Device<Bound>) -> Result {
     // The memory is still the driver's.
     check!(mem.access(dev)?.write(0, 0x5a5a_5a5a).is_ok());
     // A 16 KiB-granule table can not map three 4 KiB pages whole.
-    let big = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_16K, 36, 40), NoFlush)?;
+    let big = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_16K, 36, 40), no_flush())?;
     check!(big.access(dev)?.map_coherent(dev, 0, &mem, rw) == Err(EINVAL));
+    // Across the end of a leaf table (2 MiB with 4 KiB pages), where the C code stops short.
+    check!(t.map_coherent(dev, SZ_2M - SZ_4K, &mem, rw) == Ok(3 * SZ_4K));
+    check!(t.iova_to_phys(SZ_2M + 0x10) == Ok(handle + (SZ_4K + 0x10) as PhysAddr));
+    check!(t.iova_to_phys(SZ_2M + SZ_4K + 0x10) == Ok(handle + (2 * SZ_4K + 0x10) as PhysAddr));
+    check!(t.unmap_coherent(SZ_2M - SZ_4K) == Ok(3 * SZ_4K));
+    check!(t.iova_to_phys(SZ_2M) == Ok(0));
+    // The same through `map_pages`: one call maps the whole range.
+    // SAFETY: No hardware walks this table; the memory is the driver's own.
+    let across = unsafe { t.map_pages(SZ_2M - SZ_4K, handle, SZ_4K, 3, rw, GFP_KERNEL) };
+    check!(across == Ok(3 * SZ_4K));
+    check!(t.unmap_pages(SZ_2M - SZ_4K, SZ_4K, 3) == Ok(3 * SZ_4K));
     // Freed while mapped: the table lets the memory go after the C table is gone, and the
     // driver's reference still works.
     check!(t.map_coherent(dev, iova, &mem, rw) == Ok(3 * SZ_4K));
@@ -266,7 +292,7 @@ fn coherent(dev: &Device<Bound>) -> Result {
 /// ranges merging into one.
 fn tracked(dev: &Device<Bound>) -> Result {
     let cfg = Config::new(SZ_4K | SZ_2M, 48, 48);
-    let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, NoFlush)?;
+    let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, cfg, no_flush())?;
     let t = table.access(dev)?;
     let rw = prot::READ | prot::WRITE;
     // SAFETY: No hardware walks this table; the physical addresses are never accessed.
@@ -334,6 +360,123 @@ fn tracked(dev: &Device<Bound>) -> Result {
     Ok(())
 }
 
+/// Rounds of the `blocks` thread in [`race`].
+const RACE_ROUNDS: usize = 400;
+static RACE_WRONG: AtomicUsize = AtomicUsize::new(0);
+static RACE_BLOCKS: AtomicUsize = AtomicUsize::new(0);
+static RACE_PAGES: AtomicUsize = AtomicUsize::new(0);
+static RACE_STOP: AtomicBool = AtomicBool::new(false);
+
+/// Maps, unmaps and translations from three tasks at once on ranges that share table pages.
+///
+/// One task maps a 2 MiB range as 512 pages (one leaf table) and unmaps it with one 2 MiB unmap,
+/// which makes the C code free the leaf table; another maps and unmaps single pages in the same
+/// 2 MiB and in the next one (whose leaf table shares the level-2 table); the third translates
+/// addresses of both. Every result must be exact, and KASAN (in the debug kernel) reports any
+/// walk through a freed table page.
+fn race(dev: &Device<Bound>) -> Result {
+    const BASE: usize = 64 * SZ_2M;
+    const PA: PhysAddr = 0x4000_0000;
+    type Shared = Arc<crate::devres::Devres<IoPageTable<ArmLpaeS1, NoFlush>>>;
+    let rw = prot::READ | prot::WRITE;
+    let atomic = GFP_NOWAIT | __GFP_NOWARN;
+    let cfg = Config::new(SZ_4K | SZ_2M, 48, 48);
+    let table: Shared = Arc::new(IoPageTable::new(dev, cfg, no_flush())?, GFP_KERNEL)?;
+    RACE_STOP.store(false, SeqCst);
+    let expected = |iova: usize| PA + (iova - BASE) as PhysAddr;
+
+    let t1 = table.clone();
+    let blocks = thread::spawn(move || {
+        for round in 0..RACE_ROUNDS {
+            let Some(t) = t1.try_access() else { break };
+            // SAFETY: No hardware walks this table; the physical addresses are never accessed.
+            match unsafe { t.map_pages(BASE, PA, SZ_4K, 512, rw, atomic) } {
+                Ok(n) if n == SZ_2M => {
+                    let probe = BASE + (round * 7 % 512) * SZ_4K + 0x18;
+                    if t.iova_to_phys(probe) != Ok(expected(probe)) {
+                        RACE_WRONG.fetch_add(1, SeqCst);
+                    }
+                    // Only this task maps the whole range, so only it can unmap it.
+                    if t.unmap_pages(BASE, SZ_2M, 1) != Ok(SZ_2M) {
+                        RACE_WRONG.fetch_add(1, SeqCst);
+                    }
+                    RACE_BLOCKS.fetch_add(1, SeqCst);
+                }
+                // A page of the other task is mapped there, or an allocation failed.
+                Err((e, 0)) if e == EEXIST || e == ENOMEM => {}
+                _ => {
+                    RACE_WRONG.fetch_add(1, SeqCst);
+                }
+            }
+            drop(t);
+            if round % 16 == 0 {
+                thread::yield_now();
+            }
+        }
+        RACE_STOP.store(true, SeqCst);
+    });
+    let t2 = table.clone();
+    let pages = thread::spawn(move || {
+        let mut i = 0usize;
+        while !RACE_STOP.load(SeqCst) {
+            i += 1;
+            // Pages of the first 2 MiB and of the next, alternately.
+            let iova = BASE + (i % 2) * SZ_2M + (i * 13 % 512) * SZ_4K;
+            let Some(t) = t2.try_access() else { break };
+            // SAFETY: As above.
+            match unsafe { t.map_pages(iova, expected(iova), SZ_4K, 1, rw, atomic) } {
+                Ok(_) => {
+                    if t.iova_to_phys(iova + 0x40) != Ok(expected(iova) + 0x40) {
+                        RACE_WRONG.fetch_add(1, SeqCst);
+                    }
+                    if t.unmap_pages(iova, SZ_4K, 1) != Ok(SZ_4K) {
+                        RACE_WRONG.fetch_add(1, SeqCst);
+                    }
+                    RACE_PAGES.fetch_add(1, SeqCst);
+                }
+                Err((e, 0)) if e == EEXIST || e == ENOMEM => {}
+                _ => {
+                    RACE_WRONG.fetch_add(1, SeqCst);
+                }
+            }
+            drop(t);
+            if i % 16 == 0 {
+                thread::yield_now();
+            }
+        }
+    });
+    let (blocks, pages) = match (blocks, pages) {
+        (Ok(b), Ok(p)) => (b, p),
+        _ => {
+            RACE_STOP.store(true, SeqCst);
+            return Err(ENOMEM);
+        }
+    };
+    // This task translates: every answer is "not mapped" or the one address mapped there.
+    let mut i = 0usize;
+    while !RACE_STOP.load(SeqCst) {
+        i += 1;
+        let iova = BASE + (i * 29 % 1024) * SZ_4K + 0x8;
+        if let Some(t) = table.try_access() {
+            match t.iova_to_phys(iova) {
+                Ok(0) => {}
+                Ok(pa) if pa == expected(iova) => {}
+                _ => {
+                    RACE_WRONG.fetch_add(1, SeqCst);
+                }
+            }
+        }
+        if i % 64 == 0 {
+            thread::yield_now();
+        }
+    }
+    blocks.join();
+    pages.join();
+    let t = table.access(dev)?;
+    check!((0..1024).all(|p| t.iova_to_phys(BASE + p * SZ_4K) == Ok(0)));
+    Ok(())
+}
+
 fn run_all(dev: &Device<Bound>) -> Result {
     exercise::<ArmLpaeS1>(dev, Config::new(SZ_4K | SZ_2M | SZ_1G, 48, 48))?;
     exercise::<ArmLpaeS1>(dev, Config::new(SZ_16K, 36, 40))?;
@@ -348,6 +491,7 @@ fn run_all(dev: &Device<Bound>) -> Result {
     bad_inputs(dev)?;
     tracked(dev)?;
     coherent(dev)?;
+    race(dev)?;
     cycles(dev)
 }
 
@@ -380,6 +524,10 @@ fn formats_and_bad_inputs(test: &mut Test) {
         &FLUSH_ALL,
         &FLUSH_WALK,
         &ADD_PAGE,
+        &SYNC,
+        &RACE_WRONG,
+        &RACE_BLOCKS,
+        &RACE_PAGES,
         &LEAKED,
         &HELD,
     ] {
@@ -395,6 +543,15 @@ fn formats_and_bad_inputs(test: &mut Test) {
     // Every table's free flushes all of it: 10 exercised, 1 for bad inputs, 1,000 cycles.
     crate::kunit_expect!(test, FLUSH_ALL.load(SeqCst) >= 10);
     crate::kunit_expect!(test, ADD_PAGE.load(SeqCst) > 0);
+    crate::kunit_expect!(test, SYNC.load(SeqCst) > 0);
+    crate::kunit_expect!(test, RACE_BLOCKS.load(SeqCst) > 0);
+    crate::kunit_expect!(test, RACE_PAGES.load(SeqCst) > 0);
+    crate::kunit_expect_eq!(test, RACE_WRONG.load(SeqCst), 0);
+    crate::pr_info!(
+        "rust_io_pgtable: race: {} block rounds, {} page rounds\n",
+        RACE_BLOCKS.load(SeqCst),
+        RACE_PAGES.load(SeqCst)
+    );
     crate::pr_info!(
         "rust_io_pgtable: 1,000 cycles left {} IOMMU pages; 300 live tables held {}\n",
         LEAKED.load(SeqCst),
@@ -403,4 +560,80 @@ fn formats_and_bad_inputs(test: &mut Test) {
     drop(reg);
 }
 
-crate::kunit_suite!(rust_io_pgtable, [formats_and_bad_inputs]);
+/// Coherent-memory frees seen when the table of [`OrderDriver`] was dropped (its first
+/// `tlb_flush_all` then), or `usize::MAX` if it was not.
+static FREED_AT_TABLE_DROP: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Flush callbacks that note, at the table's drop, how many coherent allocations have been freed.
+struct Recorder;
+
+// SAFETY: No hardware walks the table of this test: nothing ever needs invalidating.
+unsafe impl FlushOps for Recorder {
+    fn tlb_flush_all(&self) {
+        let freed = crate::dma::tests::COHERENT_FREED.load(SeqCst);
+        let _ = FREED_AT_TABLE_DROP.compare_exchange(usize::MAX, freed, SeqCst, SeqCst);
+    }
+    fn tlb_flush_walk(&self, _iova: usize, _size: usize, _granule: usize) {}
+    fn tlb_add_page(&self, _iova: usize, _granule: usize) {}
+    fn tlb_sync(&self) {}
+}
+
+/// A driver whose table is created before the coherent memory it maps, so that at unbind devres
+/// releases the memory's `Devres` first.
+struct OrderDriver {
+    _table: crate::devres::Devres<IoPageTable<ArmLpaeS1, Recorder>>,
+    _mem: crate::devres::Devres<CoherentAllocation<u64>>,
+}
+
+static ORDER_PROBES: AtomicUsize = AtomicUsize::new(0);
+
+impl pci::Driver for OrderDriver {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = &EDU;
+
+    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+        let dev: &Device<Bound> = pdev.as_ref();
+        let table = IoPageTable::new(dev, Config::new(SZ_4K, 48, 48), Recorder)?;
+        let mem = CoherentAllocation::<u64>::alloc_coherent(dev, 1024, GFP_KERNEL)?;
+        let mapped = table
+            .access(dev)?
+            .map_coherent(dev, SZ_1G, &mem, prot::READ | prot::WRITE);
+        check!(mapped == Ok(2 * SZ_4K));
+        ORDER_PROBES.fetch_add(1, SeqCst);
+        Ok(KBox::pin(
+            OrderDriver {
+                _table: table,
+                _mem: mem,
+            },
+            GFP_KERNEL,
+        )?)
+    }
+}
+
+/// Memory mapped with `map_coherent` stays allocated until its table is gone, also when its
+/// `Devres` is released first at unbind (it was created after the table).
+fn memory_outlives_table_at_unbind(test: &mut Test) {
+    CHECKS.reset();
+    ORDER_PROBES.store(0, SeqCst);
+    FREED_AT_TABLE_DROP.store(usize::MAX, SeqCst);
+    let before = crate::dma::tests::COHERENT_FREED.load(SeqCst);
+    let Some(reg) = register_or_fail::<OrderDriver>(test, c_str!("rust_io_pgtable_order")) else {
+        return;
+    };
+    let probes = ORDER_PROBES.load(SeqCst);
+    crate::kunit_expect!(test, probes > 0);
+    // Unregistering unbinds every device: each releases a table and then (or before) memory.
+    drop(reg);
+    CHECKS.report(test, 1);
+    crate::kunit_expect_eq!(test, FREED_AT_TABLE_DROP.load(SeqCst), before);
+    crate::kunit_expect_eq!(
+        test,
+        crate::dma::tests::COHERENT_FREED.load(SeqCst),
+        before + probes
+    );
+}
+
+crate::kunit_suite!(
+    rust_io_pgtable,
+    [formats_and_bad_inputs, memory_outlives_table_at_unbind]
+);

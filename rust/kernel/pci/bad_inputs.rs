@@ -81,7 +81,7 @@ fn map(c: &Ctx<'_>, iova: usize, paddr: u64, pgsize: usize, count: usize) -> Res
 }
 
 fn new_table(c: &Ctx<'_>, cfg: Config) -> Result {
-    ok(IoPageTable::<ArmLpaeS1, NoFlush>::new(c.dev, cfg, NoFlush))
+    ok(IoPageTable::<ArmLpaeS1, NoFlush>::new(c.dev, cfg, crate::io_pgtable::tests::no_flush()))
 }
 
 /// The table. Entries are grouped by API; the comment of each is its name in the report.
@@ -261,7 +261,7 @@ static INPUTS: [BadInput; 47] = [
             ok(IoPageTable::<ArmV7s, NoFlush>::new(
                 c.dev,
                 Config::new(SZ_4K, 40, 32),
-                NoFlush,
+                crate::io_pgtable::tests::no_flush(),
             ))
         },
     },
@@ -368,7 +368,7 @@ static INPUTS: [BadInput; 47] = [
             let big = IoPageTable::<ArmLpaeS1, NoFlush>::new(
                 c.dev,
                 Config::new(SZ_16K, 36, OAS),
-                NoFlush,
+                crate::io_pgtable::tests::no_flush(),
             )?;
             ok(big
                 .access(c.dev)?
@@ -438,7 +438,7 @@ fn run(pdev: &pci::Device<Core>) -> Result {
         GFP_KERNEL,
     )?;
     let table =
-        IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K | SZ_2M, IAS, OAS), NoFlush)?;
+        IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K | SZ_2M, IAS, OAS), crate::io_pgtable::tests::no_flush())?;
     let t = table.access(dev)?;
     // SAFETY: No hardware walks the table; the physical addresses are never accessed.
     unsafe {

@@ -103,13 +103,64 @@ pub fn read_lock() -> Guard {
 /// Waits until every RCU read-side critical section that had been entered when it was called
 /// has ended, as `synchronize_rcu()` does. It sleeps.
 ///
+/// Called inside a read-side critical section it can not do what it says: on preemptible RCU it
+/// waits for its own caller and deadlocks, and on non-preemptible RCU its own sleep is a
+/// quiescent state, so it returns while the caller's section is still open. Both are reported
+/// by a debug kernel. Code that frees memory after this returns must therefore make sure that
+/// it is not inside a critical section itself; see [`Revocable::revoke_shared`].
+///
+/// [`Revocable::revoke_shared`]: crate::revocable::Revocable::revoke_shared
+///
 /// # Examples
 ///
 /// ```
 /// kernel::sync::rcu::synchronize_rcu();
 /// ```
 pub fn synchronize_rcu() {
-    // SAFETY: `synchronize_rcu()` may be called from any sleepable context; a Rust function
-    // without a guard argument is not inside a read-side critical section of its own making.
+    crate::might_sleep!();
+    // SAFETY: `synchronize_rcu()` has no memory-safety precondition: it frees nothing. Misuse
+    // inside a read-side critical section is reported by the kernel (lockdep, and the sleep
+    // checks announced above); the callers that free memory after it uphold the requirement
+    // that makes their free sound.
     unsafe { bindings::synchronize_rcu() };
+}
+
+/// Announces that the calling function may sleep, as the C `might_sleep()` does.
+///
+/// A kernel built with `CONFIG_DEBUG_ATOMIC_SLEEP` reports a call from atomic context: from
+/// inside an RCU read-side critical section (a [`Guard`], a `RevocableGuard`), with a spinlock
+/// held, or from an interrupt handler. Every function of this crate that may sleep starts with
+/// it, so that the misuse is reported where it happens, even on the paths that rarely sleep.
+/// It does nothing in other kernels.
+///
+/// The report names the file and line of the call.
+///
+/// # Examples
+///
+/// ```
+/// fn wait_for_hardware() {
+///     kernel::might_sleep!();
+///     kernel::delay::msleep(1);
+/// }
+/// wait_for_hardware();
+/// ```
+#[macro_export]
+macro_rules! might_sleep {
+    () => {
+        $crate::sync::rcu::__might_sleep($crate::c_str!(::core::file!()), ::core::line!())
+    };
+}
+
+/// The function behind [`might_sleep!`]; call the macro instead.
+#[doc(hidden)]
+#[inline]
+pub fn __might_sleep(file: &'static crate::str::CStr, line: u32) {
+    #[cfg(CONFIG_DEBUG_ATOMIC_SLEEP)]
+    // SAFETY: `file` is a NUL-terminated static string, as `__might_sleep()` keeps the pointer
+    // for its report.
+    unsafe {
+        bindings::__might_sleep(file.as_char_ptr(), line as core::ffi::c_int)
+    };
+    #[cfg(not(CONFIG_DEBUG_ATOMIC_SLEEP))]
+    let _ = (file, line);
 }
