@@ -125,8 +125,10 @@ impl DeviceContext for Core {}
 /// - `self.0` is a valid `struct device` whose reference count is non-zero for as long as a
 ///   reference to `self` exists.
 /// - If `Ctx` is [`Bound`], a driver is bound to the device for as long as the reference exists.
-/// - If `Ctx` is [`Core`], in addition the device lock is held by the current task for as long as
-///   the reference exists.
+/// - If `Ctx` is [`Core`], in addition the device lock is held for as long as the reference
+///   exists, by the task that runs the bus callback or by a task that waits for it (the PCI core
+///   may run `probe` in a kworker through `work_on_cpu()` while the locking task waits), so no
+///   other callback of the device runs meanwhile.
 /// - The C `release` function of the device may be called from any thread.
 ///
 /// # Examples
@@ -200,7 +202,7 @@ impl<Ctx: DeviceContext> Device<Ctx> {
     /// `ptr` must point to a valid `struct device` whose reference count can not drop to zero for
     /// the duration of `'a`, and for the whole of `'a` the guarantees of `Ctx` must hold (see the
     /// type invariants): a driver is bound for [`Bound`], and in addition the device lock is held
-    /// by the current task for [`Core`].
+    /// for [`Core`], by the current task or by one that waits for it.
     ///
     /// # Examples
     ///
@@ -236,18 +238,31 @@ impl<Ctx: DeviceContext> Device<Ctx> {
 
     /// Returns the name of the device, as `dev_name()` does.
     ///
+    /// To print a message about the device, use [`dev_info!`] and friends instead: the C code
+    /// reads the name there.
+    ///
+    /// # Safety
+    ///
+    /// The device must not be renamed while the returned string is used: `device_rename()`
+    /// (through `kobject_rename()`) frees the old name, with no lock that a reader could take.
+    /// Devices of a bus that never renames them (PCI, platform) satisfy this.
+    ///
     /// # Examples
     ///
     /// ```
     /// use kernel::device::Device;
     ///
     /// fn log_name(dev: &Device) {
-    ///     kernel::pr_info!("device {}\n", dev.name());
+    ///     // SAFETY: The caller's devices are PCI devices, which are never renamed.
+    ///     kernel::pr_info!("device {}\n", unsafe { dev.name() });
     /// }
     /// ```
-    pub fn name(&self) -> &CStr {
+    ///
+    /// [`dev_info!`]: crate::dev_info
+    pub unsafe fn name(&self) -> &CStr {
         // SAFETY: `self.as_raw()` is valid (type invariant); `dev_name()` returns the kobject's
-        // name, a valid C string that is freed only with the device, whose count `&self` holds.
+        // name, a valid C string that is freed with the device, whose count `&self` holds, or by
+        // a rename, which the caller rules out.
         unsafe { CStr::from_char_ptr(bindings::dev_name(self.as_raw())) }
     }
 
@@ -289,7 +304,14 @@ impl Device<Bound> {
     ///
     /// This is only offered on a bound device: the reference that a device holds on its parent
     /// is dropped by `device_del()`, so on a zombie the parent pointer may dangle. While a driver
-    /// is bound the device has not been deleted, hence the parent is alive.
+    /// is bound the device has not been deleted.
+    ///
+    /// # Safety
+    ///
+    /// The device must not be moved to another parent while the returned reference is used:
+    /// `device_move()` drops the old parent's reference holding only the PM lock, not the device
+    /// lock, and a driver may be bound meanwhile. Devices of a bus that never moves them (PCI,
+    /// platform) satisfy this.
     ///
     /// # Examples
     ///
@@ -297,22 +319,23 @@ impl Device<Bound> {
     /// use kernel::device::{Bound, Device};
     ///
     /// fn log_parent(dev: &Device<Bound>) {
-    ///     if let Some(parent) = dev.parent() {
-    ///         kernel::dev_info!(dev, "parent {}\n", parent.name());
+    ///     // SAFETY: The caller's devices are PCI devices, which are never moved.
+    ///     if let Some(parent) = unsafe { dev.parent() } {
+    ///         kernel::dev_info!(parent, "child bound\n");
     ///     }
     /// }
     /// ```
-    pub fn parent(&self) -> Option<&Device> {
-        // SAFETY: By the type invariant `self.as_raw()` is valid; reading the `parent` field is
-        // fine since it is only written when the device is added or moved, which does not
-        // happen while a driver is bound (`device_move()` holds the device lock).
+    pub unsafe fn parent(&self) -> Option<&Device> {
+        // SAFETY: By the type invariant `self.as_raw()` is valid; the field is only written when
+        // the device is added, while no driver is bound, or moved, which the caller rules out.
         let parent = unsafe { (*self.as_raw()).parent };
         if parent.is_null() {
             None
         } else {
-            // SAFETY: `device_add()` took a reference on the parent that `device_del()` drops;
-            // since a driver is bound for the lifetime of `&self`, the device has not been
-            // deleted and the parent is alive at least as long.
+            // SAFETY: `device_add()` took a reference on the parent that `device_del()` drops,
+            // or `device_move()` does, which the caller rules out; since a driver is bound for
+            // the lifetime of `&self`, the device has not been deleted and the parent is alive
+            // at least as long.
             Some(unsafe { Device::as_ref(parent) })
         }
     }

@@ -274,8 +274,8 @@ impl<T: Send + 'static> Devres<T> {
     /// ```
     /// use kernel::devres::Devres;
     ///
-    /// fn owner_name(res: &Devres<u32>) {
-    ///     kernel::pr_info!("{}\n", res.device().name());
+    /// fn log_owner(res: &Devres<u32>) {
+    ///     kernel::dev_info!(res.device(), "holds a counter\n");
     /// }
     /// ```
     pub fn device(&self) -> &Device {

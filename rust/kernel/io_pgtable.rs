@@ -1037,7 +1037,8 @@ impl Table {
         Err((crate::error::Error::from_errno(ret), kept))
     }
 
-    /// Calls the C unmap; returns the bytes unmapped.
+    /// Calls the C unmap until the range is unmapped or it makes no progress; returns the bytes
+    /// unmapped. (Like the C map, the C unmap stops at the end of a leaf table.)
     ///
     /// # Safety
     ///
@@ -1048,21 +1049,31 @@ impl Table {
         let Some(unmap) = (unsafe { (*self.ops.as_ptr()).unmap_pages }) else {
             return 0;
         };
-        let mut gather = core::mem::MaybeUninit::<bindings::iommu_iotlb_gather>::zeroed();
-        // SAFETY: Initialises the (zeroed) gather structure in place.
-        unsafe { bindings::iommu_iotlb_gather_init(gather.as_mut_ptr()) };
-        // SAFETY: `ops` is a live table; the arguments were validated and the range is mapped;
-        // `gather` is initialised and lives across the call; the lock keeps translations out of
-        // the table pages this may free (see "Concurrency").
-        unsafe {
-            unmap(
-                self.ops.as_ptr(),
-                iova,
-                pgsize,
-                pgcount,
-                gather.as_mut_ptr(),
-            )
+        let len = pgsize * pgcount;
+        let mut unmapped = 0;
+        while unmapped < len {
+            let mut gather = core::mem::MaybeUninit::<bindings::iommu_iotlb_gather>::zeroed();
+            // SAFETY: Initialises the (zeroed) gather structure in place.
+            unsafe { bindings::iommu_iotlb_gather_init(gather.as_mut_ptr()) };
+            // SAFETY: `ops` is a live table; the arguments were validated and the rest of the
+            // range is mapped whole pages; `gather` is initialised and lives across the call;
+            // the lock keeps translations out of the table pages this may free (see
+            // "Concurrency").
+            let n = unsafe {
+                unmap(
+                    self.ops.as_ptr(),
+                    iova + unmapped,
+                    pgsize,
+                    (len - unmapped) / pgsize,
+                    gather.as_mut_ptr(),
+                )
+            };
+            if n == 0 {
+                break;
+            }
+            unmapped += n;
         }
+        unmapped
     }
 
     /// Waits for the TLB invalidations the C code queued.

@@ -11,6 +11,6 @@ pub struct Anything;
 impl DeviceContext for Anything {}
 
 /// Uses a device in the invented context.
-pub fn name(dev: &Device<Anything>) -> &kernel::str::CStr {
-    dev.name()
+pub fn raw(dev: &Device<Anything>) -> *mut kernel::bindings::device {
+    dev.as_raw()
 }

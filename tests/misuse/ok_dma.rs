@@ -59,12 +59,13 @@ pub fn flags(dev: &Device<Bound>) -> Result {
 
 /// The parent of a bound device is alive.
 pub fn log_parent(dev: &Device<Bound>) {
-    if let Some(parent) = dev.parent() {
-        kernel::dev_info!(dev, "parent {}\n", parent.name());
+    // SAFETY: The device is a PCI device, which is never moved to another parent.
+    if let Some(parent) = unsafe { dev.parent() } {
+        kernel::dev_info!(parent, "child bound\n");
     }
 }
 
 /// Code generic over the (sealed) contexts.
-pub fn name<Ctx: kernel::device::DeviceContext>(dev: &Device<Ctx>) -> &kernel::str::CStr {
-    dev.name()
+pub fn raw<Ctx: kernel::device::DeviceContext>(dev: &Device<Ctx>) -> *mut kernel::bindings::device {
+    dev.as_raw()
 }

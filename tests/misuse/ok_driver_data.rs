@@ -60,6 +60,6 @@ pub fn own(dev: &Device<Bound>) -> ARef<Device> {
 impl Sample {
     /// Uses both references.
     pub fn check(&self) -> bool {
-        self.pdev.vendor_id() == 0x1234 && !self.dev.name().is_empty()
+        self.pdev.vendor_id() == 0x1234 && !self.dev.as_raw().is_null()
     }
 }
