@@ -62,8 +62,8 @@ mod private {
 /// use kernel::device::{Device, DeviceContext};
 ///
 /// // Code that is sound in every context is generic over it.
-/// fn log_name<Ctx: DeviceContext>(dev: &Device<Ctx>) {
-///     kernel::pr_info!("{}\n", dev.name());
+/// fn log<Ctx: DeviceContext>(dev: &Device<Ctx>) {
+///     kernel::dev_info!(dev, "seen\n");
 /// }
 /// ```
 pub trait DeviceContext: private::Sealed {}
@@ -380,13 +380,14 @@ unsafe impl AlwaysRefCounted for Device {
 // any thread (type invariant) and its methods only use the synchronisation of `struct device`.
 unsafe impl Send for Device {}
 
-// SAFETY: The methods of a normal device only read data that `struct device` synchronises
-// itself (the kobject name and the reference count).
+// SAFETY: The safe methods of a normal device only use what `struct device` synchronises itself
+// (the reference count, `dev_printk()`); reading the name is `unsafe` (see `Device::name`).
 unsafe impl Sync for Device {}
 
 impl fmt::Debug for Device {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Device({})", self.name())
+        // Not the name: a rename may free it meanwhile (see `Device::name`).
+        write!(f, "Device({:p})", self.as_raw())
     }
 }
 
@@ -406,7 +407,7 @@ impl fmt::Debug for Device {
 /// use kernel::device::RawDevice;
 ///
 /// fn log_any(dev: &impl RawDevice) {
-///     kernel::dev_info!(dev, "hello from {}\n", dev.as_device().name());
+///     kernel::dev_info!(dev, "hello from {:?}\n", dev.as_device());
 /// }
 /// ```
 pub unsafe trait RawDevice {

@@ -401,6 +401,49 @@ pub mod attrs {
     );
 }
 
+/// Checks that the DMA layer can map `size` bytes at `buf` for `dev` within its masks: [`EIO`]
+/// if it can not.
+///
+/// Without an IOMMU, the direct mapping hands the device the buffer's own bus address if the
+/// device can reach it, and a bounce buffer from the swiotlb pool otherwise (always, with
+/// `swiotlb=force`). Where neither can serve the mask (no pool, as on an x86 machine with up to
+/// 4 GiB, or a pool beyond the mask), both `dma_direct_map_page()` and `swiotlb_map()` fail with
+/// a `dev_WARN_ONCE()` that `DMA_ATTR_NO_WARN` does not silence; this makes the same decision
+/// first, so that a mapping that can not be served is an error instead of a warning. An IOMMU or
+/// the bus's own operations map any memory into the device's space and are not checked.
+fn check_reachable(dev: &Device<Bound>, buf: *mut c_void, size: usize, dir: DataDirection) -> Result {
+    let raw = dev.as_raw();
+    // SAFETY: `raw` is a valid device; these read its DMA configuration.
+    let direct = unsafe { !bindings::get_dma_ops_is_set(raw) && !bindings::use_dma_iommu(raw) };
+    if !direct {
+        return Ok(());
+    }
+    let capable = |phys: bindings::phys_addr_t, len: usize| {
+        // SAFETY: As above; `dma_capable()` only compares with the device's masks.
+        unsafe { bindings::dma_capable(raw, bindings::phys_to_dma(raw, phys), len, true) }
+    };
+    // SAFETY: `buf` is a kmalloc'ed buffer (the caller's), whose physical address this computes.
+    let phys = unsafe { bindings::virt_to_phys(buf) };
+    // SAFETY: As above.
+    let bounce = unsafe {
+        bindings::is_swiotlb_force_bounce(raw)
+            || bindings::dma_kmalloc_needs_bounce(raw, size, dir.as_raw())
+    };
+    if !bounce && capable(phys, size) {
+        return Ok(());
+    }
+    let (mut start, mut end) = (0, 0);
+    // SAFETY: As above; the out pointers are valid.
+    if !unsafe { bindings::swiotlb_defpool(raw, &mut start, &mut end) } {
+        return Err(EIO);
+    }
+    // A slot may come from anywhere in the pool: all of it must be reachable.
+    match usize::try_from(end - start) {
+        Ok(len) if capable(start, len) => Ok(()),
+        _ => Err(EIO),
+    }
+}
+
 /// Returns the size in bytes of `count` elements of `T`: [`EINVAL`] for zero elements or a
 /// zero-sized `T`, [`EOVERFLOW`] if it does not fit.
 fn byte_size<T>(count: usize) -> Result<usize> {
@@ -1034,8 +1077,13 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
     /// Maps the elements of `buf` for `dev` in direction `dir`.
     ///
     /// Fails with [`EINVAL`] for an empty buffer or a zero-sized `T`, [`EOVERFLOW`] if the size
-    /// overflows, and [`ENOMEM`] if the mapping fails (`dma_mapping_error()`); the buffer is
-    /// dropped then.
+    /// overflows, [`EIO`] if the device can not reach the buffer and no bounce buffer within its
+    /// mask can stand in (checked before the mapping, see below), and [`ENOMEM`] if the mapping
+    /// fails (`dma_mapping_error()`); the buffer is dropped then. May sleep.
+    ///
+    /// Without an IOMMU, a buffer beyond the device's mask is bounced through the swiotlb pool,
+    /// if the kernel has one within the mask; where it has none, the buffer must come from memory
+    /// the device reaches, for a 24-bit to 32-bit device from a low zone.
     ///
     /// # Examples
     ///
@@ -1050,7 +1098,9 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
     /// }
     /// ```
     pub fn map(dev: &Device<Bound>, mut buf: KVec<T>, dir: DataDirection) -> Result<Self> {
+        crate::might_sleep!();
         let size = byte_size::<T>(buf.len())?;
+        check_reachable(dev, buf.as_mut_ptr().cast(), size, dir)?;
         // SAFETY: `buf` is a kmalloc'ed buffer of at least `size` bytes, valid for the device to
         // access until unmapped (type invariant of the result); `dev` is bound.
         let addr = unsafe {

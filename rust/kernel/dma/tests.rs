@@ -26,7 +26,14 @@ use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
 
 const MASK_BITS: u32 = 28;
 /// The number of `probe_check!` calls that a successful probe makes.
-const CHECKS_PER_PROBE: usize = 30;
+const CHECKS_PER_PROBE: usize = 31;
+
+/// Streaming mappings made by the checks, and how many of them swiotlb bounced.
+static STREAMING: AtomicUsize = AtomicUsize::new(0);
+static BOUNCED: AtomicUsize = AtomicUsize::new(0);
+/// Maps for a 24-bit mask: refused with `EIO`, and succeeded (the buffer was reachable).
+static UNREACHABLE: AtomicUsize = AtomicUsize::new(0);
+static REACHABLE: AtomicUsize = AtomicUsize::new(0);
 
 /// How many coherent allocations have been freed (`dma_free_attrs()`), counted by the binding.
 pub(crate) static COHERENT_FREED: AtomicUsize = AtomicUsize::new(0);
@@ -152,7 +159,14 @@ fn streaming_checks(dev: &Device<Bound>) -> Result {
     for i in 0..256u32 {
         buf.push(i as u8, GFP_KERNEL)?;
     }
+    // SAFETY: `buf` is a kmalloc'ed buffer; this only computes its physical address.
+    let phys = unsafe { bindings::virt_to_phys(buf.as_mut_ptr().cast()) };
     let mapped = StreamingMapping::map(dev, buf, DataDirection::Bidirectional)?;
+    STREAMING.fetch_add(1, SeqCst);
+    // Without an IOMMU the bus address is the physical one, unless swiotlb bounced the buffer.
+    if mapped.dma_handle() != phys {
+        BOUNCED.fetch_add(1, SeqCst);
+    }
     probe_check!(mapped.len() == 256);
     probe_check!(mapped.dma_handle() + 255 <= mask);
     let mut cpu = mapped.sync_for_cpu();
@@ -187,6 +201,20 @@ impl pci::Driver for TestDriver {
         PROBES.fetch_add(1, SeqCst);
         let dev: &Device<Core> = pdev.as_ref();
         PDEV.keep_first(pdev);
+        // A mask below most of memory: a buffer the device can not reach, with no bounce pool
+        // within the mask, is refused with `EIO` before the DMA layer would warn.
+        dev.dma_set_mask(DmaMask::new::<24>())?;
+        let buf = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
+        match StreamingMapping::map(dev, buf, DataDirection::ToDevice) {
+            Ok(mapped) => {
+                REACHABLE.fetch_add(1, SeqCst);
+                probe_check!(mapped.dma_handle() + 4095 <= DmaMask::new::<24>().value());
+            }
+            Err(e) => {
+                UNREACHABLE.fetch_add(1, SeqCst);
+                probe_check!(e == EIO);
+            }
+        }
         dev.dma_set_mask_and_coherent(DmaMask::new::<MASK_BITS>())?;
         pdev.set_master();
         if let Err(e) = coherent_checks(dev).and_then(|()| streaming_checks(dev)) {
@@ -212,6 +240,13 @@ fn probe_checks_pass(test: &mut Test) {
     // Every check ran: none was skipped by an early return.
     crate::kunit_expect_eq!(test, CHECKS.made(), CHECKS_PER_PROBE * PROBES.load(SeqCst));
     CHECKS.report(test, 1);
+    crate::pr_info!(
+        "rust_dma: {} of {} streaming mappings bounced; 24-bit mask: {} refused, {} reachable\n",
+        BOUNCED.load(SeqCst),
+        STREAMING.load(SeqCst),
+        UNREACHABLE.load(SeqCst),
+        REACHABLE.load(SeqCst)
+    );
     drop(reg);
     cleanup();
 }
