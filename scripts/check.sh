@@ -2,7 +2,8 @@
 # The whole test run: provision the root, lay out the kernel tree, build the
 # kernel and run KUnit (kunit.sh), then compile the misuse catalogue against
 # the built kernel crate (misuse.sh), boot the sample driver end to end
-# (e2e.sh) on the same build, and lint (lint.sh). The unsafe audit
+# (e2e.sh) on the same build, run the DMA suite once more with swiotlb=force
+# (swiotlb.sh), and lint (lint.sh). The unsafe audit
 # (unsafe-audit.sh) reads the sources only. A failing suite does not stop the run as long
 # as a kernel was built. The last line is "N passed, N failed", summed over
 # the suites; a suite that could not run counts as 1 failed. Exit status 0
@@ -38,12 +39,13 @@ finish() {
 }
 
 mkdir -p "$LOGS"
-rm -f "$LOGS"/{audit,kunit,misuse,e2e,lint}.counts
+rm -f "$LOGS"/{audit,kunit,misuse,e2e,swiotlb,lint}.counts
 
 if ! bash "$S/toolchain.sh" || ! bash "$S/tree.sh"; then
 	not_run kunit "no build root or kernel tree"
 	not_run misuse "no build root or kernel tree"
 	not_run e2e "no build root or kernel tree"
+	not_run swiotlb "no build root or kernel tree"
 	not_run lint "no build root or kernel tree"
 	finish
 fi
@@ -66,12 +68,15 @@ if grep -q '^Running tests with:' "$LOGS/kunit.log" 2>/dev/null; then
 	tally misuse "$LOGS/misuse.counts"
 	bash "$S/e2e.sh" || true
 	tally e2e "$LOGS/e2e.counts"
+	bash "$S/swiotlb.sh" || true
+	tally swiotlb "$LOGS/swiotlb.counts"
 	# Last: its clippy pass rebuilds the Rust objects of the same build.
 	bash "$S/lint.sh" || true
 	tally lint "$LOGS/lint.counts"
 else
 	not_run misuse "the kernel build failed"
 	not_run e2e "the kernel build failed"
+	not_run swiotlb "the kernel build failed"
 	not_run lint "the kernel build failed"
 fi
 finish
