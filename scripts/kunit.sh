@@ -10,8 +10,11 @@
 #                                  its own build directory
 #
 # Besides kunit.py's results, the kernel log of the run counts as one test:
-# it fails on any BUG:, WARNING:, Oops or Call Trace (KASAN and lockdep
-# reports start with those).
+# the raw log ($KOUT/test.log, everything the kernel printed), not kunit.py's
+# output, which shows kernel lines only for failing tests. It fails on any
+# report of KERNEL_REPORTS (scripts/lib.sh): BUG:, WARNING:, Oops, Call Trace,
+# KASAN:, UBSAN:, lockdep, RCU, atomic-sleep, DMA-API-debug, kmemleak and
+# debug-objects reports, panics and hung tasks.
 #
 # Environment: KUNITCONFIG (path inside the root, default
 # /build/config/kunit.config), KUNIT_TIMEOUT (seconds for the test run,
@@ -62,7 +65,10 @@ if [ "$mode" = build ]; then
 fi
 
 log=$LOGS/$name.log
-rm -f "$COUNTS"
+# The raw kernel log, which kunit.py rewrites at every boot: removed first, so
+# that a run that never boots cannot be judged by the log of an earlier one.
+raw=$ROOT$KOUT/test.log
+rm -f "$COUNTS" "$raw"
 step "building the kernel and running KUnit in QEMU ($KUNITCONFIG, log: $log)"
 rc=0
 in_root "cd $KSRC && python3 -u tools/testing/kunit/kunit.py run $args \
@@ -100,21 +106,26 @@ if [ -z "$summary" ] || [ $rc -ne 0 ]; then
 	tail -n 60 "$log"
 	echo "----"
 fi
-# The kernel log of the run: kunit.py echoes what the kernel printed.
+# The kernel log of the run, one test: a report anywhere in it fails, also in
+# a test that kunit.py counts as passed (a WARN does not fail a KUnit case).
 if [ -n "$summary" ]; then
-	reports=$(grep -E 'BUG:|WARNING:|Oops|Call Trace' "$log" || true)
-	if [ -z "$reports" ]; then
+	if reports=$(kernel_log_reports "$raw"); then
+		echo "    kernel log: no report ($raw)"
 		passed=$((passed + 1))
 	else
 		failed=$((failed + 1))
-		echo "---- kernel reports in $log ----"
-		grep -E -A20 'BUG:|WARNING:|Oops|Call Trace' "$log" | head -n 120
+		echo "---- kernel reports in $raw ----"
+		head -n 40 <<<"$reports"
+		first=$(head -n 1 <<<"$reports" | cut -d: -f1)
+		if [ "$first" -gt 0 ]; then
+			echo "---- the log from the first report on ----"
+			sed -n "$((first > 5 ? first - 5 : 1)),$((first + 40))p" "$raw"
+		fi
 		echo "----"
 	fi
 fi
 # The kernel's own C io-pgtable selftests run at boot (subsys_initcall) in the
 # same kernel when they are configured: each is one test.
-raw=$ROOT$KOUT/test.log
 if [ -n "$summary" ] && grep -q '^CONFIG_IOMMU_IO_PGTABLE_LPAE_SELFTEST=y' "$ROOT$KOUT/.config"; then
 	lpae=$(grep -aoE 'arm-lpae io-pgtable: selftest: completed with [0-9]+ PASS [0-9]+ FAIL' "$raw" | tail -n 1 || true)
 	printf '    C selftest: %s\n' "${lpae:-arm-lpae io-pgtable selftest did not report}"

@@ -119,3 +119,86 @@ stop_qemu() {
 	fi
 	rm -f "$QEMU_PIDFILE"
 }
+
+# Kernel reports, shared by the kernel-log checks of kunit.sh and stress.sh: a
+# name, then an extended regular expression matching a line that every report
+# of the kind prints (usually its first). KASAN, lockdep, RCU, atomic-sleep,
+# DMA-API-debug, kmemleak and debug-objects reports come from the debug
+# configuration; the others can come from any kernel.
+KERNEL_REPORTS=(
+	'KASAN|KASAN:'
+	'UBSAN|UBSAN:'
+	'lockdep circular locking|possible circular locking'
+	'lockdep recursive locking|possible recursive locking'
+	'lockdep inconsistent lock state|inconsistent lock state'
+	'lockdep turned off|lockdep is turned off|turning off the locking correctness validator'
+	'suspicious RCU usage|suspicious RCU usage'
+	'RCU stall|rcu.*(detected stall|self-detected stall)'
+	'sleeping in atomic context|BUG: sleeping function called from invalid context|scheduling while atomic'
+	'WARNING|WARNING:'
+	'DMA-API debug|DMA-API:'
+	'kmemleak unreferenced object|unreferenced object'
+	'debug objects|ODEBUG:'
+	'BUG|BUG:'
+	'Oops|Oops'
+	'Call Trace|Call Trace'
+	'kernel panic|Kernel panic'
+	'hung task|INFO: task .* blocked'
+)
+
+# Whole lines that match a report pattern but report nothing: the two lines in
+# which DMA-API debugging announces itself at every boot of a kernel with
+# CONFIG_DMA_API_DEBUG (kernel/dma/debug.c, dma_debug_init()). Any other
+# "DMA-API:" line is a finding of the checker (or its running out of entries,
+# which makes it stop checking). An optional printk time stamp comes first.
+KERNEL_LOG_HARMLESS='(\[ *[0-9]+\.[0-9]+\] )?DMA-API: (preallocated [0-9]+ debug entries|debugging enabled by kernel config)'
+
+# The kernel log $1 without the harmless lines.
+kernel_log_filter() {
+	grep -avE "^($KERNEL_LOG_HARMLESS)\$" "$1" || true
+}
+
+# Prints the report lines of the kernel log $1 as "LINE:text" (LINE numbers
+# the lines of $1) and returns 1 if there is any; 0 for a clean log.
+kernel_log_reports() {
+	local r re=
+	# A missing log is no clean one (grep's status 2 would be lost in the pipe).
+	[ -r "$1" ] || { echo "0:no kernel log $1"; return 1; }
+	for r in "${KERNEL_REPORTS[@]}"; do
+		re+=${re:+|}"(${r#*|})"
+	done
+	! grep -naE -- "$re" "$1" | grep -avE "^[0-9]+:($KERNEL_LOG_HARMLESS)\$"
+}
+
+# Self-test of the scanner, with no kernel, on the fixtures in $1 (default
+# tests/logscan): clean.log, the log of a passing KUnit run (harmless lines
+# included), must give no report; reports.log, the same log with a report of
+# every kind of KERNEL_REPORTS planted in it, must give exactly the lines of
+# reports.expected (so that a pattern that stops matching, or starts matching
+# a harmless line, fails), and every kind must find its planted report.
+# Prints what fails and returns 1 then.
+kernel_log_selftest() {
+	local dir=${1:-$TOP/tests/logscan} f r name re hits rc=0
+	for f in clean.log reports.log reports.expected; do
+		[ -s "$dir/$f" ] || { echo "    no fixture $dir/$f"; return 1; }
+	done
+	if ! hits=$(kernel_log_reports "$dir/clean.log"); then
+		echo "    clean.log: reported as kernel reports:"
+		printf '%s\n' "$hits" | sed 's/^/        /'
+		rc=1
+	fi
+	hits=$(kernel_log_reports "$dir/reports.log") || true
+	if [ "$hits" != "$(cat "$dir/reports.expected")" ]; then
+		echo "    reports.log: the reported lines differ from reports.expected:"
+		diff <(printf '%s\n' "$hits") "$dir/reports.expected" | sed 's/^/        /' || true
+		rc=1
+	fi
+	for r in "${KERNEL_REPORTS[@]}"; do
+		name=${r%%|*} re=${r#*|}
+		if ! cut -d: -f2- <<<"$hits" | grep -qaE -- "$re"; then
+			echo "    reports.log: no planted $name report found (/$re/)"
+			rc=1
+		fi
+	done
+	return $rc
+}

@@ -93,18 +93,19 @@ printf '    QEMU ended after %d s (exit status %d)\n' "$elapsed" "$rc"
 # GFP_NOWAIT allocation in va_clip() while ioremap() (a BAR mapping) finds a
 # virtual area: the WARN_ON_ONCE in va_alloc() (mm/vmalloc.c), after which
 # the mapping fails cleanly with ENOMEM. Only a block whose WARNING line names
-# mm/vmalloc.c and alloc_vmap_area goes, up to its "end trace" line. The two
-# lines in which DMA-API debugging announces itself at boot go too.
+# mm/vmalloc.c and alloc_vmap_area goes, up to its "end trace" line. The
+# harmless lines of every boot go too (kernel_log_filter, scripts/lib.sh).
 FILTERED=$LOGS/stress.filtered.log
 awk -v counts="$LOGS/stress.allocfail" -v vcounts="$LOGS/stress.vmapwarn" '
 	/page allocation failure: order:/ { inblock = 1; n++; lines = 0; next }
 	inblock { lines++; if ($0 ~ /<\/TASK>/ || lines > 200) inblock = 0; next }
 	/WARNING: CPU: [0-9]+ PID: [0-9]+ at mm\/vmalloc\.c:[0-9]+ alloc_vmap_area/ { invmap = 1; v++; lines = 0; next }
 	invmap { lines++; if ($0 ~ /---\[ end trace/ || lines > 200) invmap = 0; next }
-	/DMA-API: (preallocated [0-9]+ debug entries|debugging enabled by kernel config)$/ { next }
 	{ print }
 	END { print n + 0 > counts; print v + 0 > vcounts }
-' "$LOG" >"$FILTERED"
+' "$LOG" >"$FILTERED.tmp"
+kernel_log_filter "$FILTERED.tmp" >"$FILTERED"
+rm -f "$FILTERED.tmp"
 alloc_failures=$(cat "$LOGS/stress.allocfail")
 vmap_warnings=$(cat "$LOGS/stress.vmapwarn")
 rm -f "$LOGS/stress.allocfail" "$LOGS/stress.vmapwarn"
@@ -146,26 +147,9 @@ check "stress: nothing leaked (leaked=${leaked:-none})" eq "$leaked" 0
 check "kmemleak: scan ran and reported no object (STRESS-KMEMLEAK: ${kmemleak:-none})" eq "$kmemleak" 0
 check "kmemleak stayed enabled" eval '[ "$(count "kmemleak: .*(disabled|Memory pool empty)")" -eq 0 ]'
 
-# Kernel reports, outside the injected allocation-failure blocks.
-reports=(
-	'KASAN|BUG: KASAN'
-	'lockdep circular locking|possible circular locking'
-	'lockdep recursive locking|possible recursive locking'
-	'lockdep inconsistent lock state|inconsistent lock state'
-	'lockdep turned off|lockdep is turned off|turning off the locking correctness validator'
-	'suspicious RCU usage|suspicious RCU usage'
-	'RCU stall|rcu.*(detected stall|self-detected stall)'
-	'sleeping in atomic context|BUG: sleeping function called from invalid context|scheduling while atomic'
-	'WARNING|WARNING:'
-	'DMA-API debug|DMA-API:'
-	'kmemleak unreferenced object|unreferenced object'
-	'debug objects|ODEBUG:'
-	'BUG|BUG:'
-	'Oops|Oops'
-	'Call Trace|Call Trace'
-	'kernel panic|Kernel panic'
-	'hung task|INFO: task .* blocked'
-)
+# Kernel reports (KERNEL_REPORTS, scripts/lib.sh, shared with kunit.sh's
+# kernel-log check), outside the injected allocation-failure blocks.
+reports=("${KERNEL_REPORTS[@]}")
 declare -A report_count
 for r in "${reports[@]}"; do
 	name=${r%%|*} re=${r#*|}
