@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The KUnit suites under the debug configuration (configs/debug.config on top
 # of kunit.config: KASAN, lockdep, atomic-sleep and RCU checks, kmemleak,
-# debug objects, fault injection), in their own build directory, then a short
-# stress run on the same kernel (scripts/stress.sh with CHECK_STRESS_CYCLES
-# unbind/bind cycles, default 1,000, all 1,000 fault-injected probes, and
-# CHECK_STRESS_SAMPLE_CYCLES sysfs cycles of the sample, default 50; `make
-# stress` is the full run). Passes only if every test passes and the kernel
+# debug objects, fault injection, non-preemptible RCU), in their own build
+# directory, then a short stress run on the same kernel (scripts/stress.sh
+# with CHECK_STRESS_CYCLES unbind/bind cycles, default 1,000, all 1,000
+# fault-injected probes, and CHECK_STRESS_SAMPLE_CYCLES sysfs cycles of the
+# sample, default 50; `make stress` is the full run). Passes only if every test passes and the kernel
 # logs have no report. The last line is "N passed, N failed".
 . "$(dirname "$0")/lib.sh"
 

@@ -6,8 +6,9 @@
 #   scripts/kunit.sh               build, boot, report "kunit: N passed, N failed"
 #   scripts/kunit.sh --build-only  only build the kernel and the modules
 #   scripts/kunit.sh --debug       build and run the debug variant (KASAN,
-#                                  lockdep: configs/debug.config on top) in
-#                                  its own build directory
+#                                  lockdep, non-preemptible RCU:
+#                                  configs/debug.config on top) in its own
+#                                  build directory
 #
 # Besides kunit.py's results, the kernel log of the run counts as one test:
 # the raw log ($KOUT/test.log, everything the kernel printed), not kunit.py's
@@ -141,6 +142,30 @@ if [ -n "$summary" ] && grep -q '^CONFIG_IOMMU_IO_PGTABLE_ARMV7S_SELFTEST=y' "$R
 		passed=$((passed + 1))
 	else
 		echo "    C selftest: arm-v7s io-pgtable selftest did not report success"
+		failed=$((failed + 1))
+	fi
+fi
+# The debug kernel runs non-preemptible RCU (configs/debug.config), one test.
+# PREEMPT_RCU has no prompt: it follows from the preemption model, and an
+# option that selects PREEMPTION (now or in a later tree) turns it back on.
+# debug.config names it as not set, so that kunit.py refuses a .config that
+# has it before building; this checks the .config the kernel was built from
+# and, from the boot line, the kernel that ran.
+if [ "$name" = kunit-debug ] && [ -f "$ROOT$KOUT/.config" ]; then
+	cfg=$ROOT$KOUT/.config
+	rcu=
+	grep -qx 'CONFIG_TREE_RCU=y' "$cfg" || rcu+=" CONFIG_TREE_RCU is not y;"
+	! grep -q '^CONFIG_PREEMPT_RCU=' "$cfg" || rcu+=" $(grep '^CONFIG_PREEMPT_RCU=' "$cfg");"
+	! grep -q '^CONFIG_PREEMPT_DYNAMIC=' "$cfg" || rcu+=" $(grep '^CONFIG_PREEMPT_DYNAMIC=' "$cfg");"
+	if [ -n "$summary" ] && ! grep -aq '^rcu: Hierarchical RCU implementation\.$' "$raw"; then
+		rcu+=" the kernel did not boot with non-preemptible RCU ($(grep -aoEm1 '(Preemptible h|H)ierarchical RCU implementation\.' "$raw" || echo 'no RCU line'));"
+	fi
+	if [ -z "$rcu" ]; then
+		echo "    debug config: non-preemptible RCU (CONFIG_TREE_RCU=y, no CONFIG_PREEMPT_RCU)"
+		passed=$((passed + 1))
+	else
+		echo "    FAILED: the debug kernel must run non-preemptible RCU (configs/debug.config):$rcu"
+		echo "    (see $cfg and the kernel log $raw)"
 		failed=$((failed + 1))
 	fi
 fi
