@@ -53,18 +53,20 @@ not_run() {
 }
 [ -f "$ROOT$KERNEL" ] || not_run "no debug kernel at $ROOT$KERNEL (run scripts/check-debug.sh first)"
 [ -f "$ROOT$SAMPLE_KO" ] || not_run "no sample module at $ROOT$SAMPLE_KO"
-[ -f "$STRESS_SRC/rust_stress.rs" ] && [ -f "$STRESS_SRC/Kbuild" ] ||
-	not_run "no rust_stress.rs and Kbuild in $STRESS_SRC"
+[ -f "$STRESS_SRC/rust_stress.rs" ] && [ -f "$STRESS_SRC/rust_sleep_report.rs" ] &&
+	[ -f "$STRESS_SRC/Kbuild" ] ||
+	not_run "no rust_stress.rs, rust_sleep_report.rs and Kbuild in $STRESS_SRC"
 
 step "building rust_stress.ko against $KOUT_DEBUG"
 rm -rf "$ROOT$MOD"
 mkdir -p "$ROOT$MOD"
-cp "$STRESS_SRC/rust_stress.rs" "$STRESS_SRC/Kbuild" "$ROOT$MOD/"
+cp "$STRESS_SRC/rust_stress.rs" "$STRESS_SRC/rust_sleep_report.rs" "$STRESS_SRC/Kbuild" "$ROOT$MOD/"
 in_root "make -s -C $KSRC O=$KOUT_DEBUG LLVM=1 -j$JOBS M=$MOD modules" ||
 	not_run "could not build rust_stress.ko"
 
 step "building the initramfs"
-make_initramfs "$WORK" "$TOP/tests/stress/init" "$MOD/rust_stress.ko" "$SAMPLE_KO" ||
+make_initramfs "$WORK" "$TOP/tests/stress/init" "$MOD/rust_stress.ko" "$MOD/rust_sleep_report.ko" \
+	"$SAMPLE_KO" ||
 	not_run "could not build the initramfs"
 
 step "booting the debug kernel in QEMU (TCG, timeout ${STRESS_TIMEOUT} s, log: $LOG)"
@@ -106,6 +108,16 @@ awk -v counts="$LOGS/stress.allocfail" -v vcounts="$LOGS/stress.vmapwarn" '
 ' "$LOG" >"$FILTERED.tmp"
 kernel_log_filter "$FILTERED.tmp" >"$FILTERED"
 rm -f "$FILTERED.tmp"
+# The reports that rust_sleep_report causes on purpose (between its markers)
+# are checked on their own, and taken out of the log the other checks scan.
+SLEEPLOG=$LOGS/stress.sleep.log
+: >"$SLEEPLOG"
+awk -v out="$SLEEPLOG" '
+	/SLEEP-REPORT: begin/ { w = 1 }
+	w { print > out; if ($0 ~ /SLEEP-REPORT: end/) w = 0; next }
+	{ print }
+' "$FILTERED" >"$FILTERED.tmp"
+mv "$FILTERED.tmp" "$FILTERED"
 alloc_failures=$(cat "$LOGS/stress.allocfail")
 vmap_warnings=$(cat "$LOGS/stress.vmapwarn")
 rm -f "$LOGS/stress.allocfail" "$LOGS/stress.vmapwarn"
@@ -145,6 +157,9 @@ check "stress: probes under fault injection both failed and succeeded (failed=${
 	eval '[ "$STRESS_FAULT_PROBES" -lt 100 ] || { ge "$fp_failed" 1 && ge "$fp_succeeded" 1; }'
 check "stress: nothing leaked (leaked=${leaked:-none})" eq "$leaked" 0
 check "kmemleak: scan ran and reported no object (STRESS-KMEMLEAK: ${kmemleak:-none})" eq "$kmemleak" 0
+sleep_reports=$(grep -cE 'BUG: sleeping function called from invalid context at .*delay\.rs:[0-9]+' "$SLEEPLOG" || true)
+check "a sleep under a guard and one after a leaked guard were both reported (delay.rs: $sleep_reports)" \
+	eval 'grep -q "SLEEP-REPORT: end" "$SLEEPLOG" && [ "$sleep_reports" -ge 2 ]'
 check "kmemleak stayed enabled" eval '[ "$(count "kmemleak: .*(disabled|Memory pool empty)")" -eq 0 ]'
 
 # Kernel reports (KERNEL_REPORTS, scripts/lib.sh, shared with kunit.sh's
