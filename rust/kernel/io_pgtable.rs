@@ -865,6 +865,8 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
 /// - `cfg.pgsize_bitmap` is non-zero, and `cfg.ias` and `cfg.oas` are at most 64.
 /// - `state.mapped` holds the input ranges that `ops` maps, apart from those of maps in flight,
 ///   which are in `state.pending` until their C call has returned.
+/// - `state.mapped` has room for `state.pending.len()` more ranges, so that a map in flight
+///   can always record its range (or what stays of it) when its C call returns.
 /// - `sync(cookie)` is the `tlb_sync` of the [`FlushOps`] whose callbacks `ops` calls with
 ///   `cookie`, valid as long as `ops`.
 struct Table {
@@ -980,18 +982,21 @@ impl Table {
             if state.mapped.overlaps(iova, end) || state.pending_overlaps(iova, end) {
                 return Err((EEXIST, 0));
             }
-            // Room for this range once mapped, and for it as pending now.
-            state.mapped.reserve(1).map_err(|e| (e, 0))?;
             state
                 .pending
                 .push((iova, end), GFP_NOWAIT | __GFP_NOWARN)
                 .map_err(|_| (ENOMEM, 0))?;
+            // Room for the range of every pending map, this one's included (invariant).
+            let pending = state.pending.len();
+            if let Err(e) = state.mapped.reserve(pending) {
+                state.remove_pending(iova);
+                return Err((e, 0));
+            }
         }
         // The C code maps at most up to the end of a leaf table per call: go on until done.
         let mut mapped = 0usize;
         let mut ret = 0;
         while mapped < len && ret == 0 {
-            let before = mapped;
             let done = mapped;
             // SAFETY: `ops` is a live table (type invariant); the arguments were validated and
             // the rest of the range is whole pages; the caller guarantees the memory may be
@@ -1008,7 +1013,7 @@ impl Table {
                     &mut mapped,
                 )
             };
-            if ret == 0 && mapped == before {
+            if ret == 0 && mapped == done {
                 // No progress and no error: do not loop forever.
                 ret = ENOMEM.to_errno();
             }
@@ -1093,8 +1098,9 @@ impl Table {
             if !state.mapped.covers(iova, end) {
                 return Err(ENOENT);
             }
-            // Room for splitting the range that holds this one.
-            state.mapped.reserve(1)?;
+            // Room for splitting the range that holds this one, keeping that of pending maps.
+            let pending = state.pending.len();
+            state.mapped.reserve(pending + 1)?;
             // SAFETY: The lock is held and the range is mapped (checked above).
             let unmapped = unsafe { self.unmap_locked(iova, pgsize, pgcount) };
             if unmapped > 0 {
@@ -1199,7 +1205,8 @@ impl Table {
                 if !state.mapped.covers(page, last) {
                     continue;
                 }
-                if let Err(e) = state.mapped.reserve(1) {
+                let pending = state.pending.len();
+                if let Err(e) = state.mapped.reserve(pending + 1) {
                     result = Err(e);
                     break;
                 }
