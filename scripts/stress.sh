@@ -157,8 +157,8 @@ check "stress: probes under fault injection both failed and succeeded (failed=${
 	eval '[ "$STRESS_FAULT_PROBES" -lt 100 ] || { ge "$fp_failed" 1 && ge "$fp_succeeded" 1; }'
 check "stress: nothing leaked (leaked=${leaked:-none})" eq "$leaked" 0
 check "kmemleak: scan ran and reported no object (STRESS-KMEMLEAK: ${kmemleak:-none})" eq "$kmemleak" 0
-sleep_reports=$(grep -cE 'BUG: sleeping function called from invalid context at .*delay\.rs:[0-9]+' "$SLEEPLOG" || true)
-check "a sleep under a guard and one after a leaked guard were both reported (delay.rs: $sleep_reports)" \
+sleep_reports=$(grep -cE 'BUG: sleeping function called from invalid context at .*revocable\.rs:[0-9]+' "$SLEEPLOG" || true)
+check "a call that may sleep under a guard, and one after a leaked guard, were both reported (revocable.rs: $sleep_reports)" \
 	eval 'grep -q "SLEEP-REPORT: end" "$SLEEPLOG" && [ "$sleep_reports" -ge 2 ]'
 check "kmemleak stayed enabled" eval '[ "$(count "kmemleak: .*(disabled|Memory pool empty)")" -eq 0 ]'
 

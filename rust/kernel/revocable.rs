@@ -336,7 +336,9 @@ impl<T> Revocable<T> {
     }
 
     /// Waits until a revocation that has started has dropped the value; returns at once if
-    /// none has started. May sleep, when a revocation is in progress.
+    /// none has started. May sleep, when a revocation is in progress, and announces so on every
+    /// call (`might_sleep!()`), so that a call from atomic context is reported also when it
+    /// would not have slept.
     ///
     /// # Examples
     ///
@@ -350,8 +352,8 @@ impl<T> Revocable<T> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn wait_revoked(&self) {
+        crate::might_sleep!();
         if self.state.load(Ordering::Acquire) == REVOKING {
-            crate::might_sleep!();
             // SAFETY: `done` was initialised in `new`; the revoker that moved the state out of
             // `AVAILABLE` completes it.
             unsafe { bindings::wait_for_completion(self.done.get()) };

@@ -10,8 +10,12 @@
 //! markers `SLEEP-REPORT: begin` and `SLEEP-REPORT: end`, and `scripts/stress.sh` checks that
 //! the kernel reported each of them (and that nothing else in the run reported anything).
 //!
-//! 1. `msleep()` while a guard is held.
-//! 2. `msleep()` after a guard was leaked: the section it opened is still open.
+//! 1. `Revocable::wait_revoked()` (a function that may sleep) while a guard is held.
+//! 2. The same after a guard was leaked: the section it opened is still open.
+//!
+//! The function announces that it may sleep on every call and sleeps only while a revocation
+//! is in progress, so nothing really sleeps here: a real sleep in atomic context would make the
+//! scheduler reset the preemption count, and the kernel would not go on sane.
 
 use kernel::{delay::msleep, prelude::*, revocable::Revocable};
 
@@ -22,19 +26,19 @@ impl kernel::Module for SleepReport {
         let value = KBox::pin_init(Revocable::new(7u32), GFP_KERNEL)?;
         pr_info!("SLEEP-REPORT: begin\n");
 
-        // 1. A sleep under a guard.
+        // 1. A function that may sleep, under a guard.
         if let Some(guard) = value.try_access() {
-            pr_info!("SLEEP-REPORT: sleeping under a guard of {}\n", *guard);
-            msleep(1);
+            pr_info!("SLEEP-REPORT: may sleep under a guard of {}\n", *guard);
+            value.wait_revoked();
         }
 
         // The kernel reports a sleep in atomic context at most once a second.
         msleep(1100);
 
-        // 2. A sleep after a leaked guard.
+        // 2. The same after a leaked guard.
         core::mem::forget(value.try_access());
-        pr_info!("SLEEP-REPORT: sleeping after a leaked guard\n");
-        msleep(1);
+        pr_info!("SLEEP-REPORT: may sleep after a leaked guard\n");
+        value.wait_revoked();
         // SAFETY: Closes the read-side critical section that the leaked guard opened on this
         // task (and nothing else), so that the kernel goes on sane.
         unsafe { kernel::bindings::rcu_read_unlock() };

@@ -158,6 +158,24 @@ fn bad_inputs(dev: &Device<Bound>) -> Result {
     check!(bad(Config::new(SZ_4K, 39, 0)) == Some(EINVAL)); // no oas
     check!(bad(Config::new(SZ_2M, 39, 40)) == Some(EINVAL)); // no granule the format has
 
+    // Quirks: an unknown bit is refused; with TTBR1 the input addresses are those with every
+    // bit above ias set, as the C code checks them (a low address would reach its WARN_ON).
+    let mut q = Config::new(SZ_4K, 39, 40);
+    q.quirks = 1 << 20;
+    check!(bad(q) == Some(EINVAL));
+    q.quirks = quirks::ARM_TTBR1;
+    let high = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, q, no_flush())?;
+    let h = high.access(dev)?;
+    let top = usize::MAX - (SZ_4K - 1);
+    // SAFETY: No hardware walks this table; the physical addresses are never accessed.
+    let map_high = |iova| unsafe { h.map_pages(iova, 0x2000, SZ_4K, 1, rw, GFP_KERNEL) };
+    check!(map_high(top) == Ok(SZ_4K));
+    check!(h.iova_to_phys(top + 8) == Ok(0x2008));
+    check!(map_high(0x1000) == Err((ERANGE, 0)));
+    check!(map_high(usize::MAX << 39 >> 1) == Err((ERANGE, 0)));
+    check!(h.iova_to_phys(0x1000) == Err(ERANGE));
+    check!(h.unmap_pages(top, SZ_4K, 1) == Ok(SZ_4K));
+
     // An ias over what the format walks is clamped by the C code; the table reports it, and
     // validation uses what it reports.
     let wide = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K, 60, 40), no_flush())?;
