@@ -596,12 +596,23 @@ unsafe impl FlushOps for Recorder {
     fn tlb_sync(&self) {}
 }
 
-/// A driver whose table is created before the coherent memory it maps, so that at unbind devres
-/// releases the memory's `Devres` first.
-struct OrderDriver {
+/// What [`OrderDriver`] keeps past unbind, so that devres releases both at unbind, in reverse
+/// order of creation: the memory first.
+struct Kept {
     _table: crate::devres::Devres<IoPageTable<ArmLpaeS1, Recorder>>,
     _mem: crate::devres::Devres<CoherentAllocation<u64>>,
 }
+
+/// The kept resources of each probe (from `KBox::into_raw`), dropped by the case after unbind.
+static ORDER_KEPT: [core::sync::atomic::AtomicPtr<Kept>; 2] = [
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
+];
+
+/// A driver whose table is created before the coherent memory it maps and which keeps both
+/// past its binding (as a work item might), so that at unbind devres, not the driver data,
+/// releases them: the memory's `Devres` first, as it was created last.
+struct OrderDriver;
 
 static ORDER_PROBES: AtomicUsize = AtomicUsize::new(0);
 
@@ -617,14 +628,21 @@ impl pci::Driver for OrderDriver {
             .access(dev)?
             .map_coherent(dev, SZ_1G, &mem, prot::READ | prot::WRITE);
         check!(mapped == Ok(2 * SZ_4K));
-        ORDER_PROBES.fetch_add(1, SeqCst);
-        Ok(KBox::pin(
-            OrderDriver {
+        let n = ORDER_PROBES.fetch_add(1, SeqCst);
+        let kept = KBox::into_raw(KBox::new(
+            Kept {
                 _table: table,
                 _mem: mem,
             },
             GFP_KERNEL,
-        )?)
+        )?);
+        if let Some(slot) = ORDER_KEPT.get(n) {
+            slot.store(kept, SeqCst);
+        } else {
+            // SAFETY: `kept` came from `KBox::into_raw` just now and was not stored.
+            drop(unsafe { KBox::from_raw(kept) });
+        }
+        Ok(KBox::pin(OrderDriver, GFP_KERNEL)?)
     }
 }
 
@@ -640,8 +658,15 @@ fn memory_outlives_table_at_unbind(test: &mut Test) {
     };
     let probes = ORDER_PROBES.load(SeqCst);
     crate::kunit_expect!(test, probes > 0);
-    // Unregistering unbinds every device: each releases a table and then (or before) memory.
+    // Unregistering unbinds every device: devres releases each one's memory, then its table.
     drop(reg);
+    for slot in &ORDER_KEPT {
+        let kept = slot.swap(core::ptr::null_mut(), SeqCst);
+        if !kept.is_null() {
+            // SAFETY: The slots hold pointers from `KBox::into_raw` only.
+            drop(unsafe { KBox::from_raw(kept) });
+        }
+    }
     CHECKS.report(test, 1);
     crate::kunit_expect_eq!(test, FREED_AT_TABLE_DROP.load(SeqCst), before);
     crate::kunit_expect_eq!(
