@@ -193,7 +193,7 @@ impl pci::Driver for EduDriver {
     type IdInfo = ();
     const ID_TABLE: pci::IdTable<()> = &ID_TABLE;
 
-    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+    fn probe(pdev: &pci::Device<Core>, _info: Option<&()>) -> Result<Pin<KBox<Self>>> {
         let dev: &Device<Core> = pdev.as_ref();
         dev.dma_set_mask_and_coherent(EDU_DMA_MASK)?;
         pdev.enable_device_mem()?;

@@ -4,23 +4,25 @@
 //!
 //! The suite binds test drivers to QEMU's `edu` devices (1234:11e8, started with `-device edu`):
 //! it registers a driver, checks what `probe` saw, unbinds and rebinds the device through the
-//! driver core, and checks that the driver data is dropped exactly once, after `remove`.
-//! Without an `edu` device every case fails.
+//! driver core, and checks that the driver data is dropped exactly once, after `remove`. It
+//! binds a device through `driver_override` and checks the id data `probe` gets. Without an
+//! `edu` device every case fails.
 
 use crate::{
     bindings, c_str,
     device::{Core, RawDevice},
     device_id::IdArray,
     devres::Devres,
-    error::code::*,
+    error::{code::*, to_result},
     kunit::Test,
     pci::{
         self,
         testing::{self, edu_count, DevRef, TestRegistration, EDU_DEVICE, EDU_VENDOR},
     },
     prelude::*,
+    str::CStr,
 };
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 const EDU_ID: u32 = 0x010000ed;
 const ID_INFO: u32 = 42;
@@ -66,12 +68,13 @@ fn check(ok: bool, bit: u32) {
     }
 }
 
-fn probe_checks(pdev: &pci::Device<Core>, info: &u32) -> Result<Devres<pci::Bar<0x100>>> {
+fn probe_checks(pdev: &pci::Device<Core>, info: Option<&u32>) -> Result<Devres<pci::Bar<0x100>>> {
     check(
         u32::from(pdev.vendor_id()) == EDU_VENDOR && u32::from(pdev.device_id()) == EDU_DEVICE,
         CHECK_IDS,
     );
-    check(*info == ID_INFO, CHECK_INFO);
+    // The second entry matched: its data, not the first entry's.
+    check(info == Some(&ID_INFO), CHECK_INFO);
     let dev = pdev.raw_device();
     // SAFETY: `dev` is valid for the callback; reading the lock state and the driver pointer
     // has no side effects.
@@ -118,7 +121,7 @@ impl pci::Driver for GoodDriver {
     type IdInfo = u32;
     const ID_TABLE: pci::IdTable<u32> = &TABLE;
 
-    fn probe(pdev: &pci::Device<Core>, info: &u32) -> Result<Pin<KBox<Self>>> {
+    fn probe(pdev: &pci::Device<Core>, info: Option<&u32>) -> Result<Pin<KBox<Self>>> {
         PROBES.fetch_add(1, Ordering::SeqCst);
         let bar = probe_checks(pdev, info)?;
         PDEV.keep_first(pdev);
@@ -146,7 +149,7 @@ impl pci::Driver for FailingDriver {
     type IdInfo = u32;
     const ID_TABLE: pci::IdTable<u32> = &TABLE;
 
-    fn probe(pdev: &pci::Device<Core>, _info: &u32) -> Result<Pin<KBox<Self>>> {
+    fn probe(pdev: &pci::Device<Core>, _info: Option<&u32>) -> Result<Pin<KBox<Self>>> {
         PROBES.fetch_add(1, Ordering::SeqCst);
         // Resources taken before the failure must be given back by the core and by drops.
         pdev.enable_device_mem()?;
@@ -260,7 +263,133 @@ fn many_cycles(test: &mut Test) {
     PDEV.put();
 }
 
+/// Sets the `driver_override` of `pdev`, or clears it for an empty `name`.
+fn set_override(pdev: *mut bindings::pci_dev, name: &CStr) -> Result {
+    // SAFETY: The caller holds a reference to `pdev`; the function copies the string and takes
+    // the override's lock itself.
+    to_result(unsafe {
+        bindings::__device_set_driver_override(&raw mut (*pdev).dev, name.as_char_ptr(), name.len())
+    })
+}
+
+/// The name of the drivers of [`override_probe_gets_its_entry`], which the override names.
+const OVERRIDE_NAME: &CStr = c_str!("rust_pci_override_test");
+
+/// A table that no `edu` device matches; the data of its entry must not reach the probe.
+static NO_EDU: IdArray<pci::DeviceId, u32, 1> =
+    IdArray::new([(pci::DeviceId::from_id(0xffff, 0xfffe), 7)]);
+
+/// What the override drivers' probes must get (`NO_INFO` for `None`), what the last one got,
+/// how many ran and how many got something else.
+static OVERRIDE_EXPECT: AtomicU64 = AtomicU64::new(0);
+static OVERRIDE_GOT: AtomicU64 = AtomicU64::new(0);
+static OVERRIDE_PROBES: AtomicUsize = AtomicUsize::new(0);
+static OVERRIDE_WRONG: AtomicUsize = AtomicUsize::new(0);
+const NO_INFO: u64 = u64::MAX;
+
+fn record_override(info: Option<&u32>) {
+    let got = info.map_or(NO_INFO, |&i| u64::from(i));
+    OVERRIDE_PROBES.fetch_add(1, Ordering::SeqCst);
+    OVERRIDE_GOT.store(got, Ordering::SeqCst);
+    if got != OVERRIDE_EXPECT.load(Ordering::SeqCst) {
+        OVERRIDE_WRONG.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A driver whose table does not match the device the override binds it to.
+struct OverrideNoMatch;
+
+impl pci::Driver for OverrideNoMatch {
+    type IdInfo = u32;
+    const ID_TABLE: pci::IdTable<u32> = &NO_EDU;
+
+    fn probe(_pdev: &pci::Device<Core>, info: Option<&u32>) -> Result<Pin<KBox<Self>>> {
+        record_override(info);
+        Ok(KBox::pin(OverrideNoMatch, GFP_KERNEL)?)
+    }
+}
+
+/// A driver whose table matches the device (its second entry), also named by the override.
+struct OverrideMatch;
+
+impl pci::Driver for OverrideMatch {
+    type IdInfo = u32;
+    const ID_TABLE: pci::IdTable<u32> = &TABLE;
+
+    fn probe(_pdev: &pci::Device<Core>, info: Option<&u32>) -> Result<Pin<KBox<Self>>> {
+        record_override(info);
+        Ok(KBox::pin(OverrideMatch, GFP_KERNEL)?)
+    }
+}
+
+fn describe(got: u64) -> Option<u64> {
+    (got != NO_INFO).then_some(got)
+}
+
+/// Registers `T` with the override of `pdev` naming it; returns the number of probes and of
+/// probes that did not get `expect` (`None` is [`NO_INFO`]).
+fn bind_by_override<T: pci::Driver>(
+    test: &mut Test,
+    pdev: *mut bindings::pci_dev,
+    expect: u64,
+) -> (usize, usize) {
+    OVERRIDE_EXPECT.store(expect, Ordering::SeqCst);
+    OVERRIDE_PROBES.store(0, Ordering::SeqCst);
+    OVERRIDE_WRONG.store(0, Ordering::SeqCst);
+    if set_override(pdev, OVERRIDE_NAME).is_err() {
+        crate::kunit_expect!(test, false);
+        return (0, 0);
+    }
+    // Unregistering unbinds the device again.
+    drop(testing::register_or_fail::<T>(test, OVERRIDE_NAME));
+    crate::kunit_expect!(test, set_override(pdev, c_str!("")).is_ok());
+    let wrong = OVERRIDE_WRONG.load(Ordering::SeqCst);
+    if wrong != 0 {
+        crate::kunit::err(format_args!(
+            "    probe through driver_override: expected {:?}, got {:?}\n",
+            describe(expect),
+            describe(OVERRIDE_GOT.load(Ordering::SeqCst))
+        ));
+    }
+    (OVERRIDE_PROBES.load(Ordering::SeqCst), wrong)
+}
+
+/// A device bound through `driver_override` to a driver whose table it does not match gets no
+/// entry data (`None`), not the data of the table's first entry (the PCI core passes its
+/// catch-all id then); one that matches the table gets the data of the entry it matched.
+fn override_probe_gets_its_entry(test: &mut Test) {
+    if no_device(test) {
+        return;
+    }
+    // SAFETY: Takes a reference to the first `edu` device, put below.
+    let pdev = unsafe { bindings::pci_get_device(EDU_VENDOR, EDU_DEVICE, core::ptr::null_mut()) };
+    if pdev.is_null() {
+        crate::kunit_expect!(test, false);
+        return;
+    }
+    // SAFETY: `pdev` is referenced; this only reads whether a driver is bound.
+    crate::kunit_expect!(test, unsafe { (*pdev).dev.driver.is_null() });
+
+    // Only the device with the override binds.
+    let (probes, wrong) = bind_by_override::<OverrideNoMatch>(test, pdev, NO_INFO);
+    crate::kunit_expect_eq!(test, probes, 1);
+    crate::kunit_expect_eq!(test, wrong, 0);
+
+    // Every `edu` device binds, through its table entry; so does the one with the override.
+    let (probes, wrong) = bind_by_override::<OverrideMatch>(test, pdev, u64::from(ID_INFO));
+    crate::kunit_expect_eq!(test, probes, edu_count());
+    crate::kunit_expect_eq!(test, wrong, 0);
+
+    // SAFETY: The reference taken above.
+    unsafe { bindings::pci_dev_put(pdev) };
+}
+
 crate::kunit_suite!(
     rust_pci_driver,
-    [bind_unbind_rebind, failed_probe_keeps_nothing, many_cycles]
+    [
+        bind_unbind_rebind,
+        failed_probe_keeps_nothing,
+        many_cycles,
+        override_probe_gets_its_entry
+    ]
 );
