@@ -272,7 +272,19 @@ impl<T: RawDeviceId, U, const N: usize> IdArray<T, U, N> {
 /// ```
 pub type IdTable<T, U> = &'static dyn IdInfo<T, U>;
 
+mod private {
+    /// Implemented only by [`super::IdArray`], so that no other type can be an id table.
+    pub trait Sealed {}
+}
+
+impl<T: RawDeviceId, U, const N: usize> private::Sealed for IdArray<T, U, N> {}
+
 /// The length-erased view of an [`IdArray`] that bus glue uses.
+///
+/// The C bus code walks the table that [`IdInfo::as_ptr`] returns until it finds the
+/// terminator, so the pointer must be a zero-terminated table that lives for as long as the
+/// driver is registered. Only [`IdArray`] can promise that: the trait is sealed, and drivers
+/// name an `IdArray` as their table.
 ///
 /// # Examples
 ///
@@ -286,7 +298,7 @@ pub type IdTable<T, U> = &'static dyn IdInfo<T, U>;
 /// assert!(!table.as_ptr().is_null());
 /// assert_eq!(table.info(0), Some(&"edu"));
 /// ```
-pub trait IdInfo<T: RawDeviceId, U> {
+pub trait IdInfo<T: RawDeviceId, U>: private::Sealed {
     /// Returns the zero-terminated C table.
     fn as_ptr(&self) -> *const T::RawType;
 
