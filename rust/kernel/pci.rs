@@ -556,7 +556,8 @@ impl Device<Core> {
 
     /// Enables bus mastering (DMA) for the device, as `pci_set_master()` does.
     ///
-    /// It is turned off again when the device is disabled at unbind.
+    /// It is turned off again when the device is disabled at unbind, and
+    /// [`Device::clear_master`] turns it off earlier.
     ///
     /// # Examples
     ///
@@ -572,6 +573,33 @@ impl Device<Core> {
     pub fn set_master(&self) {
         // SAFETY: `self.as_raw()` is valid and the device lock is held.
         unsafe { bindings::pci_set_master(self.as_raw()) };
+    }
+
+    /// Disables bus mastering (DMA) for the device, as `pci_clear_master()` does.
+    ///
+    /// From its return on, the device can not read or write memory on its own: a driver whose
+    /// device may still run a transfer (one that timed out, say) calls it before the memory of
+    /// that transfer is freed or unmapped. [`Device::set_master`] turns it on again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::Core, dma::{CoherentAllocation, DmaAddress}, pci};
+    ///
+    /// fn transfer(pdev: &pci::Device<Core>, start: impl Fn(DmaAddress) -> Result) -> Result {
+    ///     let buf = CoherentAllocation::<u8>::alloc_coherent(pdev.as_ref(), 4096, GFP_KERNEL)?;
+    ///     let handle = buf.access(pdev.as_ref())?.dma_handle();
+    ///     if let Err(e) = start(handle) {
+    ///         // The device may still write to `buf`: stop it before `buf` is freed.
+    ///         pdev.clear_master();
+    ///         return Err(e);
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn clear_master(&self) {
+        // SAFETY: `self.as_raw()` is valid and the device lock is held.
+        unsafe { bindings::pci_clear_master(self.as_raw()) };
     }
 }
 
