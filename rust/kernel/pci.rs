@@ -9,6 +9,16 @@
 //! driver's data, which the bus keeps until the device is unbound: `remove` sees it, and it is
 //! dropped right after.
 //!
+//! # Unbinding and DMA
+//!
+//! When `remove` returns (or `probe` fails), the glue turns bus mastering off
+//! (`pci_clear_master()`) before the driver data is dropped and before the driver core releases
+//! the device's managed resources: a device that the driver did not stop can no longer write
+//! memory that is freed from then on. From that point the driver data's `Drop` and the devres
+//! actions can not use the device's DMA. The fence covers only DMA that the device masters
+//! itself on its PCI function; see `Documentation/rust/driver-core.rst` for what it does not
+//! cover.
+//!
 //! C header: [`include/linux/pci.h`](srctree/include/linux/pci.h)
 //!
 //! # Examples
@@ -240,12 +250,15 @@ pub trait Driver: Send + Sync + 'static {
     /// the device was bound because its `driver_override` names this driver and it matches no
     /// entry (nor a dynamic id that names one).
     ///
-    /// Runs with the device lock held. What it returns is the driver's data for this device.
+    /// Runs with the device lock held. What it returns is the driver's data for this device. If
+    /// it fails, bus mastering is turned off before the device's managed resources are released.
     fn probe(dev: &Device<Core>, id_info: Option<&Self::IdInfo>) -> Result<Pin<KBox<Self>>>;
 
     /// Unbinds the driver from `dev`; `this` is dropped right after this returns.
     ///
-    /// Runs with the device lock held. The default does nothing.
+    /// Runs with the device lock held. The default does nothing. When it returns, bus
+    /// mastering is turned off, before `this` is dropped: the device must be done with its DMA
+    /// by then, and `Drop` of the driver data can not use it.
     fn remove(dev: &Device<Core>, this: Pin<&Self>) {
         let _ = (dev, this);
     }
@@ -346,6 +359,17 @@ impl<T: Driver> Adapter<T> {
         T::ID_TABLE.info(index).map(Some).ok_or(EINVAL)
     }
 
+    /// Turns off bus mastering: from here on the device can not reach memory by DMA on its own.
+    ///
+    /// # Safety
+    ///
+    /// `pdev` must be valid and its device lock held (the PCI core's probe and remove calls).
+    unsafe fn stop_dma(pdev: *mut bindings::pci_dev) {
+        // SAFETY: By the caller's contract `pdev` is valid and the device lock is held, so no
+        // other callback of the driver changes the command register meanwhile.
+        unsafe { bindings::pci_clear_master(pdev) };
+    }
+
     extern "C" fn probe_callback(
         pdev: *mut bindings::pci_dev,
         id: *const bindings::pci_device_id,
@@ -358,11 +382,20 @@ impl<T: Driver> Adapter<T> {
         from_result(|| {
             // SAFETY: The id the PCI core passes to probe is valid for the call.
             let info = unsafe { Self::id_info(id) }?;
-            let data = T::probe(dev, info)?;
-            // SAFETY: `pdev` is valid; the pointer is reclaimed in `remove_callback`, which the
-            // PCI core calls exactly once for every successful probe.
-            unsafe { bindings::pci_set_drvdata(pdev, data.into_foreign() as _) };
-            Ok(0)
+            match T::probe(dev, info) {
+                Ok(data) => {
+                    // SAFETY: `pdev` is valid; the pointer is reclaimed in `remove_callback`,
+                    // which the PCI core calls exactly once for every successful probe.
+                    unsafe { bindings::pci_set_drvdata(pdev, data.into_foreign() as _) };
+                    Ok(0)
+                }
+                Err(e) => {
+                    // The driver core releases the managed resources when this returns.
+                    // SAFETY: `pdev` is valid and locked for the call.
+                    unsafe { Self::stop_dma(pdev) };
+                    Err(e)
+                }
+            }
         })
     }
 
@@ -376,6 +409,11 @@ impl<T: Driver> Adapter<T> {
         // `into_foreign()`; it is reclaimed here exactly once.
         let data = unsafe { Pin::<KBox<T>>::from_foreign(ptr) };
         T::remove(dev, data.as_ref());
+        // Before anything is freed: the driver data may hold `Devres` values (DMA memory among
+        // them) that its drop releases at once, and the devres list is released after this
+        // returns.
+        // SAFETY: `pdev` is valid and locked for the call.
+        unsafe { Self::stop_dma(pdev) };
         drop(data);
     }
 }
@@ -556,8 +594,8 @@ impl Device<Core> {
 
     /// Enables bus mastering (DMA) for the device, as `pci_set_master()` does.
     ///
-    /// It is turned off again when the device is disabled at unbind, and
-    /// [`Device::clear_master`] turns it off earlier.
+    /// It is turned off again as soon as `remove` returns at unbind, or `probe` fails (see the
+    /// [module documentation](self)), and [`Device::clear_master`] turns it off earlier.
     ///
     /// # Examples
     ///
