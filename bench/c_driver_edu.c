@@ -84,9 +84,14 @@ static int edu_check_liveness(void __iomem *bar)
 	return 0;
 }
 
-/* Runs one transfer of count bytes and waits for it. */
-static int edu_dma(void __iomem *bar, dma_addr_t src, dma_addr_t dst,
-		   size_t count, bool from_device)
+/*
+ * Runs one transfer of count bytes and waits for it. If the device does not
+ * finish in time, the transfer is still programmed and the caller frees or
+ * unmaps its memory on the error: bus mastering goes off first, so that the
+ * device can not write that memory later.
+ */
+static int edu_dma(struct pci_dev *pdev, void __iomem *bar, dma_addr_t src,
+		   dma_addr_t dst, size_t count, bool from_device)
 {
 	int i;
 
@@ -100,6 +105,8 @@ static int edu_dma(void __iomem *bar, dma_addr_t src, dma_addr_t dst,
 			return 0;
 		msleep(DMA_POLL_MS);
 	}
+	pci_clear_master(pdev);
+	dev_err(&pdev->dev, "edu: DMA timed out, bus mastering off\n");
 	return -ETIMEDOUT;
 }
 
@@ -112,8 +119,9 @@ static u8 edu_pattern(size_t i, u8 seed)
  * Copies a pattern from a coherent buffer to the device and back into its
  * second half; returns the number of bytes that differ, or an error.
  */
-static int edu_coherent_round_trip(struct device *dev, void __iomem *bar)
+static int edu_coherent_round_trip(struct pci_dev *pdev, void __iomem *bar)
 {
+	struct device *dev = &pdev->dev;
 	size_t size = 2 * EDU_BUFFER_SIZE;
 	dma_addr_t handle;
 	int differ = 0, ret;
@@ -127,10 +135,10 @@ static int edu_coherent_round_trip(struct device *dev, void __iomem *bar)
 		buf[i] = edu_pattern(i, 0x5a);
 		buf[EDU_BUFFER_SIZE + i] = 0;
 	}
-	ret = edu_dma(bar, handle, EDU_BUFFER, EDU_BUFFER_SIZE, false);
+	ret = edu_dma(pdev, bar, handle, EDU_BUFFER, EDU_BUFFER_SIZE, false);
 	if (ret)
 		goto out_free;
-	ret = edu_dma(bar, EDU_BUFFER, handle + EDU_BUFFER_SIZE,
+	ret = edu_dma(pdev, bar, EDU_BUFFER, handle + EDU_BUFFER_SIZE,
 		      EDU_BUFFER_SIZE, true);
 	if (ret)
 		goto out_free;
@@ -147,8 +155,9 @@ out_free:
  * Copies a pattern to the device through one streaming mapping and back
  * through another; returns the number of bytes that differ, or an error.
  */
-static int edu_streaming_round_trip(struct device *dev, void __iomem *bar)
+static int edu_streaming_round_trip(struct pci_dev *pdev, void __iomem *bar)
 {
+	struct device *dev = &pdev->dev;
 	dma_addr_t out_handle, back_handle;
 	int differ = 0, ret;
 	u8 *out, *back;
@@ -172,7 +181,7 @@ static int edu_streaming_round_trip(struct device *dev, void __iomem *bar)
 		ret = -ENOMEM;
 		goto out_free_back;
 	}
-	ret = edu_dma(bar, out_handle, EDU_BUFFER, EDU_BUFFER_SIZE, false);
+	ret = edu_dma(pdev, bar, out_handle, EDU_BUFFER, EDU_BUFFER_SIZE, false);
 	dma_unmap_single(dev, out_handle, EDU_BUFFER_SIZE, DMA_TO_DEVICE);
 	if (ret)
 		goto out_free_back;
@@ -183,7 +192,7 @@ static int edu_streaming_round_trip(struct device *dev, void __iomem *bar)
 		ret = -ENOMEM;
 		goto out_free_back;
 	}
-	ret = edu_dma(bar, EDU_BUFFER, back_handle, EDU_BUFFER_SIZE, true);
+	ret = edu_dma(pdev, bar, EDU_BUFFER, back_handle, EDU_BUFFER_SIZE, true);
 	if (ret)
 		goto out_unmap_back;
 	dma_sync_single_for_cpu(dev, back_handle, EDU_BUFFER_SIZE,
@@ -359,12 +368,12 @@ static int c_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 	dev_info(dev, "edu: factorial(%u) = %u\n", n, result);
 
-	differ = edu_coherent_round_trip(dev, bar);
+	differ = edu_coherent_round_trip(pdev, bar);
 	if (differ < 0)
 		return differ;
 	dev_info(dev, "edu: coherent DMA round trip of %d bytes, %d differ\n",
 		 EDU_BUFFER_SIZE, differ);
-	differ2 = edu_streaming_round_trip(dev, bar);
+	differ2 = edu_streaming_round_trip(pdev, bar);
 	if (differ2 < 0)
 		return differ2;
 	dev_info(dev, "edu: streaming DMA round trip of %d bytes, %d differ\n",

@@ -350,7 +350,7 @@ impl pci::Driver for RustBench {
     type IdInfo = ();
     const ID_TABLE: pci::IdTable<()> = &ID_TABLE;
 
-    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+    fn probe(pdev: &pci::Device<Core>, _info: Option<&()>) -> Result<Pin<KBox<Self>>> {
         let dev: &Device<Core> = pdev.as_ref();
         // No transfer is started; a 32-bit mask keeps the streaming mappings of this 1 GiB
         // guest free of bounce buffers, on both sides of the comparison.

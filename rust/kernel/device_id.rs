@@ -189,6 +189,44 @@ impl<T: RawDeviceId, U, const N: usize> IdArray<T, U, N> {
         core::ptr::from_ref(&self.raw).cast()
     }
 
+    /// Returns the index of the entry that `id` points to, or `None` if `id` does not point to
+    /// an entry of this table (the terminator is not an entry).
+    ///
+    /// `id` is only compared, never read, so any pointer may be passed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device_id::IdArray, pci};
+    ///
+    /// static TABLE: IdArray<pci::DeviceId, (), 2> = IdArray::new([
+    ///     (pci::DeviceId::from_id(0x1234, 0x11e8), ()),
+    ///     (pci::DeviceId::from_id(0x1234, 0x11e9), ()),
+    /// ]);
+    ///
+    /// let first = TABLE.as_ptr();
+    /// assert_eq!(TABLE.index_of(first), Some(0));
+    /// assert_eq!(TABLE.index_of(first.wrapping_add(1)), Some(1));
+    /// // The terminator, a pointer into the middle of an entry, and a copy elsewhere.
+    /// assert_eq!(TABLE.index_of(first.wrapping_add(2)), None);
+    /// assert_eq!(TABLE.index_of(first.cast::<u8>().wrapping_add(1).cast()), None);
+    /// // SAFETY: The table has an entry 1.
+    /// let copy = unsafe { *first.add(1) };
+    /// assert_eq!(TABLE.index_of(&copy), None);
+    /// ```
+    pub fn index_of(&self, id: *const T::RawType) -> Option<usize> {
+        let size = core::mem::size_of::<T::RawType>();
+        if size == 0 {
+            return None;
+        }
+        // Addresses only: nothing is dereferenced, so unrelated pointers are fine.
+        let offset = (id as usize).wrapping_sub(self.as_ptr() as usize);
+        if offset % size != 0 || offset / size >= N {
+            return None;
+        }
+        Some(offset / size)
+    }
+
     /// Returns the table as a trait object, for a driver's `ID_TABLE`.
     ///
     /// # Examples
@@ -234,7 +272,19 @@ impl<T: RawDeviceId, U, const N: usize> IdArray<T, U, N> {
 /// ```
 pub type IdTable<T, U> = &'static dyn IdInfo<T, U>;
 
+mod private {
+    /// Implemented only by [`super::IdArray`], so that no other type can be an id table.
+    pub trait Sealed {}
+}
+
+impl<T: RawDeviceId, U, const N: usize> private::Sealed for IdArray<T, U, N> {}
+
 /// The length-erased view of an [`IdArray`] that bus glue uses.
+///
+/// The C bus code walks the table that [`IdInfo::as_ptr`] returns until it finds the
+/// terminator, so the pointer must be a zero-terminated table that lives for as long as the
+/// driver is registered. Only [`IdArray`] can promise that: the trait is sealed, and drivers
+/// name an `IdArray` as their table.
 ///
 /// # Examples
 ///
@@ -248,12 +298,16 @@ pub type IdTable<T, U> = &'static dyn IdInfo<T, U>;
 /// assert!(!table.as_ptr().is_null());
 /// assert_eq!(table.info(0), Some(&"edu"));
 /// ```
-pub trait IdInfo<T: RawDeviceId, U> {
+pub trait IdInfo<T: RawDeviceId, U>: private::Sealed {
     /// Returns the zero-terminated C table.
     fn as_ptr(&self) -> *const T::RawType;
 
     /// Returns the data of the entry whose index the bus handed back, `None` if out of bounds.
     fn info(&self, index: usize) -> Option<&U>;
+
+    /// Returns the index of the entry `id` points to, `None` if it points to none of the
+    /// table's entries; see [`IdArray::index_of`].
+    fn index_of(&self, id: *const T::RawType) -> Option<usize>;
 }
 
 impl<T: RawDeviceId, U, const N: usize> IdInfo<T, U> for IdArray<T, U, N> {
@@ -263,6 +317,10 @@ impl<T: RawDeviceId, U, const N: usize> IdInfo<T, U> for IdArray<T, U, N> {
 
     fn info(&self, index: usize) -> Option<&U> {
         IdArray::info(self, index)
+    }
+
+    fn index_of(&self, id: *const T::RawType) -> Option<usize> {
+        IdArray::index_of(self, id)
     }
 }
 

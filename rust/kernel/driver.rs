@@ -42,7 +42,10 @@ use macros::{pin_data, pinned_drop};
 /// # impl pci::Driver for Nothing {
 /// #     type IdInfo = ();
 /// #     const ID_TABLE: pci::IdTable<()> = &TABLE;
-/// #     fn probe(_d: &pci::Device<kernel::device::Core>, _i: &()) -> Result<Pin<KBox<Self>>> {
+/// #     fn probe(
+/// #         _d: &pci::Device<kernel::device::Core>,
+/// #         _i: Option<&()>,
+/// #     ) -> Result<Pin<KBox<Self>>> {
 /// #         Err(ENODEV)
 /// #     }
 /// # }

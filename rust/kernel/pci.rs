@@ -4,9 +4,20 @@
 //!
 //! A PCI driver implements [`Driver`]: an id table, `probe` and optionally `remove`, and is
 //! registered with [`module_pci_driver!`](crate::module_pci_driver). `probe` receives the
-//! device as a [`&Device<Core>`](Device) and the data of the matched table entry, and returns
-//! the driver's data, which the bus keeps until the device is unbound: `remove` sees it, and it
-//! is dropped right after.
+//! device as a [`&Device<Core>`](Device) and the data of the matched table entry (`None` when
+//! the device was bound through `driver_override` without matching any entry), and returns the
+//! driver's data, which the bus keeps until the device is unbound: `remove` sees it, and it is
+//! dropped right after.
+//!
+//! # Unbinding and DMA
+//!
+//! When `remove` returns (or `probe` fails), the glue turns bus mastering off
+//! (`pci_clear_master()`) before the driver data is dropped and before the driver core releases
+//! the device's managed resources: a device that the driver did not stop can no longer write
+//! memory that is freed from then on. From that point the driver data's `Drop` and the devres
+//! actions can not use the device's DMA. The fence covers only DMA that the device masters
+//! itself on its PCI function; see `Documentation/rust/driver-core.rst` for what it does not
+//! cover.
 //!
 //! C header: [`include/linux/pci.h`](srctree/include/linux/pci.h)
 //!
@@ -26,7 +37,7 @@
 //!     type IdInfo = ();
 //!     const ID_TABLE: pci::IdTable<()> = &TABLE;
 //!
-//!     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+//!     fn probe(pdev: &pci::Device<Core>, _info: Option<&()>) -> Result<Pin<KBox<Self>>> {
 //!         pdev.enable_device_mem()?;
 //!         pdev.set_master();
 //!         let bar = pdev.iomap_region_sized::<0x100>(0, kernel::c_str!("sample"))?;
@@ -209,8 +220,12 @@ pub type IdTable<U> = device_id::IdTable<DeviceId, U>;
 ///     type IdInfo = u32;
 ///     const ID_TABLE: pci::IdTable<u32> = &TABLE;
 ///
-///     fn probe(pdev: &pci::Device<Core>, info: &u32) -> Result<Pin<KBox<Self>>> {
-///         kernel::dev_info!(pdev, "matched entry data {}\n", info);
+///     fn probe(pdev: &pci::Device<Core>, info: Option<&u32>) -> Result<Pin<KBox<Self>>> {
+///         match info {
+///             Some(data) => kernel::dev_info!(pdev, "matched entry data {}\n", data),
+///             // Bound by `driver_override`: the device matched no entry of the table.
+///             None => kernel::dev_info!(pdev, "bound by driver_override\n"),
+///         }
 ///         Ok(KBox::pin(Sample, GFP_KERNEL)?)
 ///     }
 ///
@@ -228,14 +243,22 @@ pub trait Driver: Send + Sync + 'static {
     /// The devices this driver binds to.
     const ID_TABLE: IdTable<Self::IdInfo>;
 
-    /// Binds the driver to `dev`, which matched the table entry whose data is `id_info`.
+    /// Binds the driver to `dev`.
     ///
-    /// Runs with the device lock held. What it returns is the driver's data for this device.
-    fn probe(dev: &Device<Core>, id_info: &Self::IdInfo) -> Result<Pin<KBox<Self>>>;
+    /// `id_info` is the data of the table entry that `dev` matched: of the first matching entry,
+    /// or of the entry that a dynamic id added through sysfs (`new_id`) names. It is `None` when
+    /// the device was bound because its `driver_override` names this driver and it matches no
+    /// entry (nor a dynamic id that names one).
+    ///
+    /// Runs with the device lock held. What it returns is the driver's data for this device. If
+    /// it fails, bus mastering is turned off before the device's managed resources are released.
+    fn probe(dev: &Device<Core>, id_info: Option<&Self::IdInfo>) -> Result<Pin<KBox<Self>>>;
 
     /// Unbinds the driver from `dev`; `this` is dropped right after this returns.
     ///
-    /// Runs with the device lock held. The default does nothing.
+    /// Runs with the device lock held. The default does nothing. When it returns, bus
+    /// mastering is turned off, before `this` is dropped: the device must be done with its DMA
+    /// by then, and `Drop` of the driver data can not use it.
     fn remove(dev: &Device<Core>, this: Pin<&Self>) {
         let _ = (dev, this);
     }
@@ -290,7 +313,63 @@ unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
     }
 }
 
+/// Whether `id` is the id that the PCI core passes to the probe of a driver that a device's
+/// `driver_override` names when the device matches none of the driver's ids (the core's
+/// `pci_device_id_any`: any vendor, device and subsystem, no class, no data).
+fn is_override_catch_all(id: &bindings::pci_device_id) -> bool {
+    id.vendor == ANY_ID
+        && id.device == ANY_ID
+        && id.subvendor == ANY_ID
+        && id.subdevice == ANY_ID
+        && id.class == 0
+        && id.class_mask == 0
+        && id.driver_data == 0
+        && id.override_only == 0
+}
+
 impl<T: Driver> Adapter<T> {
+    /// Returns the data of the entry that the PCI core matched, given the id it passed to probe.
+    ///
+    /// The core passes a pointer into our table when a static entry matched; a copy of the
+    /// matching dynamic id (added through `new_id`, whose `driver_data` the core only accepts if
+    /// an entry of the table has it, so it is one of our indices); or, when the device's
+    /// `driver_override` names us and nothing matched, its catch-all id, for which there is no
+    /// entry data. A dynamic id that is itself a catch-all with data 0 can not be told from the
+    /// latter, and also gets `None`: it says no more about the device than the override does.
+    ///
+    /// # Safety
+    ///
+    /// `id` must be NULL or valid for reads for the length of the call, as the id the PCI core
+    /// passes to probe is.
+    unsafe fn id_info(id: *const bindings::pci_device_id) -> Result<Option<&'static T::IdInfo>> {
+        if id.is_null() {
+            return Ok(None);
+        }
+        if let Some(index) = T::ID_TABLE.index_of(id) {
+            // A pointer to entry `index` of our table: that entry matched.
+            return T::ID_TABLE.info(index).map(Some).ok_or(EINVAL);
+        }
+        // SAFETY: By the caller's contract `id` is valid for reads.
+        let id = unsafe { &*id };
+        if is_override_catch_all(id) {
+            return Ok(None);
+        }
+        // SAFETY: `DeviceId` is a transparent wrapper of `struct pci_device_id`.
+        let index = unsafe { &*ptr::from_ref(id).cast::<DeviceId>() }.index();
+        T::ID_TABLE.info(index).map(Some).ok_or(EINVAL)
+    }
+
+    /// Turns off bus mastering: from here on the device can not reach memory by DMA on its own.
+    ///
+    /// # Safety
+    ///
+    /// `pdev` must be valid and its device lock held (the PCI core's probe and remove calls).
+    unsafe fn stop_dma(pdev: *mut bindings::pci_dev) {
+        // SAFETY: By the caller's contract `pdev` is valid and the device lock is held, so no
+        // other callback of the driver changes the command register meanwhile.
+        unsafe { bindings::pci_clear_master(pdev) };
+    }
+
     extern "C" fn probe_callback(
         pdev: *mut bindings::pci_dev,
         id: *const bindings::pci_device_id,
@@ -300,16 +379,23 @@ impl<T: Driver> Adapter<T> {
         // device counts as bound for the length of the call.
         // SAFETY: As just said, `pdev` is valid, bound and locked for the call.
         let dev = unsafe { Device::<Core>::from_raw(pdev) };
-        // SAFETY: `id` points to the matched entry of our table (or to a dynamic id whose
-        // `driver_data` equals that of one of our entries), which `DeviceId` wraps transparently.
-        let index = unsafe { &*id.cast::<DeviceId>() }.index();
         from_result(|| {
-            let info = T::ID_TABLE.info(index).ok_or(EINVAL)?;
-            let data = T::probe(dev, info)?;
-            // SAFETY: `pdev` is valid; the pointer is reclaimed in `remove_callback`, which the
-            // PCI core calls exactly once for every successful probe.
-            unsafe { bindings::pci_set_drvdata(pdev, data.into_foreign() as _) };
-            Ok(0)
+            // SAFETY: The id the PCI core passes to probe is valid for the call.
+            let info = unsafe { Self::id_info(id) }?;
+            match T::probe(dev, info) {
+                Ok(data) => {
+                    // SAFETY: `pdev` is valid; the pointer is reclaimed in `remove_callback`,
+                    // which the PCI core calls exactly once for every successful probe.
+                    unsafe { bindings::pci_set_drvdata(pdev, data.into_foreign() as _) };
+                    Ok(0)
+                }
+                Err(e) => {
+                    // The driver core releases the managed resources when this returns.
+                    // SAFETY: `pdev` is valid and locked for the call.
+                    unsafe { Self::stop_dma(pdev) };
+                    Err(e)
+                }
+            }
         })
     }
 
@@ -323,6 +409,11 @@ impl<T: Driver> Adapter<T> {
         // `into_foreign()`; it is reclaimed here exactly once.
         let data = unsafe { Pin::<KBox<T>>::from_foreign(ptr) };
         T::remove(dev, data.as_ref());
+        // Before anything is freed: the driver data may hold `Devres` values (DMA memory among
+        // them) that its drop releases at once, and the devres list is released after this
+        // returns.
+        // SAFETY: `pdev` is valid and locked for the call.
+        unsafe { Self::stop_dma(pdev) };
         drop(data);
     }
 }
@@ -503,7 +594,8 @@ impl Device<Core> {
 
     /// Enables bus mastering (DMA) for the device, as `pci_set_master()` does.
     ///
-    /// It is turned off again when the device is disabled at unbind.
+    /// It is turned off again as soon as `remove` returns at unbind, or `probe` fails (see the
+    /// [module documentation](self)), and [`Device::clear_master`] turns it off earlier.
     ///
     /// # Examples
     ///
@@ -519,6 +611,33 @@ impl Device<Core> {
     pub fn set_master(&self) {
         // SAFETY: `self.as_raw()` is valid and the device lock is held.
         unsafe { bindings::pci_set_master(self.as_raw()) };
+    }
+
+    /// Disables bus mastering (DMA) for the device, as `pci_clear_master()` does.
+    ///
+    /// From its return on, the device can not read or write memory on its own: a driver whose
+    /// device may still run a transfer (one that timed out, say) calls it before the memory of
+    /// that transfer is freed or unmapped. [`Device::set_master`] turns it on again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::Core, dma::{CoherentAllocation, DmaAddress}, pci};
+    ///
+    /// fn transfer(pdev: &pci::Device<Core>, start: impl Fn(DmaAddress) -> Result) -> Result {
+    ///     let buf = CoherentAllocation::<u8>::alloc_coherent(pdev.as_ref(), 4096, GFP_KERNEL)?;
+    ///     let handle = buf.access(pdev.as_ref())?.dma_handle();
+    ///     if let Err(e) = start(handle) {
+    ///         // The device may still write to `buf`: stop it before `buf` is freed.
+    ///         pdev.clear_master();
+    ///         return Err(e);
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn clear_master(&self) {
+        // SAFETY: `self.as_raw()` is valid and the device lock is held.
+        unsafe { bindings::pci_clear_master(self.as_raw()) };
     }
 }
 

@@ -80,11 +80,21 @@ impl EduDriver {
         Ok(())
     }
 
-    /// Runs one transfer of `count` bytes and waits for it.
-    fn dma(bar: &Bar, src: DmaAddress, dst: DmaAddress, count: usize, from_device: bool) -> Result {
+    /// Runs one transfer of [`EDU_BUFFER_SIZE`] bytes and waits for it.
+    ///
+    /// If the device does not finish in time, the transfer is still programmed, and the caller
+    /// frees or unmaps its memory when the error returns: bus mastering is turned off first, so
+    /// the device can not write that memory later.
+    fn dma(
+        pdev: &pci::Device<Core>,
+        bar: &Bar,
+        src: DmaAddress,
+        dst: DmaAddress,
+        from_device: bool,
+    ) -> Result {
         bar.write64::<{ regs::DMA_SRC }>(src);
         bar.write64::<{ regs::DMA_DST }>(dst);
-        bar.write64::<{ regs::DMA_COUNT }>(count as u64);
+        bar.write64::<{ regs::DMA_COUNT }>(EDU_BUFFER_SIZE as u64);
         let dir = if from_device {
             regs::DMA_FROM_DEVICE
         } else {
@@ -97,6 +107,8 @@ impl EduDriver {
             }
             kernel::delay::msleep(DMA_POLL_MS);
         }
+        pdev.clear_master();
+        dev_err!(pdev, "edu: DMA timed out, bus mastering off\n");
         Err(ETIMEDOUT)
     }
 
@@ -106,16 +118,17 @@ impl EduDriver {
 
     /// Copies a pattern from a coherent buffer to the device and back into its second half;
     /// returns the number of bytes that differ.
-    fn coherent_round_trip(dev: &Device<Bound>, bar: &Bar) -> Result<usize> {
+    fn coherent_round_trip(pdev: &pci::Device<Core>, bar: &Bar) -> Result<usize> {
+        let dev: &Device<Bound> = pdev.as_ref();
         let buf = CoherentAllocation::<u8>::alloc_coherent(dev, 2 * EDU_BUFFER_SIZE, GFP_KERNEL)?;
         let buf = buf.access(dev)?;
         for i in 0..EDU_BUFFER_SIZE {
             buf.write(i, Self::pattern(i, 0x5a))?;
             buf.write(EDU_BUFFER_SIZE + i, 0)?;
         }
-        Self::dma(bar, buf.dma_handle(), EDU_BUFFER, EDU_BUFFER_SIZE, false)?;
+        Self::dma(pdev, bar, buf.dma_handle(), EDU_BUFFER, false)?;
         let back = buf.dma_handle_of(EDU_BUFFER_SIZE)?;
-        Self::dma(bar, EDU_BUFFER, back, EDU_BUFFER_SIZE, true)?;
+        Self::dma(pdev, bar, EDU_BUFFER, back, true)?;
         let mut differ = 0;
         for i in 0..EDU_BUFFER_SIZE {
             if buf.read(EDU_BUFFER_SIZE + i)? != Self::pattern(i, 0x5a) {
@@ -127,7 +140,8 @@ impl EduDriver {
 
     /// Copies a pattern to the device through one streaming mapping and back through another;
     /// returns the number of bytes that differ.
-    fn streaming_round_trip(dev: &Device<Bound>, bar: &Bar) -> Result<usize> {
+    fn streaming_round_trip(pdev: &pci::Device<Core>, bar: &Bar) -> Result<usize> {
+        let dev: &Device<Bound> = pdev.as_ref();
         let mut out = KVec::with_capacity(EDU_BUFFER_SIZE, GFP_KERNEL)?;
         let mut zeroes = KVec::with_capacity(EDU_BUFFER_SIZE, GFP_KERNEL)?;
         for i in 0..EDU_BUFFER_SIZE {
@@ -135,11 +149,11 @@ impl EduDriver {
             zeroes.push(0u8, GFP_KERNEL)?;
         }
         let out = StreamingMapping::map(dev, out, DataDirection::ToDevice)?;
-        Self::dma(bar, out.dma_handle(), EDU_BUFFER, EDU_BUFFER_SIZE, false)?;
+        Self::dma(pdev, bar, out.dma_handle(), EDU_BUFFER, false)?;
         drop(out.unmap());
 
         let back = StreamingMapping::map(dev, zeroes, DataDirection::FromDevice)?;
-        Self::dma(bar, EDU_BUFFER, back.dma_handle(), EDU_BUFFER_SIZE, true)?;
+        Self::dma(pdev, bar, EDU_BUFFER, back.dma_handle(), true)?;
         let back = back.sync_for_cpu();
         Ok(back
             .iter()
@@ -195,7 +209,7 @@ impl pci::Driver for EduDriver {
     type IdInfo = ();
     const ID_TABLE: pci::IdTable<()> = &ID_TABLE;
 
-    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+    fn probe(pdev: &pci::Device<Core>, _info: Option<&()>) -> Result<Pin<KBox<Self>>> {
         let dev: &Device<Core> = pdev.as_ref();
         dev.dma_set_mask_and_coherent(EDU_DMA_MASK)?;
         pdev.enable_device_mem()?;
@@ -231,14 +245,14 @@ impl pci::Driver for EduDriver {
             .inspect_err(|_| dev_err!(pdev, "edu: factorial timed out\n"))?;
         dev_info!(pdev, "edu: factorial({}) = {}\n", n, result);
 
-        let differ = Self::coherent_round_trip(dev, bar)?;
+        let differ = Self::coherent_round_trip(pdev, bar)?;
         dev_info!(
             pdev,
             "edu: coherent DMA round trip of {} bytes, {} differ\n",
             EDU_BUFFER_SIZE,
             differ
         );
-        let differ2 = Self::streaming_round_trip(dev, bar)?;
+        let differ2 = Self::streaming_round_trip(pdev, bar)?;
         dev_info!(
             pdev,
             "edu: streaming DMA round trip of {} bytes, {} differ\n",

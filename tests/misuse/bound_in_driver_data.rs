@@ -22,7 +22,7 @@ impl pci::Driver for Sample {
     type IdInfo = ();
     const ID_TABLE: pci::IdTable<()> = &TABLE;
 
-    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+    fn probe(pdev: &pci::Device<Core>, _info: Option<&()>) -> Result<Pin<KBox<Self>>> {
         Ok(KBox::pin(Sample { pdev }, GFP_KERNEL)?)
     }
 }

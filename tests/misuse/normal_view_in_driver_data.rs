@@ -21,7 +21,7 @@ impl pci::Driver for Sample {
     type IdInfo = ();
     const ID_TABLE: pci::IdTable<()> = &TABLE;
 
-    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+    fn probe(pdev: &pci::Device<Core>, _info: Option<&()>) -> Result<Pin<KBox<Self>>> {
         let dev: &Device = pdev.as_ref();
         Ok(KBox::pin(Sample { dev }, GFP_KERNEL)?)
     }

@@ -356,7 +356,7 @@ impl pci::Driver for StressDriver {
     type IdInfo = ();
     const ID_TABLE: pci::IdTable<()> = &ID_TABLE;
 
-    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+    fn probe(pdev: &pci::Device<Core>, _info: Option<&()>) -> Result<Pin<KBox<Self>>> {
         let shared = SHARED.load(Ordering::Acquire);
         if shared.is_null() {
             return Err(ENODEV);

@@ -197,7 +197,7 @@ impl pci::Driver for TestDriver {
     type IdInfo = ();
     const ID_TABLE: pci::IdTable<()> = &EDU;
 
-    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+    fn probe(pdev: &pci::Device<Core>, _info: Option<&()>) -> Result<Pin<KBox<Self>>> {
         PROBES.fetch_add(1, SeqCst);
         let dev: &Device<Core> = pdev.as_ref();
         PDEV.keep_first(pdev);

@@ -519,7 +519,7 @@ impl pci::Driver for TestDriver {
     type IdInfo = ();
     const ID_TABLE: pci::IdTable<()> = &EDU;
 
-    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+    fn probe(pdev: &pci::Device<Core>, _info: Option<&()>) -> Result<Pin<KBox<Self>>> {
         // The checks need one device; the others bind without them.
         if PROBES.fetch_add(1, SeqCst) == 0 {
             if let Err(e) = run_all(pdev.as_ref()) {

@@ -475,7 +475,7 @@ impl pci::Driver for TestDriver {
     type IdInfo = ();
     const ID_TABLE: pci::IdTable<()> = &EDU;
 
-    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+    fn probe(pdev: &pci::Device<Core>, _info: Option<&()>) -> Result<Pin<KBox<Self>>> {
         let dev: &Device<Bound> = pdev.as_ref();
         match PROBES.fetch_add(1, SeqCst) {
             // The first device's first binding, and the other device.

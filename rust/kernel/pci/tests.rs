@@ -4,23 +4,28 @@
 //!
 //! The suite binds test drivers to QEMU's `edu` devices (1234:11e8, started with `-device edu`):
 //! it registers a driver, checks what `probe` saw, unbinds and rebinds the device through the
-//! driver core, and checks that the driver data is dropped exactly once, after `remove`.
-//! Without an `edu` device every case fails.
+//! driver core, and checks that the driver data is dropped exactly once, after `remove`. It
+//! binds a device through `driver_override` and checks the id data `probe` gets, and it has the
+//! device run a DMA transfer across its unbind to check that bus mastering is off before
+//! anything of the binding is released. Without an `edu` device every case fails.
 
 use crate::{
     bindings, c_str,
-    device::{Core, RawDevice},
+    delay::msleep,
+    device::{Bound, Core, Device, RawDevice},
     device_id::IdArray,
-    devres::Devres,
-    error::code::*,
+    devres::{self, Devres},
+    dma::{CoherentAllocation, DmaAddress, DmaMask},
+    error::{code::*, to_result, Error},
     kunit::Test,
     pci::{
         self,
         testing::{self, edu_count, DevRef, TestRegistration, EDU_DEVICE, EDU_VENDOR},
     },
     prelude::*,
+    str::CStr,
 };
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 const EDU_ID: u32 = 0x010000ed;
 const ID_INFO: u32 = 42;
@@ -66,12 +71,13 @@ fn check(ok: bool, bit: u32) {
     }
 }
 
-fn probe_checks(pdev: &pci::Device<Core>, info: &u32) -> Result<Devres<pci::Bar<0x100>>> {
+fn probe_checks(pdev: &pci::Device<Core>, info: Option<&u32>) -> Result<Devres<pci::Bar<0x100>>> {
     check(
         u32::from(pdev.vendor_id()) == EDU_VENDOR && u32::from(pdev.device_id()) == EDU_DEVICE,
         CHECK_IDS,
     );
-    check(*info == ID_INFO, CHECK_INFO);
+    // The second entry matched: its data, not the first entry's.
+    check(info == Some(&ID_INFO), CHECK_INFO);
     let dev = pdev.raw_device();
     // SAFETY: `dev` is valid for the callback; reading the lock state and the driver pointer
     // has no side effects.
@@ -118,7 +124,7 @@ impl pci::Driver for GoodDriver {
     type IdInfo = u32;
     const ID_TABLE: pci::IdTable<u32> = &TABLE;
 
-    fn probe(pdev: &pci::Device<Core>, info: &u32) -> Result<Pin<KBox<Self>>> {
+    fn probe(pdev: &pci::Device<Core>, info: Option<&u32>) -> Result<Pin<KBox<Self>>> {
         PROBES.fetch_add(1, Ordering::SeqCst);
         let bar = probe_checks(pdev, info)?;
         PDEV.keep_first(pdev);
@@ -146,7 +152,7 @@ impl pci::Driver for FailingDriver {
     type IdInfo = u32;
     const ID_TABLE: pci::IdTable<u32> = &TABLE;
 
-    fn probe(pdev: &pci::Device<Core>, _info: &u32) -> Result<Pin<KBox<Self>>> {
+    fn probe(pdev: &pci::Device<Core>, _info: Option<&u32>) -> Result<Pin<KBox<Self>>> {
         PROBES.fetch_add(1, Ordering::SeqCst);
         // Resources taken before the failure must be given back by the core and by drops.
         pdev.enable_device_mem()?;
@@ -260,7 +266,434 @@ fn many_cycles(test: &mut Test) {
     PDEV.put();
 }
 
+/// Sets the `driver_override` of `pdev`, or clears it for an empty `name`.
+fn set_override(pdev: *mut bindings::pci_dev, name: &CStr) -> Result {
+    // SAFETY: The caller holds a reference to `pdev`; the function copies the string and takes
+    // the override's lock itself.
+    to_result(unsafe {
+        bindings::__device_set_driver_override(&raw mut (*pdev).dev, name.as_char_ptr(), name.len())
+    })
+}
+
+/// The name of the drivers of [`override_probe_gets_its_entry`], which the override names.
+const OVERRIDE_NAME: &CStr = c_str!("rust_pci_override_test");
+
+/// A table that no `edu` device matches; the data of its entry must not reach the probe.
+static NO_EDU: IdArray<pci::DeviceId, u32, 1> =
+    IdArray::new([(pci::DeviceId::from_id(0xffff, 0xfffe), 7)]);
+
+/// What the override drivers' probes must get (`NO_INFO` for `None`), what the last one got,
+/// how many ran and how many got something else.
+static OVERRIDE_EXPECT: AtomicU64 = AtomicU64::new(0);
+static OVERRIDE_GOT: AtomicU64 = AtomicU64::new(0);
+static OVERRIDE_PROBES: AtomicUsize = AtomicUsize::new(0);
+static OVERRIDE_WRONG: AtomicUsize = AtomicUsize::new(0);
+const NO_INFO: u64 = u64::MAX;
+
+fn record_override(info: Option<&u32>) {
+    let got = info.map_or(NO_INFO, |&i| u64::from(i));
+    OVERRIDE_PROBES.fetch_add(1, Ordering::SeqCst);
+    OVERRIDE_GOT.store(got, Ordering::SeqCst);
+    if got != OVERRIDE_EXPECT.load(Ordering::SeqCst) {
+        OVERRIDE_WRONG.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A driver whose table does not match the device the override binds it to.
+struct OverrideNoMatch;
+
+impl pci::Driver for OverrideNoMatch {
+    type IdInfo = u32;
+    const ID_TABLE: pci::IdTable<u32> = &NO_EDU;
+
+    fn probe(_pdev: &pci::Device<Core>, info: Option<&u32>) -> Result<Pin<KBox<Self>>> {
+        record_override(info);
+        Ok(KBox::pin(OverrideNoMatch, GFP_KERNEL)?)
+    }
+}
+
+/// A driver whose table matches the device (its second entry), also named by the override.
+struct OverrideMatch;
+
+impl pci::Driver for OverrideMatch {
+    type IdInfo = u32;
+    const ID_TABLE: pci::IdTable<u32> = &TABLE;
+
+    fn probe(_pdev: &pci::Device<Core>, info: Option<&u32>) -> Result<Pin<KBox<Self>>> {
+        record_override(info);
+        Ok(KBox::pin(OverrideMatch, GFP_KERNEL)?)
+    }
+}
+
+fn describe(got: u64) -> Option<u64> {
+    (got != NO_INFO).then_some(got)
+}
+
+/// Registers `T` with the override of `pdev` naming it; returns the number of probes and of
+/// probes that did not get `expect` (`None` is [`NO_INFO`]).
+fn bind_by_override<T: pci::Driver>(
+    test: &mut Test,
+    pdev: *mut bindings::pci_dev,
+    expect: u64,
+) -> (usize, usize) {
+    OVERRIDE_EXPECT.store(expect, Ordering::SeqCst);
+    OVERRIDE_PROBES.store(0, Ordering::SeqCst);
+    OVERRIDE_WRONG.store(0, Ordering::SeqCst);
+    if set_override(pdev, OVERRIDE_NAME).is_err() {
+        crate::kunit_expect!(test, false);
+        return (0, 0);
+    }
+    // Unregistering unbinds the device again.
+    drop(testing::register_or_fail::<T>(test, OVERRIDE_NAME));
+    crate::kunit_expect!(test, set_override(pdev, c_str!("")).is_ok());
+    let wrong = OVERRIDE_WRONG.load(Ordering::SeqCst);
+    if wrong != 0 {
+        crate::kunit::err(format_args!(
+            "    probe through driver_override: expected {:?}, got {:?}\n",
+            describe(expect),
+            describe(OVERRIDE_GOT.load(Ordering::SeqCst))
+        ));
+    }
+    (OVERRIDE_PROBES.load(Ordering::SeqCst), wrong)
+}
+
+/// A device bound through `driver_override` to a driver whose table it does not match gets no
+/// entry data (`None`), not the data of the table's first entry (the PCI core passes its
+/// catch-all id then); one that matches the table gets the data of the entry it matched.
+fn override_probe_gets_its_entry(test: &mut Test) {
+    if no_device(test) {
+        return;
+    }
+    // SAFETY: Takes a reference to the first `edu` device, put below.
+    let pdev = unsafe { bindings::pci_get_device(EDU_VENDOR, EDU_DEVICE, core::ptr::null_mut()) };
+    if pdev.is_null() {
+        crate::kunit_expect!(test, false);
+        return;
+    }
+    // SAFETY: `pdev` is referenced; this only reads whether a driver is bound.
+    crate::kunit_expect!(test, unsafe { (*pdev).dev.driver.is_null() });
+
+    // Only the device with the override binds.
+    let (probes, wrong) = bind_by_override::<OverrideNoMatch>(test, pdev, NO_INFO);
+    crate::kunit_expect_eq!(test, probes, 1);
+    crate::kunit_expect_eq!(test, wrong, 0);
+
+    // Every `edu` device binds, through its table entry; so does the one with the override.
+    let (probes, wrong) = bind_by_override::<OverrideMatch>(test, pdev, u64::from(ID_INFO));
+    crate::kunit_expect_eq!(test, probes, edu_count());
+    crate::kunit_expect_eq!(test, wrong, 0);
+
+    // SAFETY: The reference taken above.
+    unsafe { bindings::pci_dev_put(pdev) };
+}
+
+// The DMA fence. Two `edu` devices: the first binding owns a coherent buffer, the target,
+// which it keeps until the driver is unregistered; the second device's binding fills its edu
+// buffer with a pattern and then has the device copy it to the target, in `remove` (or in a
+// probe that fails) without waiting for the copy. The edu device runs a transfer from a timer
+// about 100 ms after the command, while the unbind goes on: to make the gap between `remove`
+// and the release of the binding's resources as wide as it can be in a driver, it is stretched
+// to `WINDOW_MS`, in the drop of the driver data or in a devres action. A device still
+// mastering then writes the target; after the fence it can not. The target stays allocated
+// throughout, so what the device writes lands in memory the test owns and reads back.
+//
+// The two devices share one DMA address space (x86_64, no IOMMU), so the second reaches the
+// first one's buffer at its DMA address; both have edu's 28-bit mask.
+
+/// edu's DMA registers (64 bits each) and command bits, and its buffer in its DMA space.
+const EDU_DMA_SRC: usize = 0x80;
+const EDU_DMA_DST: usize = 0x88;
+const EDU_DMA_COUNT: usize = 0x90;
+const EDU_DMA_CMD: usize = 0x98;
+const EDU_DMA_START: u64 = 1 << 0;
+const EDU_DMA_FROM_DEVICE: u64 = 1 << 1;
+const EDU_BUFFER: DmaAddress = 0x40000;
+const EDU_MASK: DmaMask = DmaMask::new::<28>();
+/// Bytes of the transfer: edu's whole buffer.
+const FENCE_BYTES: usize = 4096;
+/// The gap stretched across the transfer: three times the delay of a transfer.
+const WINDOW_MS: u32 = 300;
+/// The target before the transfer; the pattern never has this byte.
+const PREFILL: u8 = 0xff;
+
+fn pattern(i: usize) -> u8 {
+    (i % 251) as u8
+}
+
+/// Where the transfer is started and where the gap after `remove` is stretched.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+enum Fence {
+    /// `remove` waits for the transfer itself: it lands before the fence.
+    Control = 1,
+    /// `remove` starts the transfer; the drop of the driver data takes the window.
+    RemoveThenDrop = 2,
+    /// `remove` starts the transfer; a devres action takes the window.
+    RemoveThenDevres = 3,
+    /// A failing probe starts the transfer; a devres action takes the window.
+    ProbeFails = 4,
+}
+
+static FENCE_MODE: AtomicU32 = AtomicU32::new(0);
+static FENCE_PROBES: AtomicUsize = AtomicUsize::new(0);
+/// Transfers to the target that were started.
+static FENCE_STARTED: AtomicUsize = AtomicUsize::new(0);
+/// The first error of the setup in a callback (not the failure the probe is told to return).
+static FENCE_ERROR: AtomicI32 = AtomicI32::new(0);
+/// The target, kept by the first binding until the case takes it, and its DMA address.
+static FENCE_TARGET: AtomicPtr<Devres<CoherentAllocation<u8>>> =
+    AtomicPtr::new(core::ptr::null_mut());
+static FENCE_HANDLE: AtomicU64 = AtomicU64::new(0);
+/// The device that runs the transfer.
+static FENCE_DEV: DevRef = DevRef::new();
+
+fn mode_is(mode: Fence) -> bool {
+    FENCE_MODE.load(Ordering::SeqCst) == mode as u32
+}
+
+fn fence_error(e: &Error) {
+    let _ = FENCE_ERROR.compare_exchange(0, e.to_errno(), Ordering::SeqCst, Ordering::SeqCst);
+}
+
+fn take_target() -> Option<KBox<Devres<CoherentAllocation<u8>>>> {
+    let p = FENCE_TARGET.swap(core::ptr::null_mut(), Ordering::SeqCst);
+    // SAFETY: Every pointer stored in the slot comes from `KBox::into_raw`.
+    (!p.is_null()).then(|| unsafe { KBox::from_raw(p) })
+}
+
+/// Programs one edu transfer; `dir` is 0 (memory to edu) or [`EDU_DMA_FROM_DEVICE`].
+fn edu_start(bar: &pci::Bar<0x100>, src: DmaAddress, dst: DmaAddress, dir: u64) {
+    bar.write64::<EDU_DMA_SRC>(src);
+    bar.write64::<EDU_DMA_DST>(dst);
+    bar.write64::<EDU_DMA_COUNT>(FENCE_BYTES as u64);
+    bar.write64::<EDU_DMA_CMD>(EDU_DMA_START | dir);
+}
+
+/// Fills edu's buffer with [`pattern`] through a coherent buffer, waiting for the transfer.
+fn fill_edu(pdev: &pci::Device<Core>, bar: &pci::Bar<0x100>) -> Result {
+    let dev: &Device<Bound> = pdev.as_ref();
+    let src = CoherentAllocation::<u8>::alloc_coherent(dev, FENCE_BYTES, GFP_KERNEL)?;
+    let src = src.access(dev)?;
+    for i in 0..FENCE_BYTES {
+        src.write(i, pattern(i))?;
+    }
+    edu_start(bar, src.dma_handle(), EDU_BUFFER, 0);
+    for _ in 0..100 {
+        if bar.read64::<EDU_DMA_CMD>() & EDU_DMA_START == 0 {
+            return Ok(());
+        }
+        msleep(10);
+    }
+    // The transfer may still run: stop the device before `src` is freed.
+    pdev.clear_master();
+    Err(ETIMEDOUT)
+}
+
+/// Starts the copy of edu's buffer to the target, without waiting for it.
+fn start_to_target(bar: &pci::Bar<0x100>) -> Result {
+    let target = FENCE_HANDLE.load(Ordering::SeqCst);
+    if target == 0 {
+        return Err(ENODEV);
+    }
+    edu_start(bar, EDU_BUFFER, target, EDU_DMA_FROM_DEVICE);
+    FENCE_STARTED.fetch_add(1, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Stretches the release of the binding's managed resources by [`WINDOW_MS`].
+struct SlowRelease;
+
+impl Drop for SlowRelease {
+    fn drop(&mut self) {
+        msleep(WINDOW_MS);
+    }
+}
+
+struct FenceDriver {
+    /// The BAR of the device that runs the transfer; `None` on the target's device.
+    bar: Option<Devres<pci::Bar<0x100>>>,
+}
+
+impl FenceDriver {
+    /// The first device: allocates the target and fills it with [`PREFILL`].
+    fn probe_target(pdev: &pci::Device<Core>) -> Result<Pin<KBox<Self>>> {
+        let dev: &Device<Bound> = pdev.as_ref();
+        let target = CoherentAllocation::<u8>::alloc_coherent(dev, FENCE_BYTES, GFP_KERNEL)?;
+        let buf = target.access(dev)?;
+        for i in 0..FENCE_BYTES {
+            buf.write(i, PREFILL)?;
+        }
+        FENCE_HANDLE.store(buf.dma_handle(), Ordering::SeqCst);
+        let old = FENCE_TARGET.swap(
+            KBox::into_raw(KBox::new(target, GFP_KERNEL)?),
+            Ordering::SeqCst,
+        );
+        if !old.is_null() {
+            // SAFETY: Every pointer stored in the slot comes from `KBox::into_raw`.
+            drop(unsafe { KBox::from_raw(old) });
+        }
+        Ok(KBox::pin(FenceDriver { bar: None }, GFP_KERNEL)?)
+    }
+
+    /// The second device: fills its edu buffer; in [`Fence::ProbeFails`] starts the transfer
+    /// and fails.
+    fn probe_transfer(pdev: &pci::Device<Core>) -> Result<Pin<KBox<Self>>> {
+        pdev.enable_device_mem()?;
+        pdev.set_master();
+        let bar = pdev.iomap_region_sized::<0x100>(0, c_str!("rust-pci-fence"))?;
+        fill_edu(pdev, bar.access(pdev.as_ref())?)?;
+        if mode_is(Fence::RemoveThenDevres) || mode_is(Fence::ProbeFails) {
+            // Released before the device is disabled, which was registered first.
+            devres::register(pdev.as_ref(), SlowRelease, GFP_KERNEL)?;
+        }
+        if mode_is(Fence::ProbeFails) {
+            start_to_target(bar.access(pdev.as_ref())?)?;
+            // The quiet error of a probe that declines the device.
+            return Err(ENXIO);
+        }
+        FENCE_DEV.keep_first(pdev);
+        Ok(KBox::pin(FenceDriver { bar: Some(bar) }, GFP_KERNEL)?)
+    }
+}
+
+impl pci::Driver for FenceDriver {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = &testing::EDU;
+
+    fn probe(pdev: &pci::Device<Core>, _info: Option<&()>) -> Result<Pin<KBox<Self>>> {
+        let dev: &Device<Core> = pdev.as_ref();
+        let r = dev.dma_set_mask_and_coherent(EDU_MASK).and_then(|()| {
+            match FENCE_PROBES.fetch_add(1, Ordering::SeqCst) {
+                0 => Self::probe_target(pdev),
+                1 => Self::probe_transfer(pdev),
+                _ => Ok(KBox::pin(FenceDriver { bar: None }, GFP_KERNEL)?),
+            }
+        });
+        if let Err(e) = &r {
+            // Not the failure that `Fence::ProbeFails` asks for, after its transfer started.
+            if *e != ENXIO || FENCE_STARTED.load(Ordering::SeqCst) == 0 {
+                fence_error(e);
+            }
+        }
+        r
+    }
+
+    fn remove(pdev: &pci::Device<Core>, this: Pin<&Self>) {
+        let Some(bar) = &this.bar else {
+            return;
+        };
+        // A driver that does not stop its device: the transfer is still due when this returns.
+        if let Err(e) = bar.access(pdev.as_ref()).and_then(start_to_target) {
+            fence_error(&e);
+        }
+        if mode_is(Fence::Control) {
+            msleep(WINDOW_MS);
+        }
+    }
+}
+
+impl Drop for FenceDriver {
+    fn drop(&mut self) {
+        if self.bar.is_some() && mode_is(Fence::RemoveThenDrop) {
+            msleep(WINDOW_MS);
+        }
+    }
+}
+
+/// Runs the transfer of `mode` across an unbind (or a failed probe) and returns how many bytes
+/// of the target still hold [`PREFILL`] and how many the transfer wrote.
+fn fence_run(test: &mut Test, mode: Fence) -> Option<(usize, usize)> {
+    if !crate::kunit_expect!(test, edu_count() >= 2) {
+        return None;
+    }
+    FENCE_MODE.store(mode as u32, Ordering::SeqCst);
+    FENCE_PROBES.store(0, Ordering::SeqCst);
+    FENCE_STARTED.store(0, Ordering::SeqCst);
+    FENCE_ERROR.store(0, Ordering::SeqCst);
+    FENCE_HANDLE.store(0, Ordering::SeqCst);
+    let reg = testing::register_or_fail::<FenceDriver>(test, c_str!("rust_pci_fence_test"))?;
+    if mode != Fence::ProbeFails {
+        crate::kunit_expect!(test, !FENCE_DEV.dev().is_null());
+        FENCE_DEV.unbind();
+    }
+    // Past the transfer's time in any case.
+    msleep(WINDOW_MS);
+    let seen = FENCE_TARGET.load(Ordering::SeqCst);
+    let counts = if seen.is_null() {
+        None
+    } else {
+        // SAFETY: The slot is emptied only below, after this read.
+        let target = unsafe { &*seen };
+        target.try_access_with(|buf| {
+            let (mut kept, mut written) = (0, 0);
+            for i in 0..FENCE_BYTES {
+                match buf.read(i) {
+                    Ok(PREFILL) => kept += 1,
+                    Ok(b) if b == pattern(i) => written += 1,
+                    _ => {}
+                }
+            }
+            (kept, written)
+        })
+    };
+    drop(reg);
+    drop(take_target());
+    FENCE_DEV.put();
+    crate::kunit_expect_eq!(test, FENCE_ERROR.load(Ordering::SeqCst), 0);
+    crate::kunit_expect_eq!(test, FENCE_STARTED.load(Ordering::SeqCst), 1);
+    crate::kunit_expect!(test, counts.is_some());
+    if let Some((kept, written)) = counts {
+        crate::kunit::info(format_args!(
+            "    target after the unbind: {} of {} bytes unchanged, {} written by the device\n",
+            kept, FENCE_BYTES, written
+        ));
+    }
+    counts
+}
+
+/// The control: a transfer that lands before `remove` returns is seen in the target, so the
+/// fence cases can see one.
+fn dma_before_fence_lands(test: &mut Test) {
+    if let Some((kept, written)) = fence_run(test, Fence::Control) {
+        crate::kunit_expect_eq!(test, written, FENCE_BYTES);
+        crate::kunit_expect_eq!(test, kept, 0);
+    }
+}
+
+/// A transfer still due when `remove` returns does not land while the driver data is dropped.
+fn dma_fenced_before_drop(test: &mut Test) {
+    if let Some((kept, written)) = fence_run(test, Fence::RemoveThenDrop) {
+        crate::kunit_expect_eq!(test, kept, FENCE_BYTES);
+        crate::kunit_expect_eq!(test, written, 0);
+    }
+}
+
+/// Nor while the devres list is released.
+fn dma_fenced_before_devres(test: &mut Test) {
+    if let Some((kept, written)) = fence_run(test, Fence::RemoveThenDevres) {
+        crate::kunit_expect_eq!(test, kept, FENCE_BYTES);
+        crate::kunit_expect_eq!(test, written, 0);
+    }
+}
+
+/// Nor one that a failing probe left running, while its managed resources are released.
+fn dma_fenced_after_failed_probe(test: &mut Test) {
+    if let Some((kept, written)) = fence_run(test, Fence::ProbeFails) {
+        crate::kunit_expect_eq!(test, kept, FENCE_BYTES);
+        crate::kunit_expect_eq!(test, written, 0);
+    }
+}
+
 crate::kunit_suite!(
     rust_pci_driver,
-    [bind_unbind_rebind, failed_probe_keeps_nothing, many_cycles]
+    [
+        bind_unbind_rebind,
+        failed_probe_keeps_nothing,
+        many_cycles,
+        override_probe_gets_its_entry,
+        dma_before_fence_lands,
+        dma_fenced_before_drop,
+        dma_fenced_before_devres,
+        dma_fenced_after_failed_probe
+    ]
 );
