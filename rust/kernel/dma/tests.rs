@@ -8,11 +8,11 @@
 //! mappings at unbind, which the test runner finds in the kernel log.
 
 use crate::{
-    alloc::flags::{GFP_KERNEL, __GFP_NOWARN},
+    alloc::flags::{GFP_ATOMIC, GFP_KERNEL, __GFP_NOWARN},
     bindings, c_str,
     device::{Bound, Core, Device},
     devres::Devres,
-    dma::{attrs, Attrs, CoherentAllocation, DataDirection, DmaMask, StreamingMapping},
+    dma::{attrs, Attrs, CoherentAllocation, CpuView, DataDirection, DmaMask, StreamingMapping},
     error::code::*,
     kunit::Test,
     pci::{
@@ -26,7 +26,7 @@ use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
 
 const MASK_BITS: u32 = 28;
 /// The number of `probe_check!` calls that a successful probe makes.
-const CHECKS_PER_PROBE: usize = 31;
+const CHECKS_PER_PROBE: usize = 32;
 
 /// Streaming mappings made by the checks, and how many of them swiotlb bounced.
 static STREAMING: AtomicUsize = AtomicUsize::new(0);
@@ -46,6 +46,8 @@ static KEPT_ALLOC: AtomicPtr<Devres<CoherentAllocation<u32>>> =
     AtomicPtr::new(core::ptr::null_mut());
 /// A streaming mapping kept past unbind (from `KBox::into_raw`).
 static KEPT_MAP: AtomicPtr<StreamingMapping<u8>> = AtomicPtr::new(core::ptr::null_mut());
+/// A streaming-mapped buffer in the CPU's hands kept past unbind (from `KBox::into_raw`).
+static KEPT_VIEW: AtomicPtr<CpuView<u8>> = AtomicPtr::new(core::ptr::null_mut());
 
 macro_rules! probe_check {
     ($cond:expr) => {
@@ -181,6 +183,28 @@ fn streaming_checks(dev: &Device<Bound>) -> Result {
             == Some(EINVAL)
     );
 
+    // Kept past unbind in the CPU's hands, and written by the CPU: the unmap at unbind must not
+    // write into it (with swiotlb, a synchronisation would copy the bounce buffer, which holds
+    // 0x11, over the CPU's 0x22).
+    let fresh = KVec::from_elem(0x11u8, 256, GFP_KERNEL)?;
+    let mut view = StreamingMapping::map(dev, fresh, DataDirection::Bidirectional)?.sync_for_cpu();
+    view.fill(0x22);
+    let old = KEPT_VIEW.swap(KBox::into_raw(KBox::new(view, GFP_KERNEL)?), SeqCst);
+    if !old.is_null() {
+        // SAFETY: The slot holds pointers from `KBox::into_raw` only.
+        drop(unsafe { KBox::from_raw(old) });
+    }
+
+    // Allocations that take flags honour them in every allocation: with `GFP_ATOMIC` inside an
+    // RCU read-side section (atomic on non-preemptible RCU) nothing may sleep, which the debug
+    // kernel would report.
+    let guard = crate::sync::rcu::read_lock();
+    let atomic = CoherentAllocation::<u8>::alloc_coherent(dev, 64, GFP_ATOMIC);
+    let registered = crate::devres::register(dev, [0u8; 16], GFP_ATOMIC);
+    drop(guard);
+    probe_check!(atomic.is_ok() && registered.is_ok());
+    drop(atomic);
+
     // Kept past unbind: unmapped there, and the buffer still comes back intact.
     let kept = StreamingMapping::map(dev, buf, DataDirection::ToDevice)?;
     let old = KEPT_MAP.swap(KBox::into_raw(KBox::new(kept, GFP_KERNEL)?), SeqCst);
@@ -279,6 +303,15 @@ fn released_at_unbind(test: &mut Test) {
         let buf = map.unmap();
         crate::kunit_expect!(test, buf.len() == 256 && buf[0] == 0xaa && buf[200] == 200);
     }
+    // The CPU's writes to a buffer it owned at unbind are intact.
+    let view = KEPT_VIEW.swap(core::ptr::null_mut(), SeqCst);
+    if crate::kunit_expect!(test, !view.is_null()) {
+        // SAFETY: The slot holds pointers from `KBox::into_raw` only.
+        let view = KBox::into_inner(unsafe { KBox::from_raw(view) });
+        let kept = view.iter().filter(|&&b| b == 0x22).count();
+        crate::pr_info!("rust_dma: {} of 256 bytes the CPU wrote kept at unbind\n", kept);
+        crate::kunit_expect_eq!(test, kept, 256);
+    }
     drop(reg);
     cleanup();
 }
@@ -290,6 +323,11 @@ fn cleanup() {
         drop(unsafe { Arc::from_raw(ptr) });
     }
     let ptr = KEPT_MAP.swap(core::ptr::null_mut(), SeqCst);
+    if !ptr.is_null() {
+        // SAFETY: The slot holds pointers from `KBox::into_raw` only.
+        drop(unsafe { KBox::from_raw(ptr) });
+    }
+    let ptr = KEPT_VIEW.swap(core::ptr::null_mut(), SeqCst);
     if !ptr.is_null() {
         // SAFETY: The slot holds pointers from `KBox::into_raw` only.
         drop(unsafe { KBox::from_raw(ptr) });
