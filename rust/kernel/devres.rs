@@ -358,7 +358,10 @@ pub fn register<T: Send + 'static>(
     }
     // SAFETY: `node` has room for the pointer; the box now belongs to the node, whose release
     // (at unbind) reclaims it exactly once.
-    unsafe { node.cast::<*mut c_void>().write(data.into_foreign().cast_mut()) };
+    unsafe {
+        node.cast::<*mut c_void>()
+            .write(data.into_foreign().cast_mut())
+    };
     // SAFETY: `dev` is bound, so the list is released at unbind at the latest; `node` is a
     // complete devres node.
     unsafe { bindings::devres_add(dev.as_raw(), node) };

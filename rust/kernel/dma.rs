@@ -411,7 +411,12 @@ pub mod attrs {
 /// a `dev_WARN_ONCE()` that `DMA_ATTR_NO_WARN` does not silence; this makes the same decision
 /// first, so that a mapping that can not be served is an error instead of a warning. An IOMMU or
 /// the bus's own operations map any memory into the device's space and are not checked.
-fn check_reachable(dev: &Device<Bound>, buf: *mut c_void, size: usize, dir: DataDirection) -> Result {
+fn check_reachable(
+    dev: &Device<Bound>,
+    buf: *mut c_void,
+    size: usize,
+    dir: DataDirection,
+) -> Result {
     let raw = dev.as_raw();
     // SAFETY: `raw` is a valid device; these read its DMA configuration.
     let direct = unsafe { !bindings::get_dma_ops_is_set(raw) && !bindings::use_dma_iommu(raw) };

@@ -309,7 +309,10 @@ fn released_at_unbind(test: &mut Test) {
         // SAFETY: The slot holds pointers from `KBox::into_raw` only.
         let view = KBox::into_inner(unsafe { KBox::from_raw(view) });
         let kept = view.iter().filter(|&&b| b == 0x22).count();
-        crate::pr_info!("rust_dma: {} of 256 bytes the CPU wrote kept at unbind\n", kept);
+        crate::pr_info!(
+            "rust_dma: {} of 256 bytes the CPU wrote kept at unbind\n",
+            kept
+        );
         crate::kunit_expect_eq!(test, kept, 256);
     }
     drop(reg);

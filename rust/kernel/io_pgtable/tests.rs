@@ -7,6 +7,10 @@
 //! physical addresses mapped are arbitrary (and never accessed).
 
 use crate::{
+    alloc::flags::{GFP_KERNEL, GFP_NOWAIT, __GFP_NOWARN},
+    kunit::thread,
+};
+use crate::{
     bindings, c_str,
     device::{Bound, Core, Device},
     dma::CoherentAllocation,
@@ -17,10 +21,6 @@ use crate::{
         testing::{probe_check, register_or_fail, Checks, EDU},
     },
     sync::Arc,
-};
-use crate::{
-    alloc::flags::{GFP_KERNEL, GFP_NOWAIT, __GFP_NOWARN},
-    kunit::thread,
 };
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
@@ -217,8 +217,11 @@ fn cycles(dev: &Device<Bound>) -> Result {
         check!(ok == Ok(16 * SZ_4K));
         check!(t.unmap_pages(iova, SZ_4K, 16) == Ok(16 * SZ_4K));
         if i % 10 == 0 {
-            let dart =
-                IoPageTable::<AppleDart, NoFlush>::new(dev, Config::new(SZ_16K, 36, 36), no_flush())?;
+            let dart = IoPageTable::<AppleDart, NoFlush>::new(
+                dev,
+                Config::new(SZ_16K, 36, 36),
+                no_flush(),
+            )?;
             let d = dart.access(dev)?;
             // SAFETY: As above.
             let ok = unsafe { d.map_pages(SZ_1G, 0x4000_0000, SZ_16K, 4, prot::READ, GFP_KERNEL) };
@@ -256,7 +259,8 @@ fn cycles(dev: &Device<Bound>) -> Result {
 /// Safe mappings of coherent memory that the table keeps alive.
 fn coherent(dev: &Device<Bound>) -> Result {
     let rw = prot::READ | prot::WRITE;
-    let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K, 48, 48), no_flush())?;
+    let table =
+        IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K, 48, 48), no_flush())?;
     let t = table.access(dev)?;
     // Three pages, 4 bytes short: the mapping covers the last page whole.
     let mem = Arc::new(

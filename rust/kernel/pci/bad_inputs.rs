@@ -81,7 +81,11 @@ fn map(c: &Ctx<'_>, iova: usize, paddr: u64, pgsize: usize, count: usize) -> Res
 }
 
 fn new_table(c: &Ctx<'_>, cfg: Config) -> Result {
-    ok(IoPageTable::<ArmLpaeS1, NoFlush>::new(c.dev, cfg, crate::io_pgtable::tests::no_flush()))
+    ok(IoPageTable::<ArmLpaeS1, NoFlush>::new(
+        c.dev,
+        cfg,
+        crate::io_pgtable::tests::no_flush(),
+    ))
 }
 
 /// The table. Entries are grouped by API; the comment of each is its name in the report.
@@ -437,8 +441,11 @@ fn run(pdev: &pci::Device<Core>) -> Result {
         CoherentAllocation::<u8>::alloc_coherent(dev, 3 * SZ_4K - 1, GFP_KERNEL)?,
         GFP_KERNEL,
     )?;
-    let table =
-        IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K | SZ_2M, IAS, OAS), crate::io_pgtable::tests::no_flush())?;
+    let table = IoPageTable::<ArmLpaeS1, NoFlush>::new(
+        dev,
+        Config::new(SZ_4K | SZ_2M, IAS, OAS),
+        crate::io_pgtable::tests::no_flush(),
+    )?;
     let t = table.access(dev)?;
     // SAFETY: No hardware walks the table; the physical addresses are never accessed.
     unsafe {
