@@ -466,10 +466,10 @@ fn byte_size<T>(count: usize) -> Result<usize> {
 /// The CPU side accesses it with volatile, bounds-checked reads and writes, since the device may
 /// change it at any time; raw slices are only offered through `unsafe` methods.
 ///
-/// The memory itself is held by a reference-counted [`CoherentMemory`], so that a device page
-/// table that maps it ([`IoPageTable::map_coherent`]) keeps it allocated until the table is
-/// gone, whichever of the two devres releases first at unbind. Every holder of that memory is
-/// itself released at unbind at the latest, so the memory never outlives the binding.
+/// The memory itself is reference-counted (by a `CoherentMemory` of this crate), so that a
+/// device page table that maps it ([`IoPageTable::map_coherent`]) keeps it allocated until the
+/// table is gone, whichever of the two devres releases first at unbind. Every holder of that
+/// memory is itself released at unbind at the latest, so the memory never outlives the binding.
 ///
 /// # Invariants
 ///
