@@ -69,3 +69,9 @@ pub fn log_parent(dev: &Device<Bound>) {
 pub fn raw<Ctx: kernel::device::DeviceContext>(dev: &Device<Ctx>) -> *mut kernel::bindings::device {
     dev.as_raw()
 }
+
+/// The name of a PCI device.
+pub fn name(dev: &Device<Bound>) -> &kernel::str::CStr {
+    // SAFETY: The device is a PCI device, which is never renamed.
+    unsafe { dev.name() }
+}
