@@ -622,13 +622,11 @@ impl Device<Core> {
     /// # Examples
     ///
     /// ```
-    /// use kernel::{device::Core, dma::{CoherentAllocation, DmaAddress}, pci};
+    /// use kernel::{device::Core, pci};
     ///
-    /// fn transfer(pdev: &pci::Device<Core>, start: impl Fn(DmaAddress) -> Result) -> Result {
-    ///     let buf = CoherentAllocation::<u8>::alloc_coherent(pdev.as_ref(), 4096, GFP_KERNEL)?;
-    ///     let handle = buf.access(pdev.as_ref())?.dma_handle();
-    ///     if let Err(e) = start(handle) {
-    ///         // The device may still write to `buf`: stop it before `buf` is freed.
+    /// fn finish(pdev: &pci::Device<Core>, transfer: Result) -> Result {
+    ///     if let Err(e) = transfer {
+    ///         // The device may still write the transfer's memory: stop it before that is freed.
     ///         pdev.clear_master();
     ///         return Err(e);
     ///     }

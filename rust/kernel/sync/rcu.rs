@@ -138,11 +138,12 @@ pub fn synchronize_rcu() {
 /// # Examples
 ///
 /// ```
-/// fn wait_for_hardware() {
+/// fn wait_for_readers() {
+///     // Reported here, on every call, when called from atomic context.
 ///     kernel::might_sleep!();
-///     kernel::delay::msleep(1);
+///     kernel::sync::rcu::synchronize_rcu();
 /// }
-/// wait_for_hardware();
+/// wait_for_readers();
 /// ```
 #[macro_export]
 macro_rules! might_sleep {
