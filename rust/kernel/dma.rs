@@ -493,7 +493,8 @@ fn byte_size<T>(count: usize) -> Result<usize> {
 /// }
 /// ```
 pub struct CoherentAllocation<T: AsBytes + FromBytes> {
-    mem: Arc<CoherentMemory>,
+    /// The memory; a device page table that maps it clones this to keep it allocated.
+    pub(crate) mem: Arc<CoherentMemory>,
     dma_handle: DmaAddress,
     count: usize,
     cpu_addr: NonNull<T>,
@@ -511,7 +512,8 @@ pub struct CoherentAllocation<T: AsBytes + FromBytes> {
 /// `cpu_addr` and `dma_handle` are the CPU and device addresses of `size` bytes allocated with
 /// `dma_alloc_attrs()` for `dev` with `attrs`, freed only in `drop`.
 pub(crate) struct CoherentMemory {
-    dev: ARef<Device>,
+    /// The device the memory was allocated for.
+    pub(crate) dev: ARef<Device>,
     cpu_addr: NonNull<c_void>,
     dma_handle: DmaAddress,
     size: usize,
@@ -659,8 +661,8 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
     /// }
     /// ```
     pub fn size(&self) -> usize {
-        // No overflow: checked at allocation (type invariant).
-        self.count * core::mem::size_of::<T>()
+        // The size of `count` elements of `T` (type invariant).
+        self.mem.size
     }
 
     /// Returns the attributes it was allocated with.
@@ -910,20 +912,6 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
             }
             _ => Err(EINVAL),
         }
-    }
-}
-
-impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
-    /// Returns the memory, for a device page table that maps it and keeps it allocated.
-    pub(crate) fn memory(&self) -> &Arc<CoherentMemory> {
-        &self.mem
-    }
-}
-
-impl CoherentMemory {
-    /// Returns the device the memory was allocated for.
-    pub(crate) fn device(&self) -> &Device {
-        &self.dev
     }
 }
 

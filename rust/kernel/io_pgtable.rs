@@ -824,8 +824,8 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
             return Err(EINVAL);
         }
         let alloc = mem.access(dev)?;
-        let keep = alloc.memory().clone();
-        if keep.device().as_raw() != dev.as_raw() {
+        let keep = alloc.mem.clone();
+        if keep.dev.as_raw() != dev.as_raw() {
             return Err(EINVAL);
         }
         // SAFETY: `size` bytes of whole pages from `dma_handle` are the allocation, whose memory
