@@ -332,10 +332,9 @@ impl Device<Bound> {
         if parent.is_null() {
             None
         } else {
-            // SAFETY: `device_add()` took a reference on the parent that `device_del()` drops,
-            // or `device_move()` does, which the caller rules out; since a driver is bound for
-            // the lifetime of `&self`, the device has not been deleted and the parent is alive
-            // at least as long.
+            // `device_add()` took a reference on the parent that `device_del()` drops, or
+            // `device_move()`, which the caller rules out.
+            // SAFETY: A driver is bound while `&self` lives, so the device is not deleted.
             Some(unsafe { Device::as_ref(parent) })
         }
     }

@@ -51,11 +51,12 @@
 
 use crate::{
     alloc::{Flags, KBox},
-    bindings,
+    bindings, c_str,
     device::{Bound, Device},
     error::{code::*, Error, Result},
     init::{InPlaceInit, PinInit},
     revocable::{Revocable, RevocableGuard},
+    str::CStr,
     sync::Arc,
     types::{ARef, ForeignOwnable},
 };
@@ -124,11 +125,10 @@ unsafe extern "C" fn release<T: Send + 'static>(_dev: *mut bindings::device, res
     // SAFETY: The payload holds the reference that `Devres::new` stored; being taken off the list
     // by the driver core, the node's reference now belongs to this callback.
     let inner = unsafe { Arc::from_raw(res.cast::<*const Inner<T>>().read()) };
-    // SAFETY: The driver core releases the list from the unbinding task after the driver's
-    // `remove` has returned (or its probe failed), outside any RCU read-side critical section:
-    // no guard of the driver's can be alive there, since a guard borrows the `Devres` and so
-    // lives no longer than a callback of the driver. (A guard leaked with `mem::forget` leaves
-    // a critical section open forever, which the kernel reports at the task's next sleep.)
+    // The driver core releases the list from the unbinding task after the driver's `remove`
+    // returned (or its probe failed). A guard borrows the `Devres`, so it lives no longer than
+    // a callback of the driver. (A leaked guard's open section is reported at the next sleep.)
+    // SAFETY: No guard of the driver's is alive here: this is outside any read-side section.
     unsafe { inner.data.revoke_shared() };
 }
 
@@ -178,29 +178,16 @@ impl<T: Send + 'static> Devres<T> {
             }? Error),
             flags,
         )?;
-        // SAFETY: `release::<T>` matches the payload, a pointer, set below before the node is
-        // added; the name is a static C string.
-        let node = unsafe {
-            bindings::__devres_alloc_node(
-                Some(release::<T>),
-                core::mem::size_of::<*const Inner<T>>(),
-                flags.as_raw(),
-                bindings::NUMA_NO_NODE,
-                crate::c_str!("rust Devres").as_char_ptr(),
-            )
-        };
-        if node.is_null() {
-            return Err(ENOMEM);
+        let payload = Arc::into_raw(inner.clone()).cast_mut().cast::<c_void>();
+        // INVARIANT: Once added, the node is on the list of a bound device, so the list is
+        // released no earlier than the unbind, and that release revokes `inner.data`.
+        let name = c_str!("rust Devres");
+        // SAFETY: `release::<T>` takes a payload that is the reference of `Arc::into_raw`.
+        if let Err(e) = unsafe { add_node(dev, release::<T>, payload, flags, name) } {
+            // SAFETY: The node was not added: the reference is still ours.
+            drop(unsafe { Arc::from_raw(payload.cast::<Inner<T>>()) });
+            return Err(e);
         }
-        // SAFETY: `node` has room for the pointer; the reference now belongs to the node.
-        unsafe {
-            node.cast::<*const Inner<T>>()
-                .write(Arc::into_raw(inner.clone()))
-        };
-        // INVARIANT: The node is on the list of a bound device, so the list is released no
-        // earlier than the unbind, and that release revokes `inner.data`.
-        // SAFETY: `dev` is valid and `node` a complete devres node.
-        unsafe { bindings::devres_add(dev.as_raw(), node) };
         Ok(Self { inner })
     }
 
@@ -341,29 +328,50 @@ pub fn register<T: Send + 'static>(
     data: impl PinInit<T, Error>,
     flags: Flags,
 ) -> Result {
-    let data = KBox::pin_init(data, flags)?;
-    // SAFETY: `drop_box::<T>` matches the payload, a pointer, written below before the node is
-    // added; the name is a static C string.
+    let payload = KBox::pin_init(data, flags)?.into_foreign().cast_mut();
+    // SAFETY: `drop_box::<T>` takes a payload from `into_foreign()` of a `Pin<KBox<T>>`.
+    let added = unsafe { add_node(dev, drop_box::<T>, payload, flags, c_str!("rust register")) };
+    if added.is_err() {
+        // SAFETY: The node was not added: the box is still ours, reclaimed once here.
+        drop(unsafe { core::pin::Pin::<KBox<T>>::from_foreign(payload) });
+    }
+    added
+}
+
+/// Adds to the devres list of `dev` a node whose payload is the one pointer `payload` and whose
+/// release callback is `release`, allocated with `flags`; [`ENOMEM`] if the node can not be
+/// allocated, in which case the payload is not taken.
+///
+/// # Safety
+///
+/// `release` must accept a node whose payload is `payload`, and once the node is added it owns
+/// what `payload` owns: the driver core calls it exactly once, at unbind at the latest, unless
+/// the node is taken off the list with `devres_remove()` first.
+unsafe fn add_node(
+    dev: &Device<Bound>,
+    release: unsafe extern "C" fn(*mut bindings::device, *mut c_void),
+    payload: *mut c_void,
+    flags: Flags,
+    name: &'static CStr,
+) -> Result {
+    // SAFETY: `release` matches the payload, a pointer written below before the node is added;
+    // `name` is a static C string.
     let node = unsafe {
         bindings::__devres_alloc_node(
-            Some(drop_box::<T>),
+            Some(release),
             core::mem::size_of::<*mut c_void>(),
             flags.as_raw(),
             bindings::NUMA_NO_NODE,
-            crate::c_str!("rust devres::register").as_char_ptr(),
+            name.as_char_ptr(),
         )
     };
     if node.is_null() {
         return Err(ENOMEM);
     }
-    // SAFETY: `node` has room for the pointer; the box now belongs to the node, whose release
-    // (at unbind) reclaims it exactly once.
-    unsafe {
-        node.cast::<*mut c_void>()
-            .write(data.into_foreign().cast_mut())
-    };
+    // SAFETY: `node` has room for the pointer.
+    unsafe { node.cast::<*mut c_void>().write(payload) };
     // SAFETY: `dev` is bound, so the list is released at unbind at the latest; `node` is a
-    // complete devres node.
+    // complete devres node, and from here on `release` owns the payload (caller's guarantee).
     unsafe { bindings::devres_add(dev.as_raw(), node) };
     Ok(())
 }

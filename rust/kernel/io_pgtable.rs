@@ -1060,10 +1060,9 @@ impl Table {
             let mut gather = core::mem::MaybeUninit::<bindings::iommu_iotlb_gather>::zeroed();
             // SAFETY: Initialises the (zeroed) gather structure in place.
             unsafe { bindings::iommu_iotlb_gather_init(gather.as_mut_ptr()) };
+            // The lock keeps translations out of the table pages this may free ("Concurrency").
             // SAFETY: `ops` is a live table; the arguments were validated and the rest of the
-            // range is mapped whole pages; `gather` is initialised and lives across the call;
-            // the lock keeps translations out of the table pages this may free (see
-            // "Concurrency").
+            // range is mapped whole pages; `gather` is initialised and lives across the call.
             let n = unsafe {
                 unmap(
                     self.ops.as_ptr(),

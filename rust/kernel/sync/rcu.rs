@@ -118,10 +118,9 @@ pub fn read_lock() -> Guard {
 /// ```
 pub fn synchronize_rcu() {
     crate::might_sleep!();
-    // SAFETY: `synchronize_rcu()` has no memory-safety precondition: it frees nothing. Misuse
-    // inside a read-side critical section is reported by the kernel (lockdep, and the sleep
-    // checks announced above); the callers that free memory after it uphold the requirement
-    // that makes their free sound.
+    // Misuse inside a read-side critical section is reported by the kernel (lockdep, and the
+    // sleep check above); callers that free memory after it uphold what makes that sound.
+    // SAFETY: `synchronize_rcu()` has no memory-safety precondition: it frees nothing.
     unsafe { bindings::synchronize_rcu() };
 }
 
