@@ -3,8 +3,8 @@
 # then apply it onto the pristine base one commit at a time, with git am, in a
 # scratch clone of the kernel tree ($ROOT/build/linux-bisect; the work tree of
 # the other scripts is not touched), and build every step: x86_64, LLVM=1, the
-# configuration of scripts/kunit.sh (configs/kunit.config on kunit.py's
-# x86_64 fragment), vmlinux, bzImage and modules, in its own output directory
+# configuration of scripts/kunit.sh (configs/kunit.config and
+# configs/x86_64.config on kunit.py's x86_64 fragment), vmlinux, bzImage and modules, in its own output directory
 # (/build/out-bisect inside the root), incrementally from one step to the next.
 #
 # A step passes when git am applies the patch, the options of the
@@ -22,7 +22,7 @@
 BSRC=/build/linux-bisect
 BOUT=/build/out-bisect
 LOGS=$CACHE/logs
-KUNITCONFIG=$TOP/configs/kunit.config
+FRAGMENTS=("$TOP/configs/kunit.config" "$TOP/configs/x86_64.config")
 mkdir -p "$LOGS"
 summary=$LOGS/bisect.log
 rm -f "$LOGS"/bisect*.log
@@ -49,13 +49,13 @@ fi
 "${GIT[@]}" checkout -q -f -B bisect base
 "${GIT[@]}" clean -fdq
 
-# The configuration as kunit.py makes it: the fragment and the x86_64 QEMU
+# The configuration as kunit.py makes it: the fragments and the x86_64 QEMU
 # fragment, completed by olddefconfig.
 mkdir -p "$ROOT$BOUT"
 qemu_kconfig=$(grep -oE "CONFIG_[A-Za-z0-9_]+=[^',]+" "$B/tools/testing/kunit/qemu_configs/x86_64.py")
 [ -n "$qemu_kconfig" ] || die "no kconfig in tools/testing/kunit/qemu_configs/x86_64.py"
 configure() { # log
-	{ cat "$KUNITCONFIG"; echo "$qemu_kconfig"; } >"$ROOT$BOUT/.config"
+	{ cat "${FRAGMENTS[@]}"; echo "$qemu_kconfig"; } >"$ROOT$BOUT/.config"
 	in_root "cd $BSRC && make ARCH=x86_64 LLVM=1 O=$BOUT olddefconfig" >>"$1" 2>&1 || return 1
 	# Every option of the fragment that the tree defines must have its value.
 	local defined bad=0 sym want have
@@ -72,7 +72,7 @@ configure() { # log
 			echo "config: wanted \"$want\", got \"$have\"" >>"$1"
 			bad=1
 		fi
-	done < <(cat "$KUNITCONFIG"; echo "$qemu_kconfig")
+	done < <(cat "${FRAGMENTS[@]}"; echo "$qemu_kconfig")
 	return $bad
 }
 

@@ -3,45 +3,60 @@
 # kernel and run KUnit (kunit.sh), then compile the misuse catalogue against
 # the built kernel crate (misuse.sh), boot the sample driver end to end
 # (e2e.sh) on the same build, run the DMA suite once more with swiotlb=force
-# (swiotlb.sh), and lint (lint.sh). The unsafe audit
+# (swiotlb.sh), and lint (lint.sh); then, for arm64 (DRVCORE_ARCH=arm64, its
+# own build), the KUnit suites and the end-to-end boot once more, unless
+# CHECK_ARM64=0. The unsafe audit
 # (unsafe-audit.sh) reads the sources only, and the self-test of the
 # kernel-log scanner (kernel_log_selftest in lib.sh, on the fixtures in
 # tests/logscan/) needs nothing at all. A failing suite does not stop the run
-# as long as a kernel was built. The last line is "N passed, N failed", summed over
-# the suites; a suite that could not run counts as 1 failed. Exit status 0
-# only when nothing failed.
+# as long as a kernel was built. The summary gives each suite's counts and
+# their sums per architecture (the architecture-independent suites count
+# with x86_64); the last line is "N passed, N failed", summed over all
+# suites; a suite that could not run counts as 1 failed. Exit status 0 only
+# when nothing failed.
 . "$(dirname "$0")/lib.sh"
 
 S=$TOP/scripts
 LOGS=$CACHE/logs
 start=$SECONDS
 total_passed=0 total_failed=0
+arm_passed=0 arm_failed=0
 results=()
+CHECK_ARM64=${CHECK_ARM64:-1}
 
 # Add a suite's counts from its counts file, or 1 failed if there is none.
+# Suites whose name ends in -arm64 are arm64's.
 tally() { # name, counts file
 	local p=0 f=1
 	if [ -s "$2" ]; then
 		read -r p f <"$2"
 	fi
 	total_passed=$((total_passed + p)) total_failed=$((total_failed + f))
-	results+=("$(printf '%-8s %d passed, %d failed' "$1:" "$p" "$f")")
+	case $1 in *-arm64) arm_passed=$((arm_passed + p)) arm_failed=$((arm_failed + f)) ;; esac
+	results+=("$(printf '%-12s %d passed, %d failed' "$1:" "$p" "$f")")
 }
 not_run() { # name, reason
 	echo "    $1 not run: $2"
 	total_failed=$((total_failed + 1))
-	results+=("$(printf '%-8s not run (%s), counted as 1 failed' "$1:" "$2")")
+	case $1 in *-arm64) arm_failed=$((arm_failed + 1)) ;; esac
+	results+=("$(printf '%-12s not run (%s), counted as 1 failed' "$1:" "$2")")
 }
 finish() {
 	step "summary"
 	printf '    %s\n' "${results[@]}"
+	printf '    x86_64: %d passed, %d failed\n' $((total_passed - arm_passed)) $((total_failed - arm_failed))
+	if [ "$CHECK_ARM64" != 0 ]; then
+		printf '    arm64:  %d passed, %d failed\n' "$arm_passed" "$arm_failed"
+	else
+		echo "    arm64:  not run (CHECK_ARM64=0)"
+	fi
 	printf '    elapsed: %d s\n' $((SECONDS - start))
 	echo "$total_passed passed, $total_failed failed"
 	exit $((total_failed > 0))
 }
 
 mkdir -p "$LOGS"
-rm -f "$LOGS"/{logscan,audit,kunit,misuse,e2e,swiotlb,lint}.counts
+rm -f "$LOGS"/{logscan,audit,kunit,misuse,e2e,swiotlb,lint,kunit-arm64,e2e-arm64}.counts
 
 # One test: the scanner that judges the kernel logs of kunit.sh and stress.sh
 # finds the planted reports and nothing else, so that it cannot rot unseen.
@@ -60,6 +75,10 @@ if ! bash "$S/toolchain.sh" || ! bash "$S/tree.sh"; then
 	not_run e2e "no build root or kernel tree"
 	not_run swiotlb "no build root or kernel tree"
 	not_run lint "no build root or kernel tree"
+	if [ "$CHECK_ARM64" != 0 ]; then
+		not_run kunit-arm64 "no build root or kernel tree"
+		not_run e2e-arm64 "no build root or kernel tree"
+	fi
 	finish
 fi
 
@@ -92,5 +111,18 @@ else
 	not_run e2e "the kernel build failed"
 	not_run swiotlb "the kernel build failed"
 	not_run lint "the kernel build failed"
+fi
+
+# arm64, in its own build directory: the same suites in QEMU's virt machine
+# with an SMMUv3 and a GICv3 ITS (scripts/lib.sh), and the sample end to end.
+if [ "$CHECK_ARM64" != 0 ]; then
+	DRVCORE_ARCH=arm64 bash "$S/kunit.sh" || true
+	tally kunit-arm64 "$LOGS/kunit-arm64.counts"
+	if grep -q '^Running tests with:' "$LOGS/kunit-arm64.log" 2>/dev/null; then
+		DRVCORE_ARCH=arm64 bash "$S/e2e.sh" || true
+		tally e2e-arm64 "$LOGS/e2e-arm64.counts"
+	else
+		not_run e2e-arm64 "the arm64 kernel build failed"
+	fi
 fi
 finish

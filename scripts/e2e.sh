@@ -2,9 +2,11 @@
 # End-to-end test of the sample driver: boot the kernel built by kunit.sh in
 # QEMU (TCG, no KVM) with the edu device and an initramfs whose /init
 # (tests/e2e/init) loads the module, unbinds and rebinds the device and
-# unloads the module. The serial log is then checked: no kernel BUG, WARNING,
-# Oops or Call Trace, no failed step, the final marker, and every line of
-# tests/e2e/expected. Each check is one test; prints "e2e: N passed, N failed".
+# unloads the module. The serial log is then checked: no kernel report (the
+# scanner of lib.sh), no failed step, the final marker, and every line of
+# tests/e2e/expected and, for arm64 (DRVCORE_ARCH=arm64: virt with an SMMUv3
+# and a GICv3 ITS, scripts/lib.sh), of tests/e2e/expected-arm64 too. Each
+# check is one test; prints "e2e: N passed, N failed" (e2e-arm64 for arm64).
 #
 # Environment: E2E_MODULE (default rust_driver_edu), E2E_DRIVER (default
 # rust_driver_edu), E2E_BIND (required|optional, see below), E2E_KO (the .ko
@@ -12,8 +14,9 @@
 # $KOUT/samples/rust/$E2E_MODULE.ko, the in-tree build; its file name must be
 # $E2E_MODULE.ko, as /init loads /modules/$E2E_MODULE.ko), E2E_EXPECTED
 # (checks file, default tests/e2e/expected), E2E_TIMEOUT (seconds, default
-# 300), E2E_NAME (default e2e: the name of the log $CACHE/logs/$E2E_NAME.log,
-# of its counts file and of the work directory /build/$E2E_NAME in the root,
+# 300), E2E_NAME (default e2e, or e2e-arm64: the name of the log
+# $CACHE/logs/$E2E_NAME.log, of its counts file and of the work directory
+# /build/$E2E_NAME in the root,
 # so that another run, such as bench.sh's run of the C twin, leaves those of
 # the default run alone).
 . "$(dirname "$0")/lib.sh"
@@ -22,7 +25,13 @@ E2E_MODULE=${E2E_MODULE:-rust_driver_edu}
 E2E_DRIVER=${E2E_DRIVER:-rust_driver_edu}
 E2E_EXPECTED=${E2E_EXPECTED:-$TOP/tests/e2e/expected}
 E2E_TIMEOUT=${E2E_TIMEOUT:-300}
-E2E_NAME=${E2E_NAME:-e2e}
+E2E_NAME=${E2E_NAME:-e2e$ARCH_SUFFIX}
+# The architecture's own checks, when they exist and the default checks run.
+arch_expected=
+if [ -n "$ARCH_SUFFIX" ] && [ "$E2E_EXPECTED" = "$TOP/tests/e2e/expected" ]; then
+	arch_expected=$TOP/tests/e2e/expected$ARCH_SUFFIX
+	[ -f "$arch_expected" ] || arch_expected=
+fi
 [[ $E2E_NAME =~ ^[A-Za-z0-9_.-]+$ ]] || die "E2E_NAME must be a plain file name"
 # The project's own sample must register its driver; any other module (for
 # trying the harness on another sample) may skip the unbind/bind steps.
@@ -36,7 +45,7 @@ LOGS=$CACHE/logs
 LOG=$LOGS/$E2E_NAME.log
 COUNTS=$LOGS/$E2E_NAME.counts
 WORK=/build/$E2E_NAME # inside the root
-KERNEL=$KOUT/arch/x86/boot/bzImage
+KERNEL=$KOUT/$KIMAGE
 MODULE_KO=${E2E_KO:-$KOUT/samples/rust/$E2E_MODULE.ko}
 mkdir -p "$LOGS"
 rm -f "$COUNTS" "$LOG"
@@ -44,7 +53,7 @@ rm -f "$COUNTS" "$LOG"
 not_run() {
 	echo "    $*"
 	echo "0 1" >"$COUNTS"
-	echo "e2e: 0 passed, 1 failed"
+	echo "e2e$ARCH_SUFFIX: 0 passed, 1 failed"
 	exit 1
 }
 [ -f "$ROOT$KERNEL" ] || not_run "no kernel at $ROOT$KERNEL (run scripts/kunit.sh first)"
@@ -61,7 +70,7 @@ step "building the initramfs ($MODULE_KO)"
 make_initramfs "$WORK" "$TOP/tests/e2e/init" "$MODULE_KO" || not_run "could not build the initramfs"
 
 step "booting in QEMU (TCG, timeout ${E2E_TIMEOUT} s, log: $LOG)"
-append="console=ttyS0 kunit.enable=0 panic=-1 loglevel=7"
+append="console=$CONSOLE kunit.enable=0 oops=panic panic=-1 loglevel=7"
 append+=" e2e.module=$E2E_MODULE e2e.driver=$E2E_DRIVER e2e.bind=$bind"
 start=$SECONDS
 rc=0
@@ -79,21 +88,27 @@ at_least() { [ "$(grep -cE -- "$2" "$LOG")" -ge "$1" ]; }
 check "QEMU powered off within the ${E2E_TIMEOUT} s timeout (exit status $rc)" no_timeout
 check "init finished: a line 'E2E-DONE'" at_least 1 'E2E-DONE'
 check "no failed step: no line 'E2E: ... FAILED'" absent 'E2E: .* FAILED'
-for re in 'BUG:' 'WARNING:' 'Oops' 'Call Trace'; do
-	check "no kernel '$re' line" absent "$re"
+no_report() {
+	local reports
+	reports=$(kernel_log_reports "$LOG") && return
+	head -n 20 <<<"$reports" | sed 's/^/    report: /'
+	return 1
+}
+check "no kernel report (BUG, WARNING, Oops, call trace, ...: KERNEL_REPORTS)" no_report
+for f in "$E2E_EXPECTED" $arch_expected; do
+	n=0
+	while IFS= read -r line || [ -n "$line" ]; do
+		n=$((n + 1))
+		case $line in '' | '#'*) continue ;; esac
+		if [[ $line =~ ^([0-9]+)$'\t'(.+)$ ]]; then
+			want=${BASH_REMATCH[1]} re=${BASH_REMATCH[2]}
+			got=$(grep -cE -- "$re" "$LOG" || true)
+			check "at least $want line(s) matching /$re/ (found $got)" [ "$got" -ge "$want" ]
+		else
+			check "$(basename "$f"):$n: malformed check (want COUNT<TAB>REGEX)" false
+		fi
+	done <"$f"
 done
-n=0
-while IFS= read -r line || [ -n "$line" ]; do
-	n=$((n + 1))
-	case $line in '' | '#'*) continue ;; esac
-	if [[ $line =~ ^([0-9]+)$'\t'(.+)$ ]]; then
-		want=${BASH_REMATCH[1]} re=${BASH_REMATCH[2]}
-		got=$(grep -cE -- "$re" "$LOG" || true)
-		check "at least $want line(s) matching /$re/ (found $got)" [ "$got" -ge "$want" ]
-	else
-		check "$(basename "$E2E_EXPECTED"):$n: malformed check (want COUNT<TAB>REGEX)" false
-	fi
-done <"$E2E_EXPECTED"
 
 grep -E '^E2E' "$LOG" | sed 's/^/    /' || true
 echo "$passed $failed" >"$COUNTS"
@@ -103,5 +118,5 @@ if [ "$failed" -gt 0 ]; then
 	echo "---- failed checks ----"
 	printf '    %s\n' "${failures[@]}"
 fi
-echo "e2e: $passed passed, $failed failed"
+echo "e2e$ARCH_SUFFIX: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

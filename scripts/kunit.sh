@@ -8,7 +8,16 @@
 #   scripts/kunit.sh --debug       build and run the debug variant (KASAN,
 #                                  lockdep, non-preemptible RCU:
 #                                  configs/debug.config on top) in its own
-#                                  build directory
+#                                  build directory (x86_64 only)
+#
+# The configuration is configs/kunit.config with the architecture's fragment
+# (configs/x86_64.config) on top. DRVCORE_ARCH=arm64 builds and runs the same
+# suites for arm64 (configs/arm64.config on top) in QEMU's virt machine with
+# an SMMUv3, in its own build directory; the names of its logs and counts end
+# in -arm64. A crashed test (an oops) panics the kernel, which ends the run at
+# once (oops=panic panic=-1 and QEMU's -no-reboot): kunit.py then counts the
+# tests that did not report, rather than waiting for a shutdown that a probe
+# which died holding its device lock would hang.
 #
 # Besides kunit.py's results, the kernel log of the run counts as one test:
 # the raw log ($KOUT/test.log, everything the kernel printed), not kunit.py's
@@ -23,15 +32,18 @@
 . "$(dirname "$0")/lib.sh"
 
 mode=run
-name=kunit
+name=kunit$ARCH_SUFFIX
 KUNITCONFIG=${KUNITCONFIG:-/build/config/kunit.config}
+# The architecture's fragment on top, and the debug one on top of that.
+extra_config=/build/config/$DRVCORE_ARCH.config
 case ${1:-} in
 "") ;;
 --build-only) mode=build ;;
 --debug)
+	[ "$DRVCORE_ARCH" = x86_64 ] || die "the debug configuration is built for x86_64 only"
 	name=kunit-debug
 	KOUT=$KOUT-debug
-	extra_config=/build/config/debug.config
+	extra_config+=" /build/config/debug.config"
 	# KASAN, lockdep, kmemleak and debug objects slow TCG down severalfold.
 	KUNIT_TIMEOUT=${KUNIT_TIMEOUT:-1500}
 	;;
@@ -48,16 +60,20 @@ mkdir -p "$LOGS"
 
 # kunit.py arguments shared by "build" and "run". -accel tcg: never use KVM,
 # even where /dev/kvm exists, so results do not depend on the host.
-args="--arch=x86_64 --build_dir=$KOUT --kunitconfig=$KUNITCONFIG${extra_config:+ --kunitconfig=$extra_config}"
+args="--arch=$DRVCORE_ARCH --build_dir=$KOUT --kunitconfig=$KUNITCONFIG"
+for c in $extra_config; do
+	args+=" --kunitconfig=$c"
+	[ -f "$ROOT$c" ] || die "no configuration fragment at $ROOT$c (run scripts/tree.sh)"
+done
 args+=" --make_options LLVM=1 --jobs=$JOBS"
 
 start=$SECONDS
 if [ "$mode" = build ]; then
-	log=$LOGS/build.log
+	log=$LOGS/build$ARCH_SUFFIX.log
 	step "building the kernel and modules ($KUNITCONFIG, log: $log)"
 	rc=0
 	in_root "cd $KSRC && python3 -u tools/testing/kunit/kunit.py build $args" >"$log" 2>&1 || rc=$?
-	if [ $rc -ne 0 ] || [ ! -f "$ROOT$KOUT/arch/x86/boot/bzImage" ]; then
+	if [ $rc -ne 0 ] || [ ! -f "$ROOT$KOUT/$KIMAGE" ]; then
 		tail -n 60 "$log"
 		die "kernel build failed (see $log)"
 	fi
@@ -73,7 +89,8 @@ rm -f "$COUNTS" "$raw"
 step "building the kernel and running KUnit in QEMU ($KUNITCONFIG, log: $log)"
 rc=0
 in_root "cd $KSRC && python3 -u tools/testing/kunit/kunit.py run $args \
-	--qemu_args='-device edu -device edu -smp 2 -accel tcg' --timeout=$KUNIT_TIMEOUT" >"$log" 2>&1 || rc=$?
+	--kernel_args=oops=panic --kernel_args=panic=-1 \
+	--qemu_args='$KUNIT_MACHINE -device edu -device edu -smp 2 -accel tcg' --timeout=$KUNIT_TIMEOUT" >"$log" 2>&1 || rc=$?
 printf '    kunit.py finished in %d s (exit status %d)\n' $((SECONDS - start)) $rc
 
 # The per-suite results: kunit.py closes every suite (and every

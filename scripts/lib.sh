@@ -8,8 +8,46 @@ CACHE=${DRVCORE_CACHE:-/var/cache/drvcore}
 ROOT=$CACHE/trixie
 # Paths as seen from inside the root.
 KSRC=/build/linux
-KOUT=/build/out
 JOBS=${JOBS:-$(nproc)}
+
+# The architecture the scripts build and boot: DRVCORE_ARCH=x86_64 (the
+# default) or arm64. Each has its own build directory KOUT (inside the root),
+# kernel image KIMAGE (relative to KOUT), QEMU binary, machine (QEMU_MACHINE:
+# the options that make the machine; x86_64's qboot firmware, arm64's virt
+# with a GICv3 and its ITS for MSI, and an SMMUv3 in the path of PCI DMA),
+# serial console, static busybox for the initramfs (BUSYBOX), KUNIT_MACHINE
+# (what kunit.py's own QEMU options for the architecture lack of
+# QEMU_MACHINE; QEMU merges -machine options), and the suffix ARCH_SUFFIX of
+# the names of its logs and work directories (empty on x86_64).
+DRVCORE_ARCH=${DRVCORE_ARCH:-x86_64}
+# arm64's busybox for its initramfs, unpacked by toolchain.sh (inside the root).
+BUSYBOX_ARM64=/opt/arm64/usr/bin/busybox
+case $DRVCORE_ARCH in
+x86_64)
+	KOUT=/build/out
+	KIMAGE=arch/x86/boot/bzImage
+	QEMU=qemu-system-x86_64
+	QEMU_MACHINE="-bios qboot.rom"
+	KUNIT_MACHINE=
+	CONSOLE=ttyS0
+	BUSYBOX=/usr/bin/busybox
+	ARCH_SUFFIX=
+	;;
+arm64)
+	KOUT=/build/out-arm64
+	KIMAGE=arch/arm64/boot/Image.gz
+	QEMU=qemu-system-aarch64
+	KUNIT_MACHINE="-machine virt,gic-version=3,iommu=smmuv3"
+	QEMU_MACHINE="$KUNIT_MACHINE -cpu max,pauth-impdef=on"
+	CONSOLE=ttyAMA0
+	BUSYBOX=$BUSYBOX_ARM64
+	ARCH_SUFFIX=-arm64
+	;;
+*)
+	printf 'error: DRVCORE_ARCH must be x86_64 or arm64, not "%s"\n' "$DRVCORE_ARCH" >&2
+	exit 1
+	;;
+esac
 
 # One check of a test script: a description, then the test as a command. The
 # caller sets passed=0 failed=0 failures=() first; a failed check's
@@ -67,7 +105,8 @@ in_root() {
 	return $rc
 }
 
-# Build $1/initramfs.cpio.gz (a path inside the root) from busybox, the
+# Build $1/initramfs.cpio.gz (a path inside the root) from busybox (the
+# architecture's), the
 # /init script $2 (a host path) and the modules $3... (paths inside the
 # root), which land in /modules.
 make_initramfs() {
@@ -75,7 +114,7 @@ make_initramfs() {
 	shift 2
 	rm -rf "$ROOT$work/initramfs"
 	mkdir -p "$ROOT$work"/initramfs/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,modules}
-	cp "$ROOT/usr/bin/busybox" "$ROOT$work/initramfs/bin/busybox"
+	cp "$ROOT$BUSYBOX" "$ROOT$work/initramfs/bin/busybox"
 	ln -s busybox "$ROOT$work/initramfs/bin/sh"
 	install -m 0755 "$init" "$ROOT$work/initramfs/init"
 	local m
@@ -86,9 +125,9 @@ make_initramfs() {
 }
 
 # Boot QEMU inside the root: work dir (inside the root, for the pid file),
-# time-out in seconds, host log file, then QEMU's arguments (after
-# qemu-system-x86_64 and the options every boot here shares: TCG, no
-# reboot, serial console on stdio, the pid file). The serial log goes to the
+# time-out in seconds, host log file, then QEMU's arguments (after $QEMU,
+# $QEMU_MACHINE and the options every boot here shares: TCG, no reboot,
+# serial console on stdio, the pid file). The serial log goes to the
 # log file without carriage returns. QEMU runs in the host's PID namespace
 # and in the background, so that an interrupt (INT, TERM) is handled at once
 # and ends the QEMU this started, by its pid. Returns QEMU's (or timeout's)
@@ -102,8 +141,8 @@ boot_qemu() {
 	trap stop_qemu EXIT
 	local rc=0
 	# --foreground: QEMU stays in this process group and so gets a Ctrl-C too.
-	{ in_root "timeout --foreground -k 10 $timeout qemu-system-x86_64 -nodefaults -accel tcg \
-		-no-reboot -nographic -serial stdio -bios qboot.rom -pidfile $work/qemu.pid $* </dev/null" 2>&1 |
+	{ in_root "timeout --foreground -k 10 $timeout $QEMU -nodefaults -accel tcg \
+		-no-reboot -nographic -serial stdio $QEMU_MACHINE -pidfile $work/qemu.pid $* </dev/null" 2>&1 |
 		sed -u 's/\r//g' >"$log"; } &
 	wait $! || rc=$?
 	stop_qemu
@@ -114,7 +153,8 @@ stop_qemu() {
 	local pid
 	[ -n "${QEMU_PIDFILE:-}" ] || return 0
 	pid=$(cat "$QEMU_PIDFILE" 2>/dev/null) || return 0
-	if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = qemu-system-x86 ]; then
+	# comm is the first 15 characters of the binary's name.
+	if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "${QEMU:0:15}" ]; then
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	rm -f "$QEMU_PIDFILE"
@@ -124,7 +164,9 @@ stop_qemu() {
 # name, then an extended regular expression matching a line that every report
 # of the kind prints (usually its first). KASAN, lockdep, RCU, atomic-sleep,
 # DMA-API-debug, kmemleak and debug-objects reports come from the debug
-# configuration; the others can come from any kernel.
+# configuration; the others can come from any kernel. arm64 reports a fault
+# in the kernel as "Internal error:" (an Oops, or a synchronous external abort
+# from a device access that the bus rejected) and prints "Call trace:".
 KERNEL_REPORTS=(
 	'KASAN|KASAN:'
 	'UBSAN|UBSAN:'
@@ -141,7 +183,8 @@ KERNEL_REPORTS=(
 	'debug objects|ODEBUG:'
 	'BUG|BUG:'
 	'Oops|Oops'
-	'Call Trace|Call Trace'
+	'arm64 internal error|Internal error:'
+	'Call Trace|Call [Tt]race'
 	'kernel panic|Kernel panic'
 	'hung task|INFO: task .* blocked'
 )

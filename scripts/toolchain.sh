@@ -11,7 +11,7 @@ PACKAGES=(
 	linux-source-6.12
 	make bc bison flex cpio kmod xz-utils zstd libelf-dev libssl-dev
 	python3 perl git ca-certificates
-	qemu-system-x86 busybox-static
+	qemu-system-x86 qemu-system-arm busybox-static
 	python3-sphinx python3-ply python3-git python3-yaml
 )
 
@@ -42,6 +42,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 	step "installing ${missing[*]} in the root"
 	in_root "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing[*]}" \
 		>>"$CACHE/apt.log" 2>&1 || { tail -20 "$CACHE/apt.log"; die "package install failed"; }
+fi
+
+# The arm64 guests' busybox (the initramfs of the arm64 boots): Debian's
+# busybox-static for arm64, unpacked beside the root's own, not installed.
+if [ ! -x "$ROOT$BUSYBOX_ARM64" ]; then
+	step "unpacking busybox-static:arm64 into $ROOT${BUSYBOX_ARM64%/usr/bin/busybox}"
+	in_root "dpkg --add-architecture arm64 && apt-get update -qq && cd /tmp && rm -f busybox-static_*_arm64.deb &&
+		apt-get download -qq busybox-static:arm64 &&
+		dpkg-deb -x busybox-static_*_arm64.deb ${BUSYBOX_ARM64%/usr/bin/busybox} && rm -f busybox-static_*_arm64.deb" \
+		>>"$CACHE/apt.log" 2>&1 || { tail -20 "$CACHE/apt.log"; die "could not fetch busybox-static:arm64"; }
+	[ -x "$ROOT$BUSYBOX_ARM64" ] || die "no $BUSYBOX_ARM64 in busybox-static:arm64"
 fi
 
 step "checking toolchain versions"

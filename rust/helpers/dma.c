@@ -4,6 +4,7 @@
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/iommu-dma.h>
+#include <linux/mm.h>
 #include <linux/swiotlb.h>
 
 dma_addr_t rust_helper_dma_map_single_attrs(struct device *dev, void *ptr,
@@ -99,4 +100,9 @@ bool rust_helper_swiotlb_defpool(struct device *dev, phys_addr_t *start,
 	}
 #endif
 	return false;
+}
+
+unsigned long rust_helper_totalram_pages(void)
+{
+	return totalram_pages();
 }

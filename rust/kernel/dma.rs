@@ -461,6 +461,26 @@ fn byte_size<T>(count: usize) -> Result<usize> {
         .ok_or(EOVERFLOW)
 }
 
+/// Checks the size of a coherent allocation before it reaches `dma_alloc_attrs()`: [`ENOMEM`] for
+/// a size that no platform can satisfy, whatever the caller's flags.
+///
+/// The IOMMU DMA path (arm64 behind an SMMU, x86 with an IOMMU in translated mode) first allocates
+/// an array of one page pointer per page with `kvcalloc(..., GFP_KERNEL)`, which WARNs for an
+/// array of more than `INT_MAX` bytes (mm/util.c), however `__GFP_NOWARN` and `DMA_ATTR_NO_WARN`
+/// were passed, and counts the pages in an `unsigned int`. So a size is refused when it is larger
+/// than the machine's memory (`totalram_pages()`, never satisfiable) or than `INT_MAX / 8` pages
+/// (1 TiB with 4 KiB pages, 2 TiB on 32-bit).
+fn coherent_size_check(size: usize) -> Result {
+    let page_ptrs = i32::MAX as usize / core::mem::size_of::<*mut bindings::page>();
+    // SAFETY: `totalram_pages()` only reads a counter.
+    let ram = unsafe { bindings::totalram_pages() };
+    let pages = size.div_ceil(crate::page::PAGE_SIZE);
+    if pages > page_ptrs || pages > ram as usize {
+        return Err(ENOMEM);
+    }
+    Ok(())
+}
+
 /// Memory shared by the CPU and a device: `count` elements of plain data `T`.
 ///
 /// The CPU side accesses it with volatile, bounds-checked reads and writes, since the device may
@@ -560,8 +580,10 @@ impl<T: AsBytes + FromBytes + Send + Sync + 'static> CoherentAllocation<T> {
     /// the platform's `dma_alloc_attrs()` honours it).
     ///
     /// Fails with [`EINVAL`] for zero elements or a zero-sized `T`, [`EOVERFLOW`] if the size
-    /// overflows and [`ENOMEM`] if the allocation fails. (Unknown attribute bits can not reach it:
-    /// [`Attrs`] only holds known flags, see [`Attrs::try_from_raw`].)
+    /// overflows and [`ENOMEM`] if the allocation fails or could never succeed (larger than the
+    /// machine's memory, or than the 1 TiB that the IOMMU DMA path takes without a WARN). (Unknown
+    /// attribute bits can not reach it: [`Attrs`] only holds known flags, see
+    /// [`Attrs::try_from_raw`].)
     ///
     /// # Examples
     ///
@@ -582,6 +604,7 @@ impl<T: AsBytes + FromBytes + Send + Sync + 'static> CoherentAllocation<T> {
         attrs: Attrs,
     ) -> Result<Devres<Self>> {
         let size = byte_size::<T>(count)?;
+        coherent_size_check(size)?;
         let mut dma_handle: DmaAddress = 0;
         // SAFETY: `dev` is a valid, bound device; `dma_handle` is a valid out pointer.
         let cpu_addr = unsafe {

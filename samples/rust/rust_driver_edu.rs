@@ -184,7 +184,8 @@ impl EduDriver {
         let mut good = 0;
         for page in 0..MMU_PAGES {
             let offset = page * SZ_4K + 0x123;
-            // The edu device sits behind no IOMMU: its DMA addresses are physical addresses.
+            // The table's output addresses are the device's DMA addresses, what its MMU puts on
+            // the bus: physical addresses on x86_64, the SMMU's I/O virtual ones on arm64.
             if table.iova_to_phys(MMU_IOVA + offset)? == buf.dma_handle_of(offset)? {
                 good += 1;
             }

@@ -28,9 +28,12 @@ const MASK_BITS: u32 = 28;
 /// The number of `probe_check!` calls that a successful probe makes.
 const CHECKS_PER_PROBE: usize = 32;
 
-/// Streaming mappings made by the checks, and how many of them swiotlb bounced.
+/// Streaming mappings made by the checks, and how many of them have a bus address other than the
+/// buffer's physical one (swiotlb bounced it, or an IOMMU translates it).
 static STREAMING: AtomicUsize = AtomicUsize::new(0);
 static BOUNCED: AtomicUsize = AtomicUsize::new(0);
+/// Probed devices whose DMA goes through an IOMMU (`use_dma_iommu()`).
+static IOMMU_DEVICES: AtomicUsize = AtomicUsize::new(0);
 /// Maps for a 24-bit mask: refused with `EIO`, and succeeded (the buffer was reachable).
 static UNREACHABLE: AtomicUsize = AtomicUsize::new(0);
 static REACHABLE: AtomicUsize = AtomicUsize::new(0);
@@ -165,7 +168,8 @@ fn streaming_checks(dev: &Device<Bound>) -> Result {
     let phys = unsafe { bindings::virt_to_phys(buf.as_mut_ptr().cast()) };
     let mapped = StreamingMapping::map(dev, buf, DataDirection::Bidirectional)?;
     STREAMING.fetch_add(1, SeqCst);
-    // Without an IOMMU the bus address is the physical one, unless swiotlb bounced the buffer.
+    // Without an IOMMU the bus address is the physical one, unless swiotlb bounced the buffer;
+    // behind one it is an I/O virtual address.
     if mapped.dma_handle() != phys {
         BOUNCED.fetch_add(1, SeqCst);
     }
@@ -225,6 +229,10 @@ impl pci::Driver for TestDriver {
         PROBES.fetch_add(1, SeqCst);
         let dev: &Device<Core> = pdev.as_ref();
         PDEV.keep_first(pdev);
+        // SAFETY: `dev` is a valid device; this reads its DMA configuration.
+        if unsafe { bindings::use_dma_iommu(dev.as_raw()) } {
+            IOMMU_DEVICES.fetch_add(1, SeqCst);
+        }
         // A mask below most of memory: a buffer the device can not reach, with no bounce pool
         // within the mask, is refused with `EIO` before the DMA layer would warn.
         dev.dma_set_mask(DmaMask::new::<24>())?;
@@ -251,6 +259,7 @@ impl pci::Driver for TestDriver {
 
 fn register(test: &mut Test) -> Option<TestRegistration<TestDriver>> {
     PROBES.store(0, SeqCst);
+    IOMMU_DEVICES.store(0, SeqCst);
     CHECKS.reset();
     register_or_fail(test, c_str!("rust_dma_test"))
 }
@@ -264,13 +273,27 @@ fn probe_checks_pass(test: &mut Test) {
     // Every check ran: none was skipped by an early return.
     crate::kunit_expect_eq!(test, CHECKS.made(), CHECKS_PER_PROBE * PROBES.load(SeqCst));
     CHECKS.report(test, 1);
-    crate::pr_info!(
-        "rust_dma: {} of {} streaming mappings bounced; 24-bit mask: {} refused, {} reachable\n",
-        BOUNCED.load(SeqCst),
+    let (probes, streaming, bounced) = (
+        PROBES.load(SeqCst),
         STREAMING.load(SeqCst),
+        BOUNCED.load(SeqCst),
+    );
+    crate::pr_info!(
+        "rust_dma: {} of {} streaming mappings bounced or translated; {} of {} devices behind an \
+         IOMMU; 24-bit mask: {} refused, {} reachable\n",
+        bounced,
+        streaming,
+        IOMMU_DEVICES.load(SeqCst),
+        probes,
         UNREACHABLE.load(SeqCst),
         REACHABLE.load(SeqCst)
     );
+    // The arm64 machine puts an SMMUv3 in front of PCI (scripts/lib.sh): every device's DMA goes
+    // through it, and no DMA address that the checks saw was a physical address.
+    if cfg!(CONFIG_ARM_SMMU_V3) {
+        crate::kunit_expect_eq!(test, IOMMU_DEVICES.load(SeqCst), probes);
+        crate::kunit_expect!(test, streaming > 0 && bounced == streaming);
+    }
     drop(reg);
     cleanup();
 }
