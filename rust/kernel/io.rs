@@ -12,6 +12,11 @@
 //!
 //! Bus glue creates the mappings (for example [`crate::pci::Bar`]) and hands out `&Io<SIZE>`.
 //!
+//! The checks are the mapping's; which widths a register takes is the device's. An access the
+//! device rejects (QEMU's `edu` takes only 4- and 8-byte accesses) is answered by the platform:
+//! x86 reads all ones and drops writes, arm64 takes a synchronous external abort, a kernel
+//! Oops. A driver uses the widths its device documents, as in C.
+//!
 //! C header: [`include/asm-generic/io.h`](srctree/include/asm-generic/io.h)
 
 use crate::{bindings, error::code::EINVAL, error::Result};

@@ -208,6 +208,13 @@ pub struct Config {
     /// The output (physical) address size in bits.
     pub oas: u32,
     /// Whether the hardware's table walker snoops the CPU caches.
+    ///
+    /// A walker that does not reads the table pages at their physical addresses after the C
+    /// code made each visible with `dma_map_single()` on the table's device. That needs a device
+    /// that reaches all memory at its physical address: [`IoPageTable::new`] refuses `false`
+    /// with [`EINVAL`] for a device behind an IOMMU (its DMA addresses are I/O virtual ones), with
+    /// forced bouncing, or whose DMA mask does not cover all memory (dma-direct would warn, or
+    /// bounce, for a table page beyond it).
     pub coherent_walk: bool,
 }
 
@@ -601,6 +608,31 @@ pub struct IoPageTable<F: Format, T: FlushOps> {
     _format: PhantomData<F>,
 }
 
+/// Whether a table walker that reads physical addresses can be given `dev`'s table pages.
+///
+/// For a non-coherent walker the C code maps every table page with `dma_map_single()` on `dev`
+/// and refuses the table when the DMA address is not the physical one. Behind an IOMMU or with
+/// forced bouncing it never is; with neither, a page beyond the device's reach makes dma-direct
+/// WARN (without a bounce pool) or bounce (and the C code refuse). So the device must reach every
+/// page of memory at its physical address: its mask and bus limit cover the mask that all of
+/// memory requires (`dma_get_required_mask()`).
+fn walker_reaches_memory(dev: &Device<Bound>) -> bool {
+    let raw = dev.as_raw();
+    // SAFETY: `raw` is a valid device; these read its DMA configuration.
+    let direct = unsafe {
+        !bindings::get_dma_ops_is_set(raw)
+            && !bindings::use_dma_iommu(raw)
+            && !bindings::is_swiotlb_force_bounce(raw)
+    };
+    let Some(mask) = dev.dma_mask() else {
+        return false;
+    };
+    // SAFETY: As above; `bus_dma_limit` is set up by the bus before the device is bound.
+    let (required, limit) = unsafe { (bindings::dma_get_required_mask(raw), (*raw).bus_dma_limit) };
+    let limit = if limit == 0 { u64::MAX } else { limit };
+    direct && required <= mask.min(limit)
+}
+
 /// A range mapped by [`IoPageTable::map_coherent`] and the memory it translates to.
 ///
 /// # Invariants
@@ -628,9 +660,10 @@ impl<F: Format, T: FlushOps + 'static> IoPageTable<F, T> {
     /// latest.
     ///
     /// Fails with [`EINVAL`] for an empty page-size bitmap, address sizes over 64 bits, quirks
-    /// that are not `IO_PGTABLE_QUIRK_*` flags or a configuration the format rejects (the C
-    /// code accepts per format only the quirks it implements), and [`ENOMEM`] if memory runs
-    /// out. May sleep.
+    /// that are not `IO_PGTABLE_QUIRK_*` flags, a non-coherent walker on a device that does not
+    /// reach all memory directly (see [`Config::coherent_walk`]) or a configuration the format
+    /// rejects (the C code accepts per format only the quirks it implements), and [`ENOMEM`] if
+    /// memory runs out. May sleep.
     pub fn new(dev: &Device<Bound>, config: Config, flush: T) -> Result<Devres<Self>> {
         crate::might_sleep!();
         if config.pgsize_bitmap == 0
@@ -639,6 +672,7 @@ impl<F: Format, T: FlushOps + 'static> IoPageTable<F, T> {
             || config.oas == 0
             || config.oas > 64
             || config.quirks & !quirks::ALL != 0
+            || (!config.coherent_walk && !walker_reaches_memory(dev))
         {
             return Err(EINVAL);
         }
