@@ -22,8 +22,10 @@
 //! # Races
 //!
 //! - The owner dropping a `Devres` while the device unbinds: both sides revoke the same
-//!   [`Revocable`]; one drops the value and the other waits for that drop. The release callback
-//!   holds its own reference to the shared state, so neither side frees memory the other uses.
+//!   [`Revocable`]; one drops the value and the other waits for that drop. The owner revokes
+//!   before it takes the node off the list, so an unbind that overlaps its drop is still waited
+//!   for: the value is gone before the unbind completes. The release callback holds its own
+//!   reference to the shared state, so neither side frees memory the other uses.
 //! - A `Devres` whose value owns another `Devres` of the same device: the driver core calls
 //!   release callbacks without holding the devres lock, so the inner drop's `devres_remove()`
 //!   does not deadlock; it finds its node gone and revokes, which the inner release callback
@@ -274,6 +276,17 @@ impl<T: Send + 'static> Drop for Devres<T> {
     fn drop(&mut self) {
         // Waits for a release in progress, and dropping `T` may sleep.
         crate::might_sleep!();
+        // Revoke first, then take the node off the list. Once this task has moved the value out
+        // of `AVAILABLE`, a release callback that runs (an unbind racing this drop) loses the
+        // revocation and waits until this drop has dropped the value, so the unbind does not
+        // complete before it. Taking the node off the list first would leave a window in which
+        // the unbind completes without it and the value is dropped after the driver is gone.
+        // If the release callback is revoking already, this waits until it has dropped the
+        // value. Either way without a grace period:
+        // SAFETY: Readers reach the value only through a borrow of this `Devres` (`access`,
+        // `try_access`, `try_access_with`); it is being dropped, so none is alive or can start.
+        // The release callback holds `inner` but never reads the value.
+        unsafe { self.inner.data.revoke_nosync() };
         // The same address as `Arc::into_raw` gave the node.
         let data = core::ptr::from_ref::<Inner<T>>(&self.inner)
             .cast_mut()
@@ -297,12 +310,6 @@ impl<T: Send + 'static> Drop for Devres<T> {
                 bindings::devres_free(res);
             }
         }
-        // If the release callback is running, this waits until it has dropped the value;
-        // otherwise this drops it, without a grace period:
-        // SAFETY: Readers reach the value only through a borrow of this `Devres` (`access`,
-        // `try_access`, `try_access_with`); it is being dropped, so none is alive or can start.
-        // The release callback holds `inner` but never reads the value.
-        unsafe { self.inner.data.revoke_nosync() };
     }
 }
 

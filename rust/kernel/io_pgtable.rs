@@ -38,7 +38,8 @@
 //!
 //! Maps of disjoint ranges still run their C calls concurrently (the C code installs new table
 //! pages with a compare-and-exchange). No call sleeps, except where its `gfp` allows the C map
-//! to allocate with sleeping, and the TLB callbacks run under the spinlock.
+//! to allocate with sleeping. The TLB callbacks that the C code makes run under the spinlock;
+//! [`FlushOps::tlb_sync`] runs after it is released, at the end of the call.
 //!
 //! Mapping a physical address is `unsafe`: the device may then read and write that memory.
 //! Memory the driver owns is mapped safely with [`IoPageTable::map_coherent`]: the table keeps a
@@ -424,8 +425,10 @@ format!(
 /// returns. A wrong implementation lets the device use freed memory, so the trait is `unsafe`
 /// to implement.
 ///
-/// The callbacks run inside the table's map and unmap calls, with the table's spinlock held:
-/// they must not sleep and must not call back into the table.
+/// The callbacks run inside the table's map and unmap calls: the ones the C code makes
+/// ([`tlb_flush_all`], [`tlb_flush_walk`], [`tlb_add_page`]) with the table's spinlock held,
+/// [`tlb_sync`] after it is released, at the end of the call. None may sleep (a map or unmap
+/// may be called from atomic context) or call back into the table.
 ///
 /// # Safety
 ///

@@ -64,6 +64,23 @@ impl Drop for Payload {
     }
 }
 
+/// Set when a [`SlowPayload`]'s drop has begun, and when it has ended.
+static SLOW_STARTED: AtomicBool = AtomicBool::new(false);
+static SLOW_FINISHED: AtomicBool = AtomicBool::new(false);
+/// How long a [`SlowPayload`]'s drop takes.
+const SLOW_DROP_MS: u32 = 100;
+
+/// A resource whose release takes [`SLOW_DROP_MS`] (as freeing hardware state may).
+struct SlowPayload;
+
+impl Drop for SlowPayload {
+    fn drop(&mut self) {
+        SLOW_STARTED.store(true, SeqCst);
+        crate::delay::msleep(SLOW_DROP_MS);
+        SLOW_FINISHED.store(true, SeqCst);
+    }
+}
+
 /// What `probe` creates besides the driver data's own `Devres<Payload>`.
 #[derive(Clone, Copy, PartialEq)]
 #[repr(u32)]
@@ -77,6 +94,8 @@ enum Mode {
     EarlyDrop,
     /// A `Devres` owning a `Devres`, and a registered value owning a `Devres`.
     Nested,
+    /// A `Devres<SlowPayload>` in [`SLOW_SLOT`], for an owner whose drop overlaps the unbind.
+    SlowSlot,
 }
 
 static MODE: AtomicU32 = AtomicU32::new(Mode::Plain as u32);
@@ -87,8 +106,27 @@ static PROBE_FAILURES: AtomicUsize = AtomicUsize::new(0);
 static PDEV: DevRef = DevRef::new();
 /// A `Devres` shared with the test thread and readers (from `Arc::into_raw`).
 static SHARED: AtomicPtr<Devres<Payload>> = AtomicPtr::new(core::ptr::null_mut());
-/// A `Devres` for the owner thread to drop (from `KBox::into_raw`).
+/// A `Devres` of the first device for the owner thread to drop (from `KBox::into_raw`).
 static SLOT: AtomicPtr<Devres<Payload>> = AtomicPtr::new(core::ptr::null_mut());
+/// The same for a [`SlowPayload`].
+static SLOW_SLOT: AtomicPtr<Devres<SlowPayload>> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Puts `res` into `slot`, dropping what it held.
+fn put_box<T: Send + 'static>(slot: &AtomicPtr<Devres<T>>, res: Devres<T>) -> Result {
+    let old = slot.swap(KBox::into_raw(KBox::new(res, GFP_KERNEL)?), SeqCst);
+    if !old.is_null() {
+        // SAFETY: The slots hold pointers from `KBox::into_raw` only.
+        drop(unsafe { KBox::from_raw(old) });
+    }
+    Ok(())
+}
+
+/// Takes what `slot` holds.
+fn take_box<T: Send + 'static>(slot: &AtomicPtr<Devres<T>>) -> Option<KBox<Devres<T>>> {
+    let ptr = slot.swap(core::ptr::null_mut(), SeqCst);
+    // SAFETY: The slots hold pointers from `KBox::into_raw` only, each taken out once.
+    (!ptr.is_null()).then(|| unsafe { KBox::from_raw(ptr) })
+}
 /// A `Devres` of another device, for the identity check (from `Arc::into_raw`).
 static OTHER: AtomicPtr<Devres<Payload>> = AtomicPtr::new(core::ptr::null_mut());
 /// Set when the identity check ran in a probe.
@@ -100,6 +138,7 @@ fn mode() -> Mode {
         2 => Mode::Slot,
         3 => Mode::EarlyDrop,
         4 => Mode::Nested,
+        5 => Mode::SlowSlot,
         _ => Mode::Plain,
     }
 }
@@ -158,14 +197,14 @@ impl pci::Driver for TestDriver {
         match mode() {
             Mode::Plain => identity_check(dev)?,
             Mode::Shared => store_arc(&SHARED, Devres::new(dev, Payload::new(), GFP_KERNEL)?)?,
-            Mode::Slot => {
-                let res = KBox::new(Devres::new(dev, Payload::new(), GFP_KERNEL)?, GFP_KERNEL)?;
-                let old = SLOT.swap(KBox::into_raw(res), SeqCst);
-                if !old.is_null() {
-                    // SAFETY: The slot holds pointers from `KBox::into_raw` only.
-                    drop(unsafe { KBox::from_raw(old) });
-                }
+            // The cases unbind the first device: its `Devres` is the one that races.
+            Mode::Slot if PDEV.dev() == dev.as_raw() => {
+                put_box(&SLOT, Devres::new(dev, Payload::new(), GFP_KERNEL)?)?
             }
+            Mode::SlowSlot if PDEV.dev() == dev.as_raw() => {
+                put_box(&SLOW_SLOT, Devres::new(dev, SlowPayload, GFP_KERNEL)?)?
+            }
+            Mode::Slot | Mode::SlowSlot => {}
             Mode::EarlyDrop => {
                 let before = DROPPED.load(SeqCst);
                 drop(Devres::new(dev, Payload::new(), GFP_KERNEL)?);
@@ -309,11 +348,7 @@ fn race_owner_drop_vs_unbind(test: &mut Test) {
             while !GO.load(SeqCst) {
                 thread::yield_now();
             }
-            let ptr = SLOT.swap(core::ptr::null_mut(), SeqCst);
-            if !ptr.is_null() {
-                // SAFETY: The slot holds pointers from `KBox::into_raw` only.
-                drop(unsafe { KBox::from_raw(ptr) });
-            }
+            drop(take_box(&SLOT));
         });
         let Ok(owner) = owner else {
             crate::kunit_expect!(test, false);
@@ -328,12 +363,48 @@ fn race_owner_drop_vs_unbind(test: &mut Test) {
         }
     }
     drop(reg);
-    let ptr = SLOT.swap(core::ptr::null_mut(), SeqCst);
-    if !ptr.is_null() {
-        // SAFETY: As above.
-        drop(unsafe { KBox::from_raw(ptr) });
-    }
+    drop(take_box(&SLOT));
     crate::kunit_expect!(test, PROBES.load(SeqCst) > CYCLES);
+    finish(test);
+}
+
+/// Race 1b: an owner's drop that began before the unbind released the `Devres` has ended when
+/// the unbind returns: the unbind waits for it, so the value is never dropped after the driver
+/// is gone (nor, after a rebind, under the next binding).
+fn owner_drop_ends_before_unbind(test: &mut Test) {
+    let Some((reg, dev)) = setup(test, Mode::SlowSlot) else {
+        return;
+    };
+    const ROUNDS: usize = 5;
+    let mut waited = 0;
+    for _ in 0..ROUNDS {
+        SLOW_STARTED.store(false, SeqCst);
+        SLOW_FINISHED.store(false, SeqCst);
+        let Ok(owner) = thread::spawn(|| drop(take_box(&SLOW_SLOT))) else {
+            crate::kunit_expect!(test, false);
+            break;
+        };
+        // The drop is under way (it sleeps for `SLOW_DROP_MS`) before the unbind begins.
+        for _ in 0..1000 {
+            if SLOW_STARTED.load(SeqCst) {
+                break;
+            }
+            crate::delay::msleep(1);
+        }
+        crate::kunit_expect!(test, SLOW_STARTED.load(SeqCst));
+        unbind(dev);
+        if SLOW_FINISHED.load(SeqCst) {
+            waited += 1;
+        }
+        owner.join();
+        if bind(dev) != 1 {
+            crate::kunit_expect!(test, false);
+            break;
+        }
+    }
+    drop(reg);
+    drop(take_box(&SLOW_SLOT));
+    crate::kunit_expect_eq!(test, waited, ROUNDS);
     finish(test);
 }
 
@@ -475,6 +546,7 @@ crate::kunit_suite!(
         early_drop_and_register,
         wrong_device_refused,
         race_owner_drop_vs_unbind,
+        owner_drop_ends_before_unbind,
         race_nested_unbind,
         race_reader_vs_unbind,
         race_two_revokers,
