@@ -11,7 +11,8 @@ SH := bash scripts
 help:
 	@echo 'Targets:'
 	@echo '  check        the full test run: KUnit (Rust doctests and suites), the'
-	@echo '               compile-fail catalogue and the end-to-end boot of the sample;'
+	@echo '               compile-fail catalogue and the end-to-end boot of the sample,'
+	@echo '               then KUnit and the boot again for arm64 (CHECK_ARM64=0: not);'
 	@echo '               ends with "N passed, N failed"'
 	@echo '  check-debug  the KUnit suites under KASAN and lockdep (own build)'
 	@echo '  stress       unbind/bind cycles, racing accessors and fault-injected probes'
@@ -36,8 +37,10 @@ help:
 	@echo '  bisect       export the series, apply it onto the pristine base one patch'
 	@echo '               at a time and build each step (own clone and build directory);'
 	@echo '               ends with "N passed, N failed"'
-	@echo '  clean        remove the build output ($(ROOT)/build/out)'
+	@echo '  clean        remove the build output ($(ROOT)/build/out, out-arm64)'
 	@echo '  distclean    remove the whole cache ($(CACHE))'
+	@echo 'DRVCORE_ARCH=arm64 makes build, run, rustdoctest and e2e work on the arm64'
+	@echo 'build (QEMU virt with an SMMUv3) instead of x86_64.'
 
 check:
 	$(SH)/check.sh
@@ -85,7 +88,7 @@ bisect: toolchain
 	$(SH)/bisect.sh
 
 clean:
-	rm -rf '$(ROOT)/build/out' '$(ROOT)/build/e2e'
+	rm -rf '$(ROOT)/build/out' '$(ROOT)/build/e2e' '$(ROOT)/build/out-arm64' '$(ROOT)/build/e2e-arm64'
 
 # The root may have /proc, /sys and /dev mounted while a build runs: refuse
 # then, and never cross into another file system.
