@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Interrupt handlers of a bound device.
+//!
+//! A [`Registration`] requests an interrupt line of a device (`request_threaded_irq()`) for a
+//! handler of the driver and is held in a [`Devres`]: the line is freed (`free_irq()`) when the
+//! registration is dropped, and at unbind at the latest. `free_irq()` returns only once no handler
+//! of the registration runs any more, so for as long as a handler runs the driver is bound, and
+//! the handler receives the bound device, `&Device<Bound>`, for the length of its call: through
+//! it [`Devres::access`] works without RCU or locks, as in `probe`.
+//!
+//! Managed resources are released at unbind in the reverse order of their creation. A
+//! registration is created after the resources its handler uses (it needs them to be built
+//! first), so it is released before them: no handler sees its resources gone.
+//!
+//! - [`Handler`]: a handler that runs in hard interrupt context.
+//! - [`ThreadedHandler`]: a hard handler that may wake a thread, and the thread function, which
+//!   runs in process context and may sleep.
+//!
+//! An interrupt line comes from the bus, as an [`Irq`] that keeps the line valid for as long as it
+//! lives (for PCI, a vector of [`pci::IrqVectors`], which are freed only after every registration
+//! on them).
+//!
+//! C header: [`include/linux/interrupt.h`](srctree/include/linux/interrupt.h)
+//!
+//! [`pci::IrqVectors`]: crate::irq::pci::IrqVectors
+
+use crate::ffi::c_ulong;
+use crate::{
+    bindings,
+    device::{Bound, Device},
+    devres::Devres,
+    error::{code::*, to_result, Result},
+    prelude::*,
+    str::CStr,
+    sync::Arc,
+    types::ARef,
+};
+use core::{
+    ffi::{c_int, c_void},
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+#[cfg(CONFIG_PCI_MSI)]
+pub mod pci;
+
+#[cfg(all(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST, CONFIG_PCI_MSI))]
+mod tests;
+
+/// What a handler says of an interrupt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IrqReturn {
+    /// The interrupt was not from this device (`IRQ_NONE`).
+    None,
+    /// The interrupt was handled (`IRQ_HANDLED`).
+    Handled,
+}
+
+impl IrqReturn {
+    fn into_raw(self) -> bindings::irqreturn_t {
+        match self {
+            IrqReturn::None => bindings::irqreturn_IRQ_NONE,
+            IrqReturn::Handled => bindings::irqreturn_IRQ_HANDLED,
+        }
+    }
+}
+
+/// What the hard handler of a [`ThreadedHandler`] says of an interrupt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadedIrqReturn {
+    /// The interrupt was not from this device (`IRQ_NONE`).
+    None,
+    /// The interrupt was handled; the thread is not woken (`IRQ_HANDLED`).
+    Handled,
+    /// Wake the thread function (`IRQ_WAKE_THREAD`).
+    WakeThread,
+}
+
+impl ThreadedIrqReturn {
+    fn into_raw(self) -> bindings::irqreturn_t {
+        match self {
+            ThreadedIrqReturn::None => bindings::irqreturn_IRQ_NONE,
+            ThreadedIrqReturn::Handled => bindings::irqreturn_IRQ_HANDLED,
+            ThreadedIrqReturn::WakeThread => bindings::irqreturn_IRQ_WAKE_THREAD,
+        }
+    }
+}
+
+/// Flags of a registration, the C `IRQF_*` flags that a driver may pass.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::irq::Flags;
+///
+/// let flags = Flags::SHARED | Flags::ONESHOT;
+/// assert_ne!(flags, Flags::NONE);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flags(c_ulong);
+
+impl Flags {
+    /// No flag.
+    pub const NONE: Flags = Flags(0);
+    /// The line may be shared with other devices (`IRQF_SHARED`).
+    pub const SHARED: Flags = Flags(bindings::IRQF_SHARED as c_ulong);
+    /// The line stays masked until the thread function has run (`IRQF_ONESHOT`).
+    pub const ONESHOT: Flags = Flags(bindings::IRQF_ONESHOT as c_ulong);
+    /// Edge or level trigger of the line (`IRQF_TRIGGER_*`).
+    pub const TRIGGER_RISING: Flags = Flags(bindings::IRQF_TRIGGER_RISING as c_ulong);
+    /// See [`Flags::TRIGGER_RISING`].
+    pub const TRIGGER_FALLING: Flags = Flags(bindings::IRQF_TRIGGER_FALLING as c_ulong);
+    /// See [`Flags::TRIGGER_RISING`].
+    pub const TRIGGER_HIGH: Flags = Flags(bindings::IRQF_TRIGGER_HIGH as c_ulong);
+    /// See [`Flags::TRIGGER_RISING`].
+    pub const TRIGGER_LOW: Flags = Flags(bindings::IRQF_TRIGGER_LOW as c_ulong);
+
+    fn as_raw(self) -> c_ulong {
+        self.0
+    }
+}
+
+impl core::ops::BitOr for Flags {
+    type Output = Flags;
+
+    fn bitor(self, rhs: Flags) -> Flags {
+        Flags(self.0 | rhs.0)
+    }
+}
+
+/// A handler that runs in hard interrupt context: it must not sleep.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{device::{Bound, Device}, irq::{Handler, IrqReturn}};
+/// use core::sync::atomic::{AtomicU32, Ordering};
+///
+/// struct Counter(AtomicU32);
+///
+/// impl Handler for Counter {
+///     fn handle(&self, _dev: &Device<Bound>) -> IrqReturn {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///         IrqReturn::Handled
+///     }
+/// }
+/// ```
+pub trait Handler: Send + Sync + 'static {
+    /// Handles an interrupt of `dev`'s line.
+    fn handle(&self, dev: &Device<Bound>) -> IrqReturn;
+}
+
+/// A threaded handler: [`ThreadedHandler::handle`] runs in hard interrupt context and may wake
+/// [`ThreadedHandler::handle_threaded`], which runs in the registration's kernel thread and may
+/// sleep.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{device::{Bound, Device}, irq::{IrqReturn, ThreadedHandler}};
+///
+/// struct Slow;
+///
+/// impl ThreadedHandler for Slow {
+///     fn handle_threaded(&self, _dev: &Device<Bound>) -> IrqReturn {
+///         kernel::delay::msleep(1);
+///         IrqReturn::Handled
+///     }
+/// }
+/// ```
+pub trait ThreadedHandler: Send + Sync + 'static {
+    /// Handles an interrupt in hard interrupt context; by default it wakes the thread.
+    fn handle(&self, _dev: &Device<Bound>) -> ThreadedIrqReturn {
+        ThreadedIrqReturn::WakeThread
+    }
+
+    /// Runs in process context after [`ThreadedHandler::handle`] asked for it.
+    fn handle_threaded(&self, dev: &Device<Bound>) -> IrqReturn;
+}
+
+/// What keeps the interrupt lines of a bus valid (for PCI, its allocated vectors).
+///
+/// # Safety
+///
+/// While [`Keep::valid_for`] returns `true` for a bound device, the lines it keeps stay
+/// allocated to that device until the devres list of the binding that `dev` proves is released,
+/// and they are released only after every devres action added later.
+unsafe trait Keep: Send + Sync {
+    /// Whether the lines are still allocated, to `dev`'s current binding.
+    fn valid_for(&self, dev: &Device<Bound>) -> bool;
+}
+
+/// An interrupt line of a device, and what keeps it valid.
+///
+/// A line can outlive the binding it came from (it is a plain value, which may be kept
+/// anywhere), but a [`Registration`] is made only while the line is still allocated to the
+/// binding of the device it is made for.
+///
+/// # Invariants
+///
+/// `irq` is an interrupt line of `dev` while `keep` says so (`Keep::valid_for`).
+pub struct Irq {
+    irq: u32,
+    dev: ARef<Device>,
+    keep: Arc<dyn Keep>,
+}
+
+impl Irq {
+    /// Describes line `irq` of `dev`, kept by `keep`.
+    ///
+    /// # Safety
+    ///
+    /// `irq` must be an interrupt line of `dev` for as long as `keep.valid_for()` says so.
+    unsafe fn new<K: Keep + 'static>(dev: &Device, irq: u32, keep: Arc<K>) -> Self {
+        // INVARIANT: By the caller's contract.
+        Self {
+            irq,
+            dev: dev.into(),
+            keep,
+        }
+    }
+
+    /// Returns the interrupt number.
+    pub fn number(&self) -> u32 {
+        self.irq
+    }
+}
+
+/// The state that the C code passes to the handler: the device and the driver's handler.
+struct Shared<H> {
+    dev: ARef<Device>,
+    handler: H,
+}
+
+/// A requested interrupt line with the driver's handler `H`; see the [module
+/// documentation](self).
+///
+/// # Invariants
+///
+/// - `irq.irq` was requested with `shared` as its `dev_id`, for the trampolines of `H`, and is
+///   freed in `drop`, after which no handler runs; `shared` does not move or go away before.
+/// - `disabled` counts the successful [`Registration::disable`] calls not yet undone by
+///   [`Registration::enable`]; the line's disable depth is at least that.
+pub struct Registration<H: Send + Sync + 'static> {
+    irq: Irq,
+    shared: Pin<KBox<Shared<H>>>,
+    disabled: AtomicU32,
+}
+
+/// The hard handler of a [`Handler`].
+///
+/// # Safety
+///
+/// `cookie` must be the `dev_id` of a live [`Registration<H>`].
+unsafe extern "C" fn handle_irq<H: Handler>(
+    _irq: c_int,
+    cookie: *mut c_void,
+) -> bindings::irqreturn_t {
+    // SAFETY: By the function's contract `cookie` is the registration's `Shared<H>`, which lives
+    // until `free_irq()` has returned, and that waits for this handler.
+    let shared = unsafe { &*cookie.cast::<Shared<H>>() };
+    // SAFETY: The registration is held in a `Devres` and so freed no later than at the unbind,
+    // while the driver is still bound; `free_irq()` waits for this call, so the driver is bound
+    // for all of it.
+    let dev = unsafe { Device::<Bound>::from_raw(shared.dev.as_raw()) };
+    shared.handler.handle(dev).into_raw()
+}
+
+/// The hard handler of a [`ThreadedHandler`].
+///
+/// # Safety
+///
+/// As for [`handle_irq`].
+unsafe extern "C" fn handle_threaded_hard<H: ThreadedHandler>(
+    _irq: c_int,
+    cookie: *mut c_void,
+) -> bindings::irqreturn_t {
+    // SAFETY: As in `handle_irq`.
+    let shared = unsafe { &*cookie.cast::<Shared<H>>() };
+    // SAFETY: As in `handle_irq`.
+    let dev = unsafe { Device::<Bound>::from_raw(shared.dev.as_raw()) };
+    shared.handler.handle(dev).into_raw()
+}
+
+/// The thread function of a [`ThreadedHandler`].
+///
+/// # Safety
+///
+/// As for [`handle_irq`]; `free_irq()` also waits for the thread function.
+unsafe extern "C" fn handle_thread<H: ThreadedHandler>(
+    _irq: c_int,
+    cookie: *mut c_void,
+) -> bindings::irqreturn_t {
+    // SAFETY: As in `handle_irq`: `free_irq()` stops the thread after its last call.
+    let shared = unsafe { &*cookie.cast::<Shared<H>>() };
+    // SAFETY: As in `handle_irq`.
+    let dev = unsafe { Device::<Bound>::from_raw(shared.dev.as_raw()) };
+    shared.handler.handle_threaded(dev).into_raw()
+}
+
+type RawHandler = unsafe extern "C" fn(c_int, *mut c_void) -> bindings::irqreturn_t;
+
+impl<H: Send + Sync + 'static> Registration<H> {
+    fn request(
+        dev: &Device<Bound>,
+        irq: Irq,
+        flags: Flags,
+        name: &'static CStr,
+        handler: H,
+        hard: RawHandler,
+        thread: Option<RawHandler>,
+    ) -> Result<Devres<Self>> {
+        crate::might_sleep!();
+        // The line must be `dev`'s and still allocated to this binding: then the registration,
+        // added to the devres list after what keeps the line, is freed before the line is.
+        if irq.dev.as_raw() != dev.as_raw() || !irq.keep.valid_for(dev) {
+            return Err(EINVAL);
+        }
+        let shared = KBox::pin(
+            Shared {
+                dev: ARef::from(&**dev),
+                handler,
+            },
+            GFP_KERNEL,
+        )?;
+        let cookie = core::ptr::from_ref::<Shared<H>>(&shared)
+            .cast_mut()
+            .cast::<c_void>();
+        // `request_irq()` adds `IRQF_COND_ONESHOT` for a line without a thread, so that it may
+        // share a line with a oneshot user; the same here.
+        let extra = if thread.is_none() {
+            bindings::IRQF_COND_ONESHOT as c_ulong
+        } else {
+            0
+        };
+        // SAFETY: `irq.irq` is a line of `dev`'s binding, released only after the registration
+        // (checked above, by `Keep`'s contract); `name` is `'static`; the trampolines are
+        // for `H`, and `cookie` is the pinned `Shared<H>` that the registration keeps until it
+        // has freed the line.
+        to_result(unsafe {
+            bindings::request_threaded_irq(
+                irq.irq,
+                Some(hard),
+                thread,
+                flags.as_raw() | extra,
+                name.as_char_ptr(),
+                cookie,
+            )
+        })?;
+        // INVARIANT: Requested just now with `shared` as `dev_id`; nothing is disabled. Should
+        // the `Devres` not be made, dropping the registration frees the line.
+        let reg = Self {
+            irq,
+            shared,
+            disabled: AtomicU32::new(0),
+        };
+        Devres::new(dev, reg, GFP_KERNEL)
+    }
+
+    /// Returns the interrupt number.
+    pub fn irq(&self) -> u32 {
+        self.irq.irq
+    }
+
+    /// Returns the driver's handler.
+    pub fn handler(&self) -> &H {
+        &self.shared.handler
+    }
+
+    /// Waits until no handler of the line runs (`synchronize_irq()`). Sleeps: calling it from
+    /// the line's own handler would wait for itself.
+    pub fn synchronize(&self) {
+        crate::might_sleep!();
+        // SAFETY: The line is requested (type invariant).
+        unsafe { bindings::synchronize_irq(self.irq.irq) };
+    }
+
+    /// Disables the line and waits for running handlers (`disable_irq()`). Sleeps: calling it
+    /// from the line's own handler would wait for itself; use [`Registration::disable_nosync`]
+    /// there.
+    pub fn disable(&self) {
+        crate::might_sleep!();
+        self.disable_nosync();
+        self.synchronize();
+    }
+
+    /// Disables the line without waiting for running handlers (`disable_irq_nosync()`).
+    pub fn disable_nosync(&self) {
+        // SAFETY: The line is requested (type invariant).
+        unsafe { bindings::disable_irq_nosync(self.irq.irq) };
+        // INVARIANT: The line's depth was raised before the count.
+        self.disabled.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Undoes one [`Registration::disable`] (`enable_irq()`); [`EINVAL`] if there is none to
+    /// undo, where the C code would warn of an unbalanced enable.
+    pub fn enable(&self) -> Result {
+        self.disabled
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| d.checked_sub(1))
+            .map_err(|_| EINVAL)?;
+        // INVARIANT: The count was lowered first, so the line's depth stays at least the count.
+        // SAFETY: The line is requested (type invariant) and disabled at least once by us.
+        unsafe { bindings::enable_irq(self.irq.irq) };
+        Ok(())
+    }
+}
+
+impl<H: Handler> Registration<H> {
+    /// Requests `irq` for `handler`, as `request_irq()` does, held in a [`Devres`] so that it is
+    /// freed at unbind at the latest.
+    ///
+    /// Fails with [`EINVAL`] if `irq` is not `dev`'s or was freed (it came from an earlier
+    /// binding), and with the errors of
+    /// `request_threaded_irq()` (for example [`EBUSY`] for a line another user holds without
+    /// [`Flags::SHARED`]). May sleep.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Device}, devres::Devres, irq::{self, Flags, Irq}};
+    ///
+    /// struct Quiet;
+    ///
+    /// impl irq::Handler for Quiet {
+    ///     fn handle(&self, _dev: &Device<Bound>) -> irq::IrqReturn {
+    ///         irq::IrqReturn::None
+    ///     }
+    /// }
+    ///
+    /// fn listen(dev: &Device<Bound>, line: Irq) -> Result<Devres<irq::Registration<Quiet>>> {
+    ///     irq::Registration::new(dev, line, Flags::SHARED, kernel::c_str!("quiet"), Quiet)
+    /// }
+    /// ```
+    pub fn new(
+        dev: &Device<Bound>,
+        irq: Irq,
+        flags: Flags,
+        name: &'static CStr,
+        handler: H,
+    ) -> Result<Devres<Self>> {
+        Self::request(dev, irq, flags, name, handler, handle_irq::<H>, None)
+    }
+}
+
+impl<H: ThreadedHandler> Registration<H> {
+    /// Requests `irq` for a threaded `handler`, as `request_threaded_irq()` does, held in a
+    /// [`Devres`] so that it is freed at unbind at the latest.
+    ///
+    /// Fails as [`Registration::new`] does. May sleep.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Device}, devres::Devres, irq::{self, Flags, Irq}};
+    ///
+    /// struct Slow;
+    ///
+    /// impl irq::ThreadedHandler for Slow {
+    ///     fn handle_threaded(&self, _dev: &Device<Bound>) -> irq::IrqReturn {
+    ///         irq::IrqReturn::Handled
+    ///     }
+    /// }
+    ///
+    /// fn listen(dev: &Device<Bound>, line: Irq) -> Result<Devres<irq::Registration<Slow>>> {
+    ///     irq::Registration::new_threaded(dev, line, Flags::ONESHOT, kernel::c_str!("slow"), Slow)
+    /// }
+    /// ```
+    pub fn new_threaded(
+        dev: &Device<Bound>,
+        irq: Irq,
+        flags: Flags,
+        name: &'static CStr,
+        handler: H,
+    ) -> Result<Devres<Self>> {
+        Self::request(
+            dev,
+            irq,
+            flags,
+            name,
+            handler,
+            handle_threaded_hard::<H>,
+            Some(handle_thread::<H>),
+        )
+    }
+}
+
+impl<H: Send + Sync + 'static> Drop for Registration<H> {
+    fn drop(&mut self) {
+        // Balance what the driver left disabled: a line freed while disabled stays disabled for
+        // its next user.
+        while self.enable().is_ok() {}
+        let cookie = core::ptr::from_ref::<Shared<H>>(&self.shared)
+            .cast_mut()
+            .cast::<c_void>();
+        // SAFETY: The line was requested with `cookie` (type invariant) and is freed only here.
+        // `free_irq()` returns once no handler and no thread function of it runs any more.
+        unsafe { bindings::free_irq(self.irq.irq, cookie) };
+    }
+}

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The control of the interrupt cases: a handler that owns what it uses, registered in probe on
+//! a vector of the device, compiles.
+// expect: ok
+
+use kernel::{
+    c_str,
+    device::{Bound, Core, Device},
+    devres::Devres,
+    irq::{self, pci::IrqTypes, Flags, Handler, IrqReturn},
+    pci,
+    prelude::*,
+};
+
+/// A handler with its own BAR mapping.
+pub struct Owning {
+    bar: Devres<pci::Bar<0x100>>,
+}
+
+impl Handler for Owning {
+    fn handle(&self, dev: &Device<Bound>) -> IrqReturn {
+        match self.bar.access(dev) {
+            Ok(bar) => {
+                bar.write32::<0x64>(bar.read32::<0x24>());
+                IrqReturn::Handled
+            }
+            Err(_) => IrqReturn::None,
+        }
+    }
+}
+
+/// Registers the handler on the device's first vector.
+pub fn listen(pdev: &pci::Device<Core>) -> Result<Devres<irq::Registration<Owning>>> {
+    let vectors = pdev.alloc_irq_vectors(1, 1, IrqTypes::MSI | IrqTypes::INTX)?;
+    let bar = pdev.iomap_region_sized::<0x100>(0, c_str!("ok-irq"))?;
+    let dev: &Device<Bound> = pdev.as_ref();
+    irq::Registration::new(dev, vectors.vector(dev, 0)?, Flags::SHARED, c_str!("ok-irq"), Owning { bar })
+}
