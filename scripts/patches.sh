@@ -38,7 +38,7 @@ declare -A ADDS=(
 		samples/rust/rust_driver_edu.rs"
 	["Documentation: rust: add a guide to the driver-core abstractions"]="
 		Documentation/rust/driver-core.rst"
-	["rust: add interrupt handlers and PCI interrupt vectors"]="
+	["rust: add interrupt handlers, PCI interrupt vectors and bound work"]="
 		rust/kernel/irq.rs rust/kernel/irq/*"
 )
 OVERLAY_DIRS=(rust samples Documentation)

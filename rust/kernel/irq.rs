@@ -16,6 +16,8 @@
 //! - [`Handler`]: a handler that runs in hard interrupt context.
 //! - [`ThreadedHandler`]: a hard handler that may wake a thread, and the thread function, which
 //!   runs in process context and may sleep.
+//! - [`work::BoundWork`]: a work item of the binding, disabled and flushed when it is released
+//!   (at unbind at the latest), which also runs with the bound device.
 //!
 //! An interrupt line comes from the bus, as an [`Irq`] that keeps the line valid for as long as it
 //! lives (for PCI, a vector of [`pci::IrqVectors`], which are freed only after every registration
@@ -43,6 +45,7 @@ use core::{
 
 #[cfg(CONFIG_PCI_MSI)]
 pub mod pci;
+pub mod work;
 
 #[cfg(all(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST, CONFIG_PCI_MSI))]
 mod tests;

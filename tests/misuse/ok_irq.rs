@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The control of the interrupt cases: a handler that owns what it uses, registered in probe on
-//! a vector of the device, compiles.
+//! a vector of the device, and bound work that owns what it uses, compile.
 // expect: ok
 
 use kernel::{
     c_str,
     device::{Bound, Core, Device},
     devres::Devres,
-    irq::{self, pci::IrqTypes, Flags, Handler, IrqReturn},
+    irq::{
+        self,
+        pci::IrqTypes,
+        work::{BoundWork, WorkHandler},
+        Flags, Handler, IrqReturn,
+    },
     pci,
     prelude::*,
 };
@@ -35,4 +40,20 @@ pub fn listen(pdev: &pci::Device<Core>) -> Result<Devres<irq::Registration<Ownin
     let bar = pdev.iomap_region_sized::<0x100>(0, c_str!("ok-irq"))?;
     let dev: &Device<Bound> = pdev.as_ref();
     irq::Registration::new(dev, vectors.vector(dev, 0)?, Flags::SHARED, c_str!("ok-irq"), Owning { bar })
+}
+
+/// Work with its own counter.
+pub struct Counting(core::sync::atomic::AtomicU32);
+
+impl WorkHandler for Counting {
+    fn run(&self, _dev: &Device<Bound>) {
+        self.0.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Creates the work and queues it once.
+pub fn work(dev: &Device<Bound>) -> Result<Devres<BoundWork<Counting>>> {
+    let work = BoundWork::new(dev, Counting(core::sync::atomic::AtomicU32::new(0)), GFP_KERNEL)?;
+    work.access(dev)?.queue();
+    Ok(work)
 }

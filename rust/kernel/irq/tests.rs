@@ -12,6 +12,7 @@
 
 use super::{
     pci::{IrqType, IrqTypes, IrqVectors},
+    work::{BoundWork, WorkHandler},
     Flags, Handler, Irq, IrqReturn, Registration, ThreadedHandler, ThreadedIrqReturn,
 };
 use crate::{
@@ -26,6 +27,7 @@ use crate::{
         testing::{probe_check, register_or_fail, Checks, DevRef, EDU},
     },
     prelude::*,
+    sync::Arc,
 };
 use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
 
@@ -299,4 +301,158 @@ fn handlers_and_vectors(test: &mut Test) {
     );
 }
 
-crate::kunit_suite!(rust_irq, [handlers_and_vectors]);
+// Bound work, queued by an interrupt handler and by the case, and released at unbind while it
+// runs.
+
+static WORK_CHECKS: Checks = Checks::new();
+static WORK_STARTED: AtomicUsize = AtomicUsize::new(0);
+static WORK_FINISHED: AtomicUsize = AtomicUsize::new(0);
+/// The work of the first binding, for the case (from `Arc::into_raw`).
+static KEPT_WORK: AtomicPtr<Devres<BoundWork<Slow>>> = AtomicPtr::new(core::ptr::null_mut());
+static WORK_PDEV: DevRef = DevRef::new();
+/// How long a run of [`Slow`] takes.
+const SLOW_MS: u32 = 100;
+const EDU_ID: u32 = 0x010000ed;
+
+/// A work function that uses the BAR with the bound device and takes [`SLOW_MS`].
+struct Slow {
+    bar: Arc<Devres<Bar>>,
+}
+
+impl WorkHandler for Slow {
+    fn run(&self, dev: &Device<Bound>) {
+        WORK_STARTED.fetch_add(1, SeqCst);
+        let id = self.bar.access(dev).map(|bar| bar.read32::<0>());
+        probe_check!(WORK_CHECKS, id == Ok(EDU_ID));
+        msleep(SLOW_MS);
+        WORK_FINISHED.fetch_add(1, SeqCst);
+    }
+}
+
+/// An interrupt handler that acknowledges and queues the work.
+struct Kick {
+    bar: Arc<Devres<Bar>>,
+    work: Arc<Devres<BoundWork<Slow>>>,
+}
+
+impl Handler for Kick {
+    fn handle(&self, dev: &Device<Bound>) -> IrqReturn {
+        if !ack(&self.bar, dev) {
+            return IrqReturn::None;
+        }
+        if let Ok(work) = self.work.access(dev) {
+            work.queue();
+        }
+        IrqReturn::Handled
+    }
+}
+
+struct WorkDriver {
+    _vectors: Option<IrqVectors>,
+    _irq: Option<Devres<Registration<Kick>>>,
+}
+
+impl WorkDriver {
+    fn setup(pdev: &pci::Device<Core>) -> Result<Pin<KBox<Self>>> {
+        let dev: &Device<Bound> = pdev.as_ref();
+        pdev.enable_device_mem()?;
+        pdev.set_master();
+        let bar = Arc::new(bar(pdev)?, GFP_KERNEL)?;
+        let vectors = pdev.alloc_irq_vectors(1, 1, IrqTypes::MSI)?;
+        // Before the registration whose handler queues it: released after it at unbind.
+        let slow = Slow { bar: bar.clone() };
+        let work = Arc::new(BoundWork::new(dev, slow, GFP_KERNEL)?, GFP_KERNEL)?;
+        let kick = Kick {
+            bar: bar.clone(),
+            work: work.clone(),
+        };
+        let line = vectors.vector(dev, 0)?;
+        let irq = Registration::new(dev, line, Flags::NONE, c_str!("rust-irq-work"), kick)?;
+        // An interrupt queues the work, which runs with the bound device.
+        bar.access(dev)?.write32::<EDU_IRQ_RAISE>(1);
+        let mut waited = 0;
+        while WORK_FINISHED.load(SeqCst) == 0 && waited < 2000 {
+            msleep(1);
+            waited += 1;
+        }
+        probe_check!(WORK_CHECKS, WORK_FINISHED.load(SeqCst) == 1);
+        let old = KEPT_WORK.swap(Arc::into_raw(work).cast_mut(), SeqCst);
+        if !old.is_null() {
+            // SAFETY: The slot holds pointers from `Arc::into_raw` only.
+            drop(unsafe { Arc::from_raw(old) });
+        }
+        Ok(KBox::pin(
+            WorkDriver {
+                _vectors: Some(vectors),
+                _irq: Some(irq),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+}
+
+impl pci::Driver for WorkDriver {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = &EDU;
+
+    fn probe(pdev: &pci::Device<Core>, _info: Option<&()>) -> Result<Pin<KBox<Self>>> {
+        WORK_PDEV.keep_first(pdev);
+        let dev: &Device<Core> = pdev.as_ref();
+        if WORK_PDEV.dev() != dev.as_raw() {
+            return Ok(KBox::pin(
+                WorkDriver {
+                    _vectors: None,
+                    _irq: None,
+                },
+                GFP_KERNEL,
+            )?);
+        }
+        Self::setup(pdev).inspect_err(|e| {
+            crate::pr_err!("irq work test probe: {:?}\n", e);
+            probe_check!(WORK_CHECKS, false);
+        })
+    }
+}
+
+fn take_work() -> Option<Arc<Devres<BoundWork<Slow>>>> {
+    let p = KEPT_WORK.swap(core::ptr::null_mut(), SeqCst);
+    // SAFETY: The slot holds pointers from `Arc::into_raw` only.
+    (!p.is_null()).then(|| unsafe { Arc::from_raw(p) })
+}
+
+/// An interrupt handler queues bound work, which runs with the bound device; a run in progress
+/// when the device unbinds has finished when the unbind returns, and none starts after it.
+fn bound_work_at_unbind(test: &mut Test) {
+    WORK_CHECKS.reset();
+    WORK_STARTED.store(0, SeqCst);
+    WORK_FINISHED.store(0, SeqCst);
+    let Some(reg) = register_or_fail::<WorkDriver>(test, c_str!("rust_irq_work_test")) else {
+        return;
+    };
+    let work = take_work();
+    crate::kunit_expect!(test, work.is_some());
+    if let Some(work) = &work {
+        // Queued from a task that holds no bound device: through RCU.
+        crate::kunit_expect_eq!(test, work.try_access_with(|w| w.queue()), Some(true));
+        let mut waited = 0;
+        while WORK_STARTED.load(SeqCst) < 2 && waited < 2000 {
+            msleep(1);
+            waited += 1;
+        }
+        crate::kunit_expect_eq!(test, WORK_STARTED.load(SeqCst), 2);
+        // The second run sleeps for `SLOW_MS`: the unbind releases the work meanwhile.
+        WORK_PDEV.unbind();
+        crate::kunit_expect_eq!(test, WORK_FINISHED.load(SeqCst), 2);
+        // Released: it can not be queued, and no run starts later.
+        crate::kunit_expect!(test, work.try_access().is_none());
+        msleep(2 * SLOW_MS);
+        crate::kunit_expect_eq!(test, WORK_STARTED.load(SeqCst), 2);
+    }
+    drop(work);
+    drop(reg);
+    drop(take_work());
+    WORK_PDEV.put();
+    WORK_CHECKS.report(test, 3);
+}
+
+crate::kunit_suite!(rust_irq, [handlers_and_vectors, bound_work_at_unbind]);
