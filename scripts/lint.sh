@@ -14,8 +14,9 @@ LOGS=$CACHE/logs
 mkdir -p "$LOGS"
 [ -f "$ROOT$KOUT/.config" ] || die "no build in $ROOT$KOUT (run make build first)"
 bash "$TOP/scripts/tree.sh" >/dev/null
-mapfile -t ours < <(cd "$TOP" && git ls-files 'rust/*.rs' 'samples/*.rs')
-# Our files, and the generated doctests (the examples in our docs end up there).
+mapfile -t ours < <(cd "$TOP" && git ls-files --cached --others --exclude-standard 'rust/*.rs' 'samples/*.rs')
+# Our files (new ones too, before they are committed), and the generated
+# doctests (the examples in our docs end up there).
 pattern=$(printf '%s\n' "${ours[@]}" doctests_kernel_generated.rs | sed 's/[.]/[.]/g' | paste -sd'|')
 found=0 passed=0
 rm -f "$LOGS/lint.counts"

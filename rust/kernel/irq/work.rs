@@ -51,7 +51,7 @@ pub trait WorkHandler: Send + Sync + 'static {
 ///
 /// # Invariants
 ///
-/// `work` was initialised with [`BoundWork::<T>::run_raw`] as its function; it is disabled and
+/// `work` was initialised with `BoundWork::<T>::run_raw` as its function; it is disabled and
 /// flushed before any field is dropped, and queued only while it is alive.
 #[pin_data(PinnedDrop)]
 pub struct BoundWork<T: WorkHandler> {
