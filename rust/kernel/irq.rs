@@ -250,6 +250,25 @@ pub struct Registration<H: Send + Sync + 'static> {
     disabled: AtomicU32,
 }
 
+/// Returns the handler and the bound device that the C code passes to a trampoline.
+///
+/// # Safety
+///
+/// `cookie` must be the `dev_id` of a live [`Registration<H>`], and the call must come from
+/// the C code's handling of its line (a hard handler or the thread function), for the length of
+/// which `'a` lasts.
+unsafe fn from_cookie<'a, H>(cookie: *mut c_void) -> (&'a H, &'a Device<Bound>) {
+    // SAFETY: By the function's contract `cookie` is the registration's `Shared<H>`, which lives
+    // until `free_irq()` has returned, and that waits for running handlers and stops the thread
+    // after its last call.
+    let shared = unsafe { &*cookie.cast::<Shared<H>>() };
+    // SAFETY: The registration is held in a `Devres` and so freed no later than at the unbind,
+    // while the driver is still bound; `free_irq()` waits for this call, so the driver is bound
+    // for all of it.
+    let dev = unsafe { Device::<Bound>::from_raw(shared.dev.as_raw()) };
+    (&shared.handler, dev)
+}
+
 /// The hard handler of a [`Handler`].
 ///
 /// # Safety
@@ -259,14 +278,9 @@ unsafe extern "C" fn handle_irq<H: Handler>(
     _irq: c_int,
     cookie: *mut c_void,
 ) -> bindings::irqreturn_t {
-    // SAFETY: By the function's contract `cookie` is the registration's `Shared<H>`, which lives
-    // until `free_irq()` has returned, and that waits for this handler.
-    let shared = unsafe { &*cookie.cast::<Shared<H>>() };
-    // SAFETY: The registration is held in a `Devres` and so freed no later than at the unbind,
-    // while the driver is still bound; `free_irq()` waits for this call, so the driver is bound
-    // for all of it.
-    let dev = unsafe { Device::<Bound>::from_raw(shared.dev.as_raw()) };
-    shared.handler.handle(dev).into_raw()
+    // SAFETY: The C code calls this as the line's hard handler, with the registration's cookie.
+    let (handler, dev) = unsafe { from_cookie::<H>(cookie) };
+    handler.handle(dev).into_raw()
 }
 
 /// The hard handler of a [`ThreadedHandler`].
@@ -279,26 +293,23 @@ unsafe extern "C" fn handle_threaded_hard<H: ThreadedHandler>(
     cookie: *mut c_void,
 ) -> bindings::irqreturn_t {
     // SAFETY: As in `handle_irq`.
-    let shared = unsafe { &*cookie.cast::<Shared<H>>() };
-    // SAFETY: As in `handle_irq`.
-    let dev = unsafe { Device::<Bound>::from_raw(shared.dev.as_raw()) };
-    shared.handler.handle(dev).into_raw()
+    let (handler, dev) = unsafe { from_cookie::<H>(cookie) };
+    handler.handle(dev).into_raw()
 }
 
 /// The thread function of a [`ThreadedHandler`].
 ///
 /// # Safety
 ///
-/// As for [`handle_irq`]; `free_irq()` also waits for the thread function.
+/// As for [`handle_irq`].
 unsafe extern "C" fn handle_thread<H: ThreadedHandler>(
     _irq: c_int,
     cookie: *mut c_void,
 ) -> bindings::irqreturn_t {
-    // SAFETY: As in `handle_irq`: `free_irq()` stops the thread after its last call.
-    let shared = unsafe { &*cookie.cast::<Shared<H>>() };
-    // SAFETY: As in `handle_irq`.
-    let dev = unsafe { Device::<Bound>::from_raw(shared.dev.as_raw()) };
-    shared.handler.handle_threaded(dev).into_raw()
+    // SAFETY: The C code calls this as the line's thread function, with the registration's
+    // cookie.
+    let (handler, dev) = unsafe { from_cookie::<H>(cookie) };
+    handler.handle_threaded(dev).into_raw()
 }
 
 type RawHandler = unsafe extern "C" fn(c_int, *mut c_void) -> bindings::irqreturn_t;
