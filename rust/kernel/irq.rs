@@ -347,10 +347,9 @@ impl<H: Send + Sync + 'static> Registration<H> {
         } else {
             0
         };
-        // SAFETY: `irq.irq` is a line of `dev`'s binding, released only after the registration
-        // (checked above, by `Keep`'s contract); `name` is `'static`; the trampolines are
-        // for `H`, and `cookie` is the pinned `Shared<H>` that the registration keeps until it
-        // has freed the line.
+        // SAFETY: `irq.irq` is a line of `dev`'s binding, freed only after the registration (see
+        // above and `Keep`); `name` is `'static`; `cookie` is the pinned `Shared<H>` of the
+        // trampolines' `H`, which the registration keeps until it has freed the line.
         to_result(unsafe {
             bindings::request_threaded_irq(
                 irq.irq,
