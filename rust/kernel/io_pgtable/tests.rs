@@ -427,7 +427,11 @@ fn race(dev: &Device<Bound>) -> Result {
 
     let t1 = table.clone();
     let blocks = thread::spawn(move || {
-        for round in 0..RACE_ROUNDS {
+        // At least `RACE_ROUNDS`, and on until one whole block got mapped between the other
+        // task's pages (the scheduler decides when; bounded all the same).
+        let mut round = 0;
+        while round < RACE_ROUNDS || (RACE_BLOCKS.load(SeqCst) == 0 && round < 100 * RACE_ROUNDS) {
+            round += 1;
             let Some(t) = t1.try_access() else { break };
             // SAFETY: No hardware walks this table; the physical addresses are never accessed.
             match unsafe { t.map_pages(BASE, PA, SZ_4K, 512, rw, atomic) } {
@@ -490,7 +494,7 @@ fn race(dev: &Device<Bound>) -> Result {
                 }
             }
             drop(t);
-            if i % 256 == 0 {
+            if i % 16 == 0 {
                 thread::yield_now();
             }
         }
