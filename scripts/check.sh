@@ -2,7 +2,8 @@
 # The whole test run: provision the root, lay out the kernel tree, build the
 # kernel and run KUnit (kunit.sh), then compile the misuse catalogue against
 # the built kernel crate (misuse.sh), boot the sample driver end to end
-# (e2e.sh) on the same build, run the DMA suite once more with swiotlb=force
+# (e2e.sh) on the same build, by MSI and once more by INTx (pci=nomsi), run
+# the DMA suite once more with swiotlb=force
 # (swiotlb.sh), and lint (lint.sh); then, for arm64 (DRVCORE_ARCH=arm64, its
 # own build), the KUnit suites and the end-to-end boot once more, unless
 # CHECK_ARM64=0. The unsafe audit
@@ -56,7 +57,7 @@ finish() {
 }
 
 mkdir -p "$LOGS"
-rm -f "$LOGS"/{logscan,audit,kunit,misuse,e2e,swiotlb,lint,kunit-arm64,e2e-arm64}.counts
+rm -f "$LOGS"/{logscan,audit,kunit,misuse,e2e,e2e-intx,swiotlb,lint,kunit-arm64,e2e-arm64}.counts
 
 # One test: the scanner that judges the kernel logs of kunit.sh and stress.sh
 # finds the planted reports and nothing else, so that it cannot rot unseen.
@@ -73,6 +74,7 @@ if ! bash "$S/toolchain.sh" || ! bash "$S/tree.sh"; then
 	not_run kunit "no build root or kernel tree"
 	not_run misuse "no build root or kernel tree"
 	not_run e2e "no build root or kernel tree"
+	not_run e2e-intx "no build root or kernel tree"
 	not_run swiotlb "no build root or kernel tree"
 	not_run lint "no build root or kernel tree"
 	if [ "$CHECK_ARM64" != 0 ]; then
@@ -100,6 +102,10 @@ if grep -q '^Running tests with:' "$LOGS/kunit.log" 2>/dev/null; then
 	tally misuse "$LOGS/misuse.counts"
 	bash "$S/e2e.sh" || true
 	tally e2e "$LOGS/e2e.counts"
+	# Once more with MSI off: the sample takes its INTx line.
+	E2E_NAME=e2e-intx E2E_APPEND=pci=nomsi E2E_EXTRA=$TOP/tests/e2e/expected-intx \
+		bash "$S/e2e.sh" || true
+	tally e2e-intx "$LOGS/e2e-intx.counts"
 	bash "$S/swiotlb.sh" || true
 	tally swiotlb "$LOGS/swiotlb.counts"
 	# Last: it may bring the build up to date first (a no-op here); its
@@ -109,6 +115,7 @@ if grep -q '^Running tests with:' "$LOGS/kunit.log" 2>/dev/null; then
 else
 	not_run misuse "the kernel build failed"
 	not_run e2e "the kernel build failed"
+	not_run e2e-intx "the kernel build failed"
 	not_run swiotlb "the kernel build failed"
 	not_run lint "the kernel build failed"
 fi

@@ -4,16 +4,19 @@
 # (tests/e2e/init) loads the module, unbinds and rebinds the device and
 # unloads the module. The serial log is then checked: no kernel report (the
 # scanner of lib.sh), no failed step, the final marker, and every line of
-# tests/e2e/expected and, for arm64 (DRVCORE_ARCH=arm64: virt with an SMMUv3
-# and a GICv3 ITS, scripts/lib.sh), of tests/e2e/expected-arm64 too. Each
-# check is one test; prints "e2e: N passed, N failed" (e2e-arm64 for arm64).
+# tests/e2e/expected, of tests/e2e/expected-msi (the interrupts came by MSI)
+# and, for arm64 (DRVCORE_ARCH=arm64: virt with an SMMUv3 and a GICv3 ITS,
+# scripts/lib.sh), of tests/e2e/expected-arm64 too. Each check is one test;
+# prints "e2e: N passed, N failed" (e2e-arm64 for arm64; $E2E_NAME).
 #
 # Environment: E2E_MODULE (default rust_driver_edu), E2E_DRIVER (default
 # rust_driver_edu), E2E_BIND (required|optional, see below), E2E_KO (the .ko
 # to load, as a path inside the root; default
 # $KOUT/samples/rust/$E2E_MODULE.ko, the in-tree build; its file name must be
 # $E2E_MODULE.ko, as /init loads /modules/$E2E_MODULE.ko), E2E_EXPECTED
-# (checks file, default tests/e2e/expected), E2E_TIMEOUT (seconds, default
+# (checks file, default tests/e2e/expected), E2E_EXTRA (further checks files,
+# see below), E2E_APPEND (added to the kernel command line, for instance
+# pci=nomsi), E2E_TIMEOUT (seconds, default
 # 300), E2E_NAME (default e2e, or e2e-arm64: the name of the log
 # $CACHE/logs/$E2E_NAME.log, of its counts file and of the work directory
 # /build/$E2E_NAME in the root,
@@ -26,12 +29,18 @@ E2E_DRIVER=${E2E_DRIVER:-rust_driver_edu}
 E2E_EXPECTED=${E2E_EXPECTED:-$TOP/tests/e2e/expected}
 E2E_TIMEOUT=${E2E_TIMEOUT:-300}
 E2E_NAME=${E2E_NAME:-e2e$ARCH_SUFFIX}
-# The architecture's own checks, when they exist and the default checks run.
-arch_expected=
-if [ -n "$ARCH_SUFFIX" ] && [ "$E2E_EXPECTED" = "$TOP/tests/e2e/expected" ]; then
-	arch_expected=$TOP/tests/e2e/expected$ARCH_SUFFIX
-	[ -f "$arch_expected" ] || arch_expected=
+# Further checks files, on top of E2E_EXPECTED: by default, when the default
+# checks run, tests/e2e/expected-msi (the sample takes its interrupts by MSI)
+# and the architecture's own (tests/e2e/expected-arm64), if they exist.
+if [ -z "${E2E_EXTRA+set}" ]; then
+	E2E_EXTRA=
+	if [ "$E2E_EXPECTED" = "$TOP/tests/e2e/expected" ]; then
+		E2E_EXTRA=$TOP/tests/e2e/expected-msi
+		[ ! -f "$TOP/tests/e2e/expected$ARCH_SUFFIX" ] || [ -z "$ARCH_SUFFIX" ] ||
+			E2E_EXTRA+=" $TOP/tests/e2e/expected$ARCH_SUFFIX"
+	fi
 fi
+E2E_APPEND=${E2E_APPEND:-}
 [[ $E2E_NAME =~ ^[A-Za-z0-9_.-]+$ ]] || die "E2E_NAME must be a plain file name"
 # The project's own sample must register its driver; any other module (for
 # trying the harness on another sample) may skip the unbind/bind steps.
@@ -53,7 +62,7 @@ rm -f "$COUNTS" "$LOG"
 not_run() {
 	echo "    $*"
 	echo "0 1" >"$COUNTS"
-	echo "e2e$ARCH_SUFFIX: 0 passed, 1 failed"
+	echo "$E2E_NAME: 0 passed, 1 failed"
 	exit 1
 }
 [ -f "$ROOT$KERNEL" ] || not_run "no kernel at $ROOT$KERNEL (run scripts/kunit.sh first)"
@@ -72,6 +81,7 @@ make_initramfs "$WORK" "$TOP/tests/e2e/init" "$MODULE_KO" || not_run "could not 
 step "booting in QEMU (TCG, timeout ${E2E_TIMEOUT} s, log: $LOG)"
 append="console=$CONSOLE kunit.enable=0 oops=panic panic=-1 loglevel=7"
 append+=" e2e.module=$E2E_MODULE e2e.driver=$E2E_DRIVER e2e.bind=$bind"
+[ -z "$E2E_APPEND" ] || append+=" $E2E_APPEND"
 start=$SECONDS
 rc=0
 boot_qemu "$WORK" "$E2E_TIMEOUT" "$LOG" -m 1024 -device edu -kernel "$KERNEL" \
@@ -95,7 +105,8 @@ no_report() {
 	return 1
 }
 check "no kernel report (BUG, WARNING, Oops, call trace, ...: KERNEL_REPORTS)" no_report
-for f in "$E2E_EXPECTED" $arch_expected; do
+for f in "$E2E_EXPECTED" $E2E_EXTRA; do
+	[ -f "$f" ] || { check "checks file $f exists" false; continue; }
 	n=0
 	while IFS= read -r line || [ -n "$line" ]; do
 		n=$((n + 1))
@@ -118,5 +129,5 @@ if [ "$failed" -gt 0 ]; then
 	echo "---- failed checks ----"
 	printf '    %s\n' "${failures[@]}"
 fi
-echo "e2e$ARCH_SUFFIX: $passed passed, $failed failed"
+echo "$E2E_NAME: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -38,6 +38,8 @@ declare -A ADDS=(
 		samples/rust/rust_driver_edu.rs"
 	["Documentation: rust: add a guide to the driver-core abstractions"]="
 		Documentation/rust/driver-core.rst"
+	["rust: sync: add Completion"]="
+		rust/kernel/sync/completion.rs"
 	["rust: add interrupt handlers, PCI interrupt vectors and bound work"]="
 		rust/kernel/irq.rs rust/kernel/irq/*"
 )

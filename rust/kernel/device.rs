@@ -124,7 +124,9 @@ impl DeviceContext for Core {}
 ///
 /// - `self.0` is a valid `struct device` whose reference count is non-zero for as long as a
 ///   reference to `self` exists.
-/// - If `Ctx` is [`Bound`], a driver is bound to the device for as long as the reference exists.
+/// - If `Ctx` is [`Bound`], a driver is bound to the device for as long as the reference exists,
+///   a driver of these bindings, whose bus adapter installed the device's driver data (the
+///   driver type and its value, see `Device::<Bound>::drvdata`) before the reference was made.
 /// - If `Ctx` is [`Core`], in addition the device lock is held for as long as the reference
 ///   exists, by the task that runs the bus callback or by a task that waits for it (the PCI core
 ///   may run `probe` in a kworker through `work_on_cpu()` while the locking task waits), so no
@@ -201,8 +203,9 @@ impl<Ctx: DeviceContext> Device<Ctx> {
     ///
     /// `ptr` must point to a valid `struct device` whose reference count can not drop to zero for
     /// the duration of `'a`, and for the whole of `'a` the guarantees of `Ctx` must hold (see the
-    /// type invariants): a driver is bound for [`Bound`], and in addition the device lock is held
-    /// for [`Core`], by the current task or by one that waits for it.
+    /// type invariants): a driver of these bindings is bound, with its driver data installed, for
+    /// [`Bound`], and in addition the device lock is held for [`Core`], by the current task or by
+    /// one that waits for it.
     ///
     /// # Examples
     ///

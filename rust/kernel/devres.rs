@@ -314,7 +314,7 @@ impl<T: Send + 'static> Drop for Devres<T> {
 }
 
 /// Hands `data` to the device's managed resources: it is dropped when the driver is unbound,
-/// after `remove` and the driver data.
+/// after `remove` and before the driver data.
 ///
 /// Every allocation it makes honours `flags` (the value's box and the devres node), so it may be
 /// called from atomic context with `GFP_ATOMIC` (dropping the value at unbind happens in the

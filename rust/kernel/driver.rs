@@ -10,13 +10,23 @@
 //! C header: [`include/linux/device/driver.h`](srctree/include/linux/device/driver.h)
 
 use crate::{
-    error::Result,
+    alloc::{flags::GFP_KERNEL, KBox},
+    bindings, c_str,
+    device::{Bound, Device},
+    error::{code::*, Error, Result},
     init::{self, PinInit},
     str::CStr,
-    types::Opaque,
+    types::{ForeignOwnable, Opaque},
     ThisModule,
 };
-use core::{marker::PhantomData, pin::Pin};
+use core::{
+    any::TypeId,
+    ffi::c_void,
+    marker::PhantomData,
+    pin::Pin,
+    ptr::{self, NonNull},
+    sync::atomic::{AtomicPtr, Ordering},
+};
 use macros::{pin_data, pinned_drop};
 
 /// The bus-specific operations behind a [`Registration`].
@@ -77,6 +87,189 @@ pub unsafe trait RegistrationOps {
     /// `reg` must have been registered successfully by [`RegistrationOps::register`] and not yet
     /// unregistered.
     unsafe fn unregister(reg: &Opaque<Self::RegType>);
+}
+
+/// The driver data of a device bound to a driver of these bindings: the type of the driver, and
+/// the value its `probe` returned.
+///
+/// A bus adapter installs it ([`DriverData::install`]) as the device's C driver data, and as a
+/// managed resource of the binding, before it calls the driver's `probe`; it publishes the value
+/// that `probe` returns ([`DriverData::publish`]) and lends it to `remove`. Installed before
+/// `probe` creates anything, it is released after everything the binding created: after every
+/// interrupt registration and every bound work, whose code reads it through
+/// [`Device::drvdata`], also those whose `Devres` the driver leaked or kept out of its data. So
+/// the driver data is dropped last at unbind, after the driver's managed resources.
+///
+/// # Invariants
+///
+/// - `data` is NULL until the bus publishes the driver's value; from then on it is the result of
+///   `into_foreign()` of a `Pin<KBox<T>>` with `TypeId::of::<T>() == type_id`, unchanged until
+///   [`DriverData::release`] drops it.
+/// - `drop_data` is `drop_data::<T>` for that `T`.
+pub(crate) struct DriverData {
+    type_id: TypeId,
+    data: AtomicPtr<c_void>,
+    drop_data: unsafe fn(*mut c_void),
+}
+
+/// Drops a published driver value of type `T`.
+///
+/// # Safety
+///
+/// `data` must come from `into_foreign()` of a `Pin<KBox<T>>` that nothing uses any more.
+unsafe fn drop_data<T: 'static>(data: *mut c_void) {
+    // SAFETY: By the function's contract.
+    drop(unsafe { Pin::<KBox<T>>::from_foreign(data) });
+}
+
+impl DriverData {
+    /// Installs the driver data of a binding of `dev` to a driver whose data is a `T`.
+    ///
+    /// Fails with [`ENOMEM`], having installed nothing.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be valid and be being bound (the bus calls the driver's probe, with the device
+    /// lock held), and no bound or core reference to it may have been handed out yet for this
+    /// binding. The bus must not call `remove` unless it published a value.
+    pub(crate) unsafe fn install<T: Send + Sync + 'static>(
+        dev: *mut bindings::device,
+    ) -> Result<NonNull<DriverData>> {
+        let header = KBox::new(
+            DriverData {
+                type_id: TypeId::of::<T>(),
+                data: AtomicPtr::new(ptr::null_mut()),
+                drop_data: drop_data::<T>,
+            },
+            GFP_KERNEL,
+        )?;
+        let header = KBox::into_raw(header);
+        // SAFETY: `dev` is valid and being bound, so the action runs when probe fails or at
+        // unbind; `release` takes the box made just above; the name is static.
+        let ret = unsafe {
+            bindings::__devm_add_action(
+                dev,
+                Some(Self::release),
+                header.cast(),
+                c_str!("rust driver data").as_char_ptr(),
+            )
+        };
+        if ret != 0 {
+            // SAFETY: The action was not added: the box is still ours, reclaimed once here.
+            drop(unsafe { KBox::from_raw(header) });
+            return Err(Error::from_errno(ret));
+        }
+        // SAFETY: `dev` is valid; nothing reads its driver data before a bound reference exists,
+        // and there is none yet.
+        unsafe { (*dev).driver_data = header.cast() };
+        // SAFETY: `header` comes from a box.
+        Ok(unsafe { NonNull::new_unchecked(header) })
+    }
+
+    /// Publishes `data`, the value that the driver's probe returned.
+    ///
+    /// # Safety
+    ///
+    /// `header` must have been installed for this `T` by [`DriverData::install`], in the probe
+    /// that returned `data`, which is running; it must be published at most once.
+    pub(crate) unsafe fn publish<T: Send + Sync + 'static>(
+        header: NonNull<DriverData>,
+        data: Pin<KBox<T>>,
+    ) {
+        // SAFETY: The header lives until its release, which runs after the bus's probe.
+        let header = unsafe { header.as_ref() };
+        // INVARIANT: Published once, a `Pin<KBox<T>>` of the header's type (caller's guarantee).
+        // The release pairs with the acquire of `DriverData::get`, so that a handler of the
+        // binding that finds the pointer also sees the value.
+        header
+            .data
+            .store(data.into_foreign().cast_mut(), Ordering::Release);
+    }
+
+    /// Returns the driver's value of `dev`, if it has been published and is a `T`.
+    ///
+    /// Fails with [`EINVAL`] if the driver data is not a `T`, and with [`ENOENT`] while the
+    /// driver's probe has not returned it yet.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be bound to a driver of these bindings, whose driver data a bus adapter
+    /// installed, for all of `'a`.
+    pub(crate) unsafe fn get<'a, T: Send + Sync + 'static>(
+        dev: *mut bindings::device,
+    ) -> Result<Pin<&'a T>> {
+        // SAFETY: By the caller's contract `dev` is valid and bound; its driver data was set at
+        // install, before any bound reference existed, and is only cleared at release, after.
+        let header = unsafe { (*dev).driver_data }.cast::<DriverData>();
+        if header.is_null() {
+            return Err(ENOENT);
+        }
+        // SAFETY: The header lives until it is released, after every user of the binding
+        // (see the type's documentation), so for all of `'a`.
+        let header = unsafe { &*header };
+        if header.type_id != TypeId::of::<T>() {
+            return Err(EINVAL);
+        }
+        let data = header.data.load(Ordering::Acquire);
+        if data.is_null() {
+            return Err(ENOENT);
+        }
+        // SAFETY: `data` is a published `Pin<KBox<T>>` (type invariant, and the type matched),
+        // dropped only at the header's release, after `'a`.
+        Ok(unsafe { <Pin<KBox<T>> as ForeignOwnable>::borrow(data) })
+    }
+
+    /// The managed action of the header: drops the driver's value, if one was published, and
+    /// the header.
+    ///
+    /// # Safety
+    ///
+    /// `header` must be a header installed by [`DriverData::install`]; the driver core calls this
+    /// once, when probe failed or at unbind, after the binding's later managed resources.
+    unsafe extern "C" fn release(header: *mut c_void) {
+        // SAFETY: By the function's contract the box is ours, reclaimed once here.
+        let header = unsafe { KBox::from_raw(header.cast::<DriverData>()) };
+        let data = header.data.load(Ordering::Acquire);
+        if !data.is_null() {
+            // SAFETY: `data` is a published value of the header's type (type invariant); every
+            // handler, work and callback of the binding that could borrow it has ended: their
+            // resources were added after the header and are released before it.
+            unsafe { (header.drop_data)(data) };
+        }
+    }
+}
+
+impl Device<Bound> {
+    /// Returns the driver's data, the value its `probe` returned, if it is a `T`.
+    ///
+    /// This is how an interrupt handler or a bound work reaches the driver's data. The data
+    /// lives until the end of the unbind, after every handler and work of the binding; it is
+    /// shared, so what a handler changes in it needs a lock or atomics.
+    ///
+    /// Fails with [`EINVAL`] if the driver's data is not a `T`, and with [`ENOENT`] while `probe`
+    /// runs (its value does not exist yet).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicU32, Ordering};
+    /// use kernel::device::{Bound, Device};
+    ///
+    /// struct MyDriver {
+    ///     events: AtomicU32,
+    /// }
+    ///
+    /// // Called from an interrupt handler of the driver, for instance.
+    /// fn count_event(dev: &Device<Bound>) -> Result {
+    ///     dev.drvdata::<MyDriver>()?.events.fetch_add(1, Ordering::Relaxed);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn drvdata<T: Send + Sync + 'static>(&self) -> Result<Pin<&T>> {
+        // SAFETY: A driver of these bindings is bound for as long as `&self` lives, and its
+        // driver data is a bus adapter's header (type invariants of `Device<Bound>`).
+        unsafe { DriverData::get(self.as_raw()) }
+    }
 }
 
 /// A registered driver; dropping it unregisters the driver.

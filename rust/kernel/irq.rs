@@ -49,6 +49,8 @@ pub mod work;
 
 #[cfg(all(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST, CONFIG_PCI_MSI))]
 mod tests;
+#[cfg(all(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST, CONFIG_PCI_MSI))]
+mod unbind_tests;
 
 /// What a handler says of an interrupt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,16 +6,17 @@
 //! registered with [`module_pci_driver!`](crate::module_pci_driver). `probe` receives the
 //! device as a [`&Device<Core>`](Device) and the data of the matched table entry (`None` when
 //! the device was bound through `driver_override` without matching any entry), and returns the
-//! driver's data, which the bus keeps until the device is unbound: `remove` sees it, and it is
-//! dropped right after.
+//! driver's data, which the bus keeps until the device is unbound: `remove` sees it, interrupt
+//! handlers and bound work reach it through [`device::Device::drvdata`], and it is dropped at the
+//! end of the unbind, after the driver's managed resources.
 //!
 //! # Unbinding and DMA
 //!
 //! When `remove` returns (or `probe` fails), the glue turns bus mastering off
-//! (`pci_clear_master()`) before the driver data is dropped and before the driver core releases
-//! the device's managed resources: a device that the driver did not stop can no longer write
-//! memory that is freed from then on. From that point the driver data's `Drop` and the devres
-//! actions can not use the device's DMA. The fence covers only DMA that the device masters
+//! (`pci_clear_master()`) before the driver core releases the device's managed resources and
+//! then drops the driver data: a device that the driver did not stop can no longer write memory
+//! that is freed from then on. From that point the devres actions and the driver data's `Drop`
+//! can not use the device's DMA. The fence covers only DMA that the device masters
 //! itself on its PCI function; see `Documentation/rust/driver-core.rst` for what it does not
 //! cover.
 //!
@@ -57,7 +58,7 @@ use crate::{
     error::{code::*, from_result, to_result, Result},
     io::{Io, IoRaw},
     str::CStr,
-    types::{ARef, AlwaysRefCounted, ForeignOwnable, Opaque},
+    types::{ARef, AlwaysRefCounted, Opaque},
     ThisModule,
 };
 use core::{marker::PhantomData, ops::Deref, pin::Pin, ptr};
@@ -254,11 +255,13 @@ pub trait Driver: Send + Sync + 'static {
     /// it fails, bus mastering is turned off before the device's managed resources are released.
     fn probe(dev: &Device<Core>, id_info: Option<&Self::IdInfo>) -> Result<Pin<KBox<Self>>>;
 
-    /// Unbinds the driver from `dev`; `this` is dropped right after this returns.
+    /// Unbinds the driver from `dev`.
     ///
     /// Runs with the device lock held. The default does nothing. When it returns, bus
-    /// mastering is turned off, before `this` is dropped: the device must be done with its DMA
-    /// by then, and `Drop` of the driver data can not use it.
+    /// mastering is turned off; then the managed resources of the binding are released (the
+    /// interrupts and bound work first, as they were made last), and `this` is dropped last:
+    /// the device must be done with its DMA by then, and `Drop` of the driver data can not use
+    /// it.
     fn remove(dev: &Device<Core>, this: Pin<&Self>) {
         let _ = (dev, this);
     }
@@ -374,19 +377,22 @@ impl<T: Driver> Adapter<T> {
         pdev: *mut bindings::pci_dev,
         id: *const bindings::pci_device_id,
     ) -> core::ffi::c_int {
-        // The PCI core calls `probe` with a valid device, the device lock held and `dev->driver`
-        // set: managed resources added now are released when probe fails or at unbind, so the
-        // device counts as bound for the length of the call.
-        // SAFETY: As just said, `pdev` is valid, bound and locked for the call.
-        let dev = unsafe { Device::<Core>::from_raw(pdev) };
         from_result(|| {
+            // SAFETY: The PCI core calls `probe` with a valid device that is being bound, with
+            // the device lock held; no bound reference exists yet.
+            let header = unsafe { driver::DriverData::install::<T>(&raw mut (*pdev).dev) }?;
+            // Managed resources added from now on are released when probe fails or at unbind,
+            // and the driver data is installed, so the device counts as bound (to us) for the
+            // length of the call.
+            // SAFETY: As just said, `pdev` is valid, bound and locked for the call.
+            let dev = unsafe { Device::<Core>::from_raw(pdev) };
             // SAFETY: The id the PCI core passes to probe is valid for the call.
             let info = unsafe { Self::id_info(id) }?;
             match T::probe(dev, info) {
                 Ok(data) => {
-                    // SAFETY: `pdev` is valid; the pointer is reclaimed in `remove_callback`,
-                    // which the PCI core calls exactly once for every successful probe.
-                    unsafe { bindings::pci_set_drvdata(pdev, data.into_foreign() as _) };
+                    // SAFETY: Installed above for `T`, in this probe; published once. The PCI
+                    // core calls `remove` only after a successful probe.
+                    unsafe { driver::DriverData::publish(header, data) };
                     Ok(0)
                 }
                 Err(e) => {
@@ -403,18 +409,15 @@ impl<T: Driver> Adapter<T> {
         // SAFETY: The PCI core calls `remove` with a valid device, bound to us, with the device
         // lock held.
         let dev = unsafe { Device::<Core>::from_raw(pdev) };
-        // SAFETY: `pdev` is valid.
-        let ptr = unsafe { bindings::pci_get_drvdata(pdev) };
-        // SAFETY: `remove` only runs after a successful probe, which stored the result of
-        // `into_foreign()`; it is reclaimed here exactly once.
-        let data = unsafe { Pin::<KBox<T>>::from_foreign(ptr) };
-        T::remove(dev, data.as_ref());
-        // Before anything is freed: the driver data may hold `Devres` values (DMA memory among
-        // them) that its drop releases at once, and the devres list is released after this
-        // returns.
+        let bound: &device::Device<Bound> = dev.as_ref();
+        // `remove` only runs after a successful probe, which published the driver's value.
+        if let Ok(data) = bound.drvdata::<T>() {
+            T::remove(dev, data);
+        }
+        // Before anything is freed: the driver's managed resources (DMA memory among them) and
+        // then the driver data are released after this returns.
         // SAFETY: `pdev` is valid and locked for the call.
         unsafe { Self::stop_dma(pdev) };
-        drop(data);
     }
 }
 

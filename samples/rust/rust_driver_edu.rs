@@ -7,18 +7,28 @@
 //! to it, a factorial unit, and a DMA engine that copies between memory and a 4 KiB buffer
 //! inside the device. At probe the driver checks the first three, then copies a pattern to the
 //! device and back, once through a coherent allocation and once through streaming mappings,
-//! checks every byte, and logs the results. Where the ARM LPAE io-pgtable format is built, it
+//! checks every byte, and logs the results. The factorial unit and the DMA engine report their
+//! completion by interrupt: the driver takes its MSI vector, or the INTx line where MSI is not
+//! available, and waits for the handler, which acknowledges the interrupt and signals the
+//! event; it polls nothing. Where the ARM LPAE io-pgtable format is built, it
 //! also describes a coherent buffer in an LPAE stage-1 page table, as a driver for a device with
 //! its own MMU would, and checks the translation of every page.
 
+use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
     c_str, dev_err, dev_info,
     device::{Bound, Core, Device},
     device_id::IdArray,
     devres::Devres,
     dma::{CoherentAllocation, DataDirection, DmaAddress, DmaMask, StreamingMapping},
+    irq::{
+        self,
+        pci::{IrqType, IrqTypes, IrqVectors},
+        IrqReturn,
+    },
     pci,
     prelude::*,
+    sync::{completion::Completion, Arc},
 };
 
 /// The registers this driver uses.
@@ -27,8 +37,14 @@ mod regs {
     pub(crate) const LIVENESS: usize = 0x04;
     pub(crate) const FACTORIAL: usize = 0x08;
     pub(crate) const STATUS: usize = 0x20;
-    /// Set in `STATUS` while the factorial unit is busy.
-    pub(crate) const STATUS_COMPUTING: u32 = 0x01;
+    /// `STATUS`: raise an interrupt when a factorial is done.
+    pub(crate) const STATUS_IRQ: u32 = 0x80;
+    /// The interrupts raised and not yet acknowledged, and where to acknowledge them.
+    pub(crate) const IRQ_STATUS: usize = 0x24;
+    pub(crate) const IRQ_ACK: usize = 0x64;
+    /// `IRQ_STATUS`: a factorial is done; a DMA transfer is done.
+    pub(crate) const IRQ_FACTORIAL: u32 = 0x001;
+    pub(crate) const IRQ_DMA: u32 = 0x100;
     /// DMA source, destination, length and command, 64 bits each.
     pub(crate) const DMA_SRC: usize = 0x80;
     pub(crate) const DMA_DST: usize = 0x88;
@@ -38,6 +54,8 @@ mod regs {
     pub(crate) const DMA_START: u64 = 0x1;
     /// `DMA_CMD`: the transfer goes from the device's buffer to memory.
     pub(crate) const DMA_FROM_DEVICE: u64 = 0x2;
+    /// `DMA_CMD`: raise an interrupt when the transfer is done.
+    pub(crate) const DMA_IRQ: u64 = 0x4;
     /// The extent of the registers above: what the BAR must at least have.
     pub(crate) const END: usize = 0x100;
 }
@@ -52,19 +70,71 @@ const MMU_IOVA: usize = 0x10_0000_0000;
 const MMU_PAGES: usize = 8;
 /// The device reaches 28 bits of address.
 const EDU_DMA_MASK: DmaMask = DmaMask::new::<28>();
-/// A transfer takes about 100 ms of the device's clock; give up after a second.
-const DMA_POLL_MS: u32 = 10;
-const DMA_POLL_LIMIT: u32 = 100;
+/// A transfer takes about 100 ms of the device's clock; give up on an interrupt after a second.
+const IRQ_TIMEOUT_MS: u32 = 1000;
 
 /// The low byte that every edu identification register reads as.
 const ID_MAGIC: u32 = 0xed;
-/// How many times to read `STATUS` before giving up on the factorial unit.
-const POLL_LIMIT: u32 = 1_000_000;
 
 type Bar = pci::Bar<{ regs::END }>;
 
+/// What the interrupt handler has seen, shared with the code that waits for it.
+#[pin_data]
+struct Events {
+    /// `IRQ_STATUS` bits acknowledged by the handler and not yet taken by a waiter.
+    status: AtomicU32,
+    /// The interrupts handled.
+    handled: AtomicU32,
+    /// Signalled once per interrupt handled.
+    #[pin]
+    signal: Completion,
+}
+
+impl Events {
+    /// Waits for the interrupt that reports `bit`, and takes it; [`ETIMEDOUT`] after
+    /// [`IRQ_TIMEOUT_MS`] without one.
+    fn wait_for(&self, bit: u32) -> Result {
+        loop {
+            if self.status.fetch_and(!bit, Ordering::AcqRel) & bit != 0 {
+                return Ok(());
+            }
+            // The handler sets the bit before it signals: a wake-up that comes between the
+            // check and the wait is not lost, the completion counts it.
+            if !self.signal.wait_timeout(IRQ_TIMEOUT_MS) {
+                return Err(ETIMEDOUT);
+            }
+        }
+    }
+}
+
+/// The interrupt handler: acknowledges what the device raised and tells the waiter.
+struct EduIrq {
+    bar: Arc<Devres<Bar>>,
+    events: Arc<Events>,
+}
+
+impl irq::Handler for EduIrq {
+    fn handle(&self, dev: &Device<Bound>) -> IrqReturn {
+        // The handler runs only while the driver is bound: the mapping is there, no lock.
+        let Ok(bar) = self.bar.access(dev) else {
+            return IrqReturn::None;
+        };
+        let status = bar.read32::<{ regs::IRQ_STATUS }>();
+        if status == 0 {
+            // Another device's interrupt, on a shared INTx line.
+            return IrqReturn::None;
+        }
+        bar.write32::<{ regs::IRQ_ACK }>(status);
+        self.events.status.fetch_or(status, Ordering::AcqRel);
+        self.events.handled.fetch_add(1, Ordering::Relaxed);
+        self.events.signal.complete();
+        IrqReturn::Handled
+    }
+}
+
 struct EduDriver {
-    bar: Devres<Bar>,
+    bar: Arc<Devres<Bar>>,
+    _irq: Devres<irq::Registration<EduIrq>>,
 }
 
 static ID_TABLE: IdArray<pci::DeviceId, (), 1> =
@@ -80,7 +150,7 @@ impl EduDriver {
         Ok(())
     }
 
-    /// Runs one transfer of [`EDU_BUFFER_SIZE`] bytes and waits for it.
+    /// Runs one transfer of [`EDU_BUFFER_SIZE`] bytes and waits for its interrupt.
     ///
     /// If the device does not finish in time, the transfer is still programmed, and the caller
     /// frees or unmaps its memory when the error returns: bus mastering is turned off first, so
@@ -88,6 +158,7 @@ impl EduDriver {
     fn dma(
         pdev: &pci::Device<Core>,
         bar: &Bar,
+        events: &Events,
         src: DmaAddress,
         dst: DmaAddress,
         from_device: bool,
@@ -100,16 +171,11 @@ impl EduDriver {
         } else {
             0
         };
-        bar.write64::<{ regs::DMA_CMD }>(regs::DMA_START | dir);
-        for _ in 0..DMA_POLL_LIMIT {
-            if bar.read64::<{ regs::DMA_CMD }>() & regs::DMA_START == 0 {
-                return Ok(());
-            }
-            kernel::delay::msleep(DMA_POLL_MS);
-        }
-        pdev.clear_master();
-        dev_err!(pdev, "edu: DMA timed out, bus mastering off\n");
-        Err(ETIMEDOUT)
+        bar.write64::<{ regs::DMA_CMD }>(regs::DMA_START | regs::DMA_IRQ | dir);
+        events.wait_for(regs::IRQ_DMA).inspect_err(|_| {
+            pdev.clear_master();
+            dev_err!(pdev, "edu: DMA timed out, bus mastering off\n");
+        })
     }
 
     fn pattern(i: usize, seed: u8) -> u8 {
@@ -118,7 +184,7 @@ impl EduDriver {
 
     /// Copies a pattern from a coherent buffer to the device and back into its second half;
     /// returns the number of bytes that differ.
-    fn coherent_round_trip(pdev: &pci::Device<Core>, bar: &Bar) -> Result<usize> {
+    fn coherent_round_trip(pdev: &pci::Device<Core>, bar: &Bar, events: &Events) -> Result<usize> {
         let dev: &Device<Bound> = pdev.as_ref();
         let buf = CoherentAllocation::<u8>::alloc_coherent(dev, 2 * EDU_BUFFER_SIZE, GFP_KERNEL)?;
         let buf = buf.access(dev)?;
@@ -126,9 +192,9 @@ impl EduDriver {
             buf.write(i, Self::pattern(i, 0x5a))?;
             buf.write(EDU_BUFFER_SIZE + i, 0)?;
         }
-        Self::dma(pdev, bar, buf.dma_handle(), EDU_BUFFER, false)?;
+        Self::dma(pdev, bar, events, buf.dma_handle(), EDU_BUFFER, false)?;
         let back = buf.dma_handle_of(EDU_BUFFER_SIZE)?;
-        Self::dma(pdev, bar, EDU_BUFFER, back, true)?;
+        Self::dma(pdev, bar, events, EDU_BUFFER, back, true)?;
         let mut differ = 0;
         for i in 0..EDU_BUFFER_SIZE {
             if buf.read(EDU_BUFFER_SIZE + i)? != Self::pattern(i, 0x5a) {
@@ -140,7 +206,7 @@ impl EduDriver {
 
     /// Copies a pattern to the device through one streaming mapping and back through another;
     /// returns the number of bytes that differ.
-    fn streaming_round_trip(pdev: &pci::Device<Core>, bar: &Bar) -> Result<usize> {
+    fn streaming_round_trip(pdev: &pci::Device<Core>, bar: &Bar, events: &Events) -> Result<usize> {
         let dev: &Device<Bound> = pdev.as_ref();
         let mut out = KVec::with_capacity(EDU_BUFFER_SIZE, GFP_KERNEL)?;
         let mut zeroes = KVec::with_capacity(EDU_BUFFER_SIZE, GFP_KERNEL)?;
@@ -149,11 +215,11 @@ impl EduDriver {
             zeroes.push(0u8, GFP_KERNEL)?;
         }
         let out = StreamingMapping::map(dev, out, DataDirection::ToDevice)?;
-        Self::dma(pdev, bar, out.dma_handle(), EDU_BUFFER, false)?;
+        Self::dma(pdev, bar, events, out.dma_handle(), EDU_BUFFER, false)?;
         drop(out.unmap());
 
         let back = StreamingMapping::map(dev, zeroes, DataDirection::FromDevice)?;
-        Self::dma(pdev, bar, EDU_BUFFER, back.dma_handle(), true)?;
+        Self::dma(pdev, bar, events, EDU_BUFFER, back.dma_handle(), true)?;
         let back = back.sync_for_cpu();
         Ok(back
             .iter()
@@ -194,15 +260,41 @@ impl EduDriver {
         Ok(good)
     }
 
-    fn factorial(bar: &Bar, n: u32) -> Result<u32> {
+    fn factorial(bar: &Bar, events: &Events, n: u32) -> Result<u32> {
+        bar.write32::<{ regs::STATUS }>(regs::STATUS_IRQ);
         bar.write32::<{ regs::FACTORIAL }>(n);
-        for _ in 0..POLL_LIMIT {
-            if bar.read32::<{ regs::STATUS }>() & regs::STATUS_COMPUTING == 0 {
-                return Ok(bar.read32::<{ regs::FACTORIAL }>());
-            }
-            core::hint::spin_loop();
-        }
-        Err(EIO)
+        events.wait_for(regs::IRQ_FACTORIAL)?;
+        Ok(bar.read32::<{ regs::FACTORIAL }>())
+    }
+
+    /// Takes the device's interrupt, MSI if it can be had, else the INTx line, for a handler
+    /// that reports to `events`.
+    fn request_irq(
+        pdev: &pci::Device<Core>,
+        bar: &Arc<Devres<Bar>>,
+        events: &Arc<Events>,
+    ) -> Result<(Devres<irq::Registration<EduIrq>>, IrqType)> {
+        let dev: &Device<Bound> = pdev.as_ref();
+        // Freed at unbind, after the registration on them.
+        let vectors: IrqVectors = pdev.alloc_irq_vectors(1, 1, IrqTypes::MSI | IrqTypes::INTX)?;
+        let kind = vectors.kind().ok_or(ENXIO)?;
+        // An INTx line may be shared with other devices; an MSI vector is the device's own.
+        let flags = match kind {
+            IrqType::Intx => irq::Flags::SHARED,
+            IrqType::Msi | IrqType::MsiX => irq::Flags::NONE,
+        };
+        let handler = EduIrq {
+            bar: bar.clone(),
+            events: events.clone(),
+        };
+        let reg = irq::Registration::new(
+            dev,
+            vectors.vector(dev, 0)?,
+            flags,
+            c_str!("rust_driver_edu"),
+            handler,
+        )?;
+        Ok((reg, kind))
     }
 }
 
@@ -215,12 +307,20 @@ impl pci::Driver for EduDriver {
         dev.dma_set_mask_and_coherent(EDU_DMA_MASK)?;
         pdev.enable_device_mem()?;
         pdev.set_master();
-        let edu = KBox::pin(
-            EduDriver {
-                bar: pdev.iomap_region_sized(0, c_str!("rust_driver_edu"))?,
-            },
+        let bar = Arc::new(
+            pdev.iomap_region_sized(0, c_str!("rust_driver_edu"))?,
             GFP_KERNEL,
         )?;
+        let events = Arc::pin_init(
+            pin_init!(Events {
+                status: AtomicU32::new(0),
+                handled: AtomicU32::new(0),
+                signal <- Completion::new(),
+            }),
+            GFP_KERNEL,
+        )?;
+        let (irq, kind) = Self::request_irq(pdev, &bar, &events)?;
+        let edu = KBox::pin(EduDriver { bar, _irq: irq }, GFP_KERNEL)?;
         // The bound device proves the mapping is alive: no lock, no RCU.
         let bar = edu.bar.access(pdev.as_ref())?;
 
@@ -242,18 +342,18 @@ impl pci::Driver for EduDriver {
         dev_info!(pdev, "edu: liveness check passed\n");
 
         let n = 10;
-        let result = Self::factorial(bar, n)
+        let result = Self::factorial(bar, &events, n)
             .inspect_err(|_| dev_err!(pdev, "edu: factorial timed out\n"))?;
         dev_info!(pdev, "edu: factorial({}) = {}\n", n, result);
 
-        let differ = Self::coherent_round_trip(pdev, bar)?;
+        let differ = Self::coherent_round_trip(pdev, bar, &events)?;
         dev_info!(
             pdev,
             "edu: coherent DMA round trip of {} bytes, {} differ\n",
             EDU_BUFFER_SIZE,
             differ
         );
-        let differ2 = Self::streaming_round_trip(pdev, bar)?;
+        let differ2 = Self::streaming_round_trip(pdev, bar, &events)?;
         dev_info!(
             pdev,
             "edu: streaming DMA round trip of {} bytes, {} differ\n",
@@ -277,6 +377,16 @@ impl pci::Driver for EduDriver {
                 return Err(EIO);
             }
         }
+        dev_info!(
+            pdev,
+            "edu: {} interrupts handled ({})\n",
+            events.handled.load(Ordering::Relaxed),
+            match kind {
+                IrqType::Intx => "INTx",
+                IrqType::Msi => "MSI",
+                IrqType::MsiX => "MSI-X",
+            }
+        );
         Ok(edu)
     }
 
