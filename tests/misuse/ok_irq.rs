@@ -57,3 +57,17 @@ pub fn work(dev: &Device<Bound>) -> Result<Devres<BoundWork<Counting>>> {
     work.access(dev)?.queue();
     Ok(work)
 }
+
+/// The driver's data, reached by type from a handler, and delayed work.
+pub struct MyDriver {
+    /// Events seen.
+    pub events: core::sync::atomic::AtomicU32,
+}
+
+/// Counts an event in the driver data and arms the work for later.
+pub fn event(dev: &Device<Bound>, work: &Devres<BoundWork<Counting>>) -> Result {
+    let data: Pin<&MyDriver> = dev.drvdata::<MyDriver>()?;
+    data.events.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    work.access(dev)?.queue_after(10);
+    Ok(())
+}

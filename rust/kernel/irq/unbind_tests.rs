@@ -11,7 +11,8 @@
 //! managed resources are released, after `remove` has returned: the driver data must outlive
 //! that, and it does, being dropped last. A handler or work that runs after the data was
 //! dropped, or finds it of the wrong type or not its own, counts as a failure; under KASAN a use
-//! of dropped data is also a report.
+//! of dropped data is also a report. Delayed bound work runs after its delay, and is cancelled
+//! at unbind while its delay runs.
 
 use super::{
     pci::IrqTypes,
@@ -19,7 +20,7 @@ use super::{
     Flags, IrqReturn, Registration, ThreadedHandler, ThreadedIrqReturn,
 };
 use crate::{
-    c_str,
+    bindings, c_str,
     delay::msleep,
     device::{Bound, Core, Device},
     devres::Devres,
@@ -322,4 +323,105 @@ fn interrupts_race_unbind(test: &mut Test) {
     );
 }
 
-crate::kunit_suite!(rust_irq_unbind, [interrupts_race_unbind]);
+// Delayed bound work: runs after its delay with the driver data; pending at unbind, it is
+// cancelled, without waiting for the delay.
+
+static DELAY_CHECKS: Checks = Checks::new();
+static DELAY_PDEV: DevRef = DevRef::new();
+static TICKS: AtomicUsize = AtomicUsize::new(0);
+/// The work of the first binding, for the case (from `Arc::into_raw`).
+static DELAYED: AtomicPtr<Devres<BoundWork<Tick>>> = AtomicPtr::new(core::ptr::null_mut());
+
+struct Tick;
+
+impl WorkHandler for Tick {
+    fn run(&self, dev: &Device<Bound>) {
+        probe_check!(DELAY_CHECKS, dev.drvdata::<DelayDriver>().is_ok());
+        TICKS.fetch_add(1, SeqCst);
+    }
+}
+
+struct DelayDriver;
+
+impl pci::Driver for DelayDriver {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = &EDU;
+
+    fn probe(pdev: &pci::Device<Core>, _info: Option<&()>) -> Result<Pin<KBox<Self>>> {
+        DELAY_PDEV.keep_first(pdev);
+        let dev: &Device<Core> = pdev.as_ref();
+        if DELAY_PDEV.dev() == dev.as_raw() {
+            let work = Arc::new(BoundWork::new(dev, Tick, GFP_KERNEL)?, GFP_KERNEL)?;
+            let old = DELAYED.swap(Arc::into_raw(work).cast_mut(), SeqCst);
+            if !old.is_null() {
+                // SAFETY: The slot holds pointers from `Arc::into_raw` only.
+                drop(unsafe { Arc::from_raw(old) });
+            }
+        }
+        Ok(KBox::pin(DelayDriver, GFP_KERNEL)?)
+    }
+}
+
+/// Returns the monotonic clock, in milliseconds.
+fn now_ms() -> i64 {
+    // SAFETY: `ktime_get()` may be called in any context once timekeeping runs.
+    unsafe { bindings::ktime_get() / 1_000_000 }
+}
+
+/// Delayed bound work runs after its delay, with the driver data; queued again with a minute's
+/// delay, it is pending at unbind, which cancels it at once: it never runs, and can not be
+/// queued again.
+fn delayed_work_at_unbind(test: &mut Test) {
+    DELAY_CHECKS.reset();
+    TICKS.store(0, SeqCst);
+    let Some(reg) = register_or_fail::<DelayDriver>(test, c_str!("rust_irq_delay_test")) else {
+        return;
+    };
+    let p = DELAYED.swap(core::ptr::null_mut(), SeqCst);
+    // SAFETY: The slot holds pointers from `Arc::into_raw` only.
+    let work = (!p.is_null()).then(|| unsafe { Arc::from_raw(p) });
+    crate::kunit_expect!(test, work.is_some());
+    if let Some(work) = &work {
+        let start = now_ms();
+        crate::kunit_expect_eq!(
+            test,
+            work.try_access_with(|w| w.queue_after(20)),
+            Some(true)
+        );
+        let mut waited = 0;
+        while TICKS.load(SeqCst) == 0 && waited < 2000 {
+            msleep(1);
+            waited += 1;
+        }
+        crate::kunit_expect_eq!(test, TICKS.load(SeqCst), 1);
+        crate::kunit_expect!(test, now_ms() - start >= 20);
+        // Pending for a minute: queueing it again, at once or later, is refused.
+        crate::kunit_expect_eq!(
+            test,
+            work.try_access_with(|w| w.queue_after(60_000)),
+            Some(true)
+        );
+        crate::kunit_expect_eq!(test, work.try_access_with(|w| w.queue()), Some(false));
+        let start = now_ms();
+        DELAY_PDEV.unbind();
+        // Cancelled, not waited for.
+        crate::kunit_expect!(test, now_ms() - start < 10_000);
+        crate::kunit_expect!(test, work.try_access().is_none());
+        msleep(50);
+        crate::kunit_expect_eq!(test, TICKS.load(SeqCst), 1);
+    }
+    drop(work);
+    drop(reg);
+    let p = DELAYED.swap(core::ptr::null_mut(), SeqCst);
+    if !p.is_null() {
+        // SAFETY: The slot holds pointers from `Arc::into_raw` only.
+        drop(unsafe { Arc::from_raw(p) });
+    }
+    DELAY_PDEV.put();
+    DELAY_CHECKS.report(test, 1);
+}
+
+crate::kunit_suite!(
+    rust_irq_unbind,
+    [interrupts_race_unbind, delayed_work_at_unbind]
+);

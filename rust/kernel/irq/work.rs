@@ -2,10 +2,11 @@
 
 //! Bound work: a work item of the binding that runs with the bound device.
 //!
-//! A [`BoundWork`] is created from a bound device and held in a [`Devres`]. When it is released
+//! A [`BoundWork`] is created from a bound device and held in a [`Devres`]. It is queued at once
+//! ([`BoundWork::queue`]) or after a delay ([`BoundWork::queue_after`]). When it is released
 //! (dropped by its owner, or at unbind at the latest) it is first disabled and flushed
-//! (`disable_work_sync()`): a queued run is cancelled, a running one is waited for, and queueing
-//! it again does nothing. So its function only ever runs while the driver is bound, and
+//! (`disable_delayed_work_sync()`): a pending timer or a queued run is cancelled, a running one
+//! is waited for, and queueing it again does nothing. So its function only ever runs while the driver is bound, and
 //! [`WorkHandler::run`] receives the bound device for the length of its call: there, as in an
 //! interrupt handler, [`Devres::access`] works without RCU or locks.
 //!
@@ -51,12 +52,13 @@ pub trait WorkHandler: Send + Sync + 'static {
 ///
 /// # Invariants
 ///
-/// `work` was initialised with `BoundWork::<T>::run_raw` as its function; it is disabled and
-/// flushed before any field is dropped, and queued only while it is alive.
+/// `work` was initialised as a delayed work (`INIT_DELAYED_WORK()`) with `BoundWork::<T>::run_raw`
+/// as its function; it is disabled and flushed before any field is dropped, and queued only while
+/// it is alive.
 #[pin_data(PinnedDrop)]
 pub struct BoundWork<T: WorkHandler> {
     #[pin]
-    work: Opaque<bindings::work_struct>,
+    work: Opaque<bindings::delayed_work>,
     dev: ARef<Device>,
     handler: T,
 }
@@ -86,17 +88,27 @@ impl<T: WorkHandler> BoundWork<T> {
     /// ```
     pub fn new(dev: &Device<Bound>, handler: T, flags: Flags) -> Result<Devres<Self>> {
         let init = try_pin_init!(Self {
-            work <- Opaque::ffi_init(|slot| {
-                // SAFETY: `run_raw` is a work function for a `work_struct` inside a
-                // `BoundWork<T>`, which this one is; the name and the key are static.
+            work <- Opaque::ffi_init(|slot: *mut bindings::delayed_work| {
+                let name = crate::c_str!("BoundWork").as_char_ptr();
+                // SAFETY: What `INIT_DELAYED_WORK()` does: `slot` is valid for writes; `run_raw`
+                // is a work function for the `work_struct` of a `BoundWork<T>`, which this one
+                // is; the timer is the workqueue's, interrupt-safe as it requires; the name and
+                // the keys are static.
                 unsafe {
                     bindings::init_work_with_key(
-                        slot,
+                        &raw mut (*slot).work,
                         Some(Self::run_raw),
                         false,
-                        crate::c_str!("BoundWork").as_char_ptr(),
+                        name,
                         crate::static_lock_class!().as_ptr(),
-                    )
+                    );
+                    bindings::init_timer_key(
+                        &raw mut (*slot).timer,
+                        Some(bindings::delayed_work_timer_fn),
+                        bindings::TIMER_IRQSAFE,
+                        name,
+                        crate::static_lock_class!().as_ptr(),
+                    );
                 }
             }),
             dev: ARef::from(&**dev),
@@ -106,7 +118,8 @@ impl<T: WorkHandler> BoundWork<T> {
     }
 
     /// Queues the work on the system workqueue, as `queue_work()` does; returns `false` if it
-    /// was queued already (or is being released). Does not sleep: interrupt handlers may call it.
+    /// was pending already (queued, or waiting for its delay) or is being released. Does not
+    /// sleep: interrupt handlers may call it.
     pub fn queue(&self) -> bool {
         // SAFETY: `work` is initialised (type invariant) and alive for the call; while it is
         // queued `self` is alive, since it is disabled and flushed before it is dropped.
@@ -114,7 +127,42 @@ impl<T: WorkHandler> BoundWork<T> {
             bindings::queue_work_on(
                 bindings::wq_misc_consts_WORK_CPU_UNBOUND as _,
                 bindings::system_wq,
+                &raw mut (*self.work.get()).work,
+            )
+        }
+    }
+
+    /// Queues the work on the system workqueue once `ms` milliseconds have passed, as
+    /// `queue_delayed_work()` does (at once for 0); returns `false` if it was pending already or
+    /// is being released. Does not sleep: interrupt handlers may call it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Device}, devres::Devres, irq::work::{BoundWork, WorkHandler}};
+    ///
+    /// struct Watchdog;
+    ///
+    /// impl WorkHandler for Watchdog {
+    ///     fn run(&self, _dev: &Device<Bound>) {}
+    /// }
+    ///
+    /// fn arm(dev: &Device<Bound>, work: &Devres<BoundWork<Watchdog>>) -> Result {
+    ///     // Cancelled at unbind if it has not run by then.
+    ///     work.access(dev)?.queue_after(1000);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn queue_after(&self, ms: u32) -> bool {
+        // SAFETY: `__msecs_to_jiffies()` has no preconditions.
+        let delay = unsafe { bindings::__msecs_to_jiffies(ms) };
+        // SAFETY: As for `queue`; the timer was set up for the workqueue by `new`.
+        unsafe {
+            bindings::queue_delayed_work_on(
+                bindings::wq_misc_consts_WORK_CPU_UNBOUND as _,
+                bindings::system_wq,
                 self.work.get(),
+                delay,
             )
         }
     }
@@ -128,11 +176,14 @@ impl<T: WorkHandler> BoundWork<T> {
     ///
     /// # Safety
     ///
-    /// `work` must be the `work` field of a live `BoundWork<T>`.
+    /// `work` must be the `work_struct` of the `work` field of a live `BoundWork<T>`.
     unsafe extern "C" fn run_raw(work: *mut bindings::work_struct) {
-        // SAFETY: By the function's contract `work` is the field of a `BoundWork<T>`;
-        // `Opaque<work_struct>` has the layout of `work_struct`.
-        let this = unsafe { &*crate::container_of!(work, Self, work) };
+        // SAFETY: By the function's contract `work` is in a `delayed_work`, the `work` field of a
+        // `BoundWork<T>`; `Opaque<delayed_work>` has the layout of `delayed_work`.
+        let this = unsafe {
+            let dwork = crate::container_of!(work, bindings::delayed_work, work);
+            &*crate::container_of!(dwork.cast::<Opaque<bindings::delayed_work>>(), Self, work)
+        };
         // SAFETY: The work is disabled and flushed before the `BoundWork` is dropped, which its
         // `Devres` does at unbind at the latest, while the driver is still bound; so the driver
         // is bound for all of this call.
@@ -144,9 +195,9 @@ impl<T: WorkHandler> BoundWork<T> {
 #[pinned_drop]
 impl<T: WorkHandler> PinnedDrop for BoundWork<T> {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: `work` is initialised (type invariant). After this no run is in progress or
-        // queued, and queueing does nothing, so the fields may go.
-        unsafe { bindings::disable_work_sync(self.work.get()) };
+        // SAFETY: `work` is initialised (type invariant). After this no timer is pending, no run
+        // is in progress or queued, and queueing does nothing, so the fields may go.
+        unsafe { bindings::disable_delayed_work_sync(self.work.get()) };
     }
 }
 
