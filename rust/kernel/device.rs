@@ -126,7 +126,10 @@ impl DeviceContext for Core {}
 ///   reference to `self` exists.
 /// - If `Ctx` is [`Bound`], a driver is bound to the device for as long as the reference exists,
 ///   a driver of these bindings, whose bus adapter installed the device's driver data (the
-///   driver type and its value, see `Device::<Bound>::drvdata`) before the reference was made.
+///   driver type and its value, see `Device::<Bound>::drvdata`) before the reference was made;
+///   and no managed resource of the binding is released while it exists: the bus callbacks run
+///   before the release, and the bus stops the binding's interrupt handlers and bound work before
+///   it (only the release of a handler's own registration waits for the handler to return).
 /// - If `Ctx` is [`Core`], in addition the device lock is held for as long as the reference
 ///   exists, by the task that runs the bus callback or by a task that waits for it (the PCI core
 ///   may run `probe` in a kworker through `work_on_cpu()` while the locking task waits), so no

@@ -216,9 +216,11 @@ impl<T: Send + 'static> Devres<T> {
         if !self.inner.data.is_available() {
             return Err(ENXIO);
         }
-        // SAFETY: The value belongs to the current binding of `dev` (checked above), and `dev`
-        // stays bound for `'a`, so the devres release that would revoke it can not start before
-        // `'a` ends; the only other revocation is `drop`, which needs `self` not to be borrowed.
+        // SAFETY: The value belongs to the current binding of `dev` (checked above), and no
+        // managed resource of that binding is released while `dev` is borrowed (type invariant
+        // of `Device<Bound>`: also not under an interrupt handler or bound work, which the bus
+        // stops first), so the devres release that would revoke it can not start before `'a`
+        // ends; the only other revocation is `drop`, which needs `self` not to be borrowed.
         Ok(unsafe { self.inner.data.access() })
     }
 

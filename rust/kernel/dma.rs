@@ -1095,7 +1095,8 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
     /// Fails with [`EINVAL`] for an empty buffer or a zero-sized `T`, [`EOVERFLOW`] if the size
     /// overflows, [`EIO`] if the device can not reach the buffer and no bounce buffer within its
     /// mask can stand in (checked before the mapping, see below), and [`ENOMEM`] if the mapping
-    /// fails (`dma_mapping_error()`); the buffer is dropped then. May sleep.
+    /// fails (`dma_mapping_error()`); the buffer is dropped then. May sleep: it allocates with
+    /// `GFP_KERNEL`; see [`StreamingMapping::map_with`] for atomic context.
     ///
     /// Without an IOMMU, a buffer beyond the device's mask is bounced through the swiotlb pool,
     /// if the kernel has one within the mask; where it has none, the buffer must come from memory
@@ -1113,8 +1114,36 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
     ///     StreamingMapping::map(dev, buf, DataDirection::ToDevice)
     /// }
     /// ```
-    pub fn map(dev: &Device<Bound>, mut buf: KVec<T>, dir: DataDirection) -> Result<Self> {
+    pub fn map(dev: &Device<Bound>, buf: KVec<T>, dir: DataDirection) -> Result<Self> {
         crate::might_sleep!();
+        Self::map_with(dev, buf, dir, GFP_KERNEL)
+    }
+
+    /// Maps the elements of `buf` for `dev` in direction `dir`, as [`StreamingMapping::map`]
+    /// does, with its bookkeeping allocated with `flags`.
+    ///
+    /// It does not sleep unless `flags` allow it: with `GFP_ATOMIC` an interrupt handler may map
+    /// a buffer (allocated with `GFP_ATOMIC` too). Unmapping, or dropping the mapping, may sleep:
+    /// hand the mapping to a threaded handler or bound work for that. Fails as
+    /// [`StreamingMapping::map`] does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Device}, dma::{DataDirection, StreamingMapping}};
+    ///
+    /// // Called from a hard interrupt handler, for instance.
+    /// fn refill(dev: &Device<Bound>) -> Result<StreamingMapping<u8>> {
+    ///     let buf = KVec::from_elem(0u8, 2048, GFP_ATOMIC)?;
+    ///     StreamingMapping::map_with(dev, buf, DataDirection::FromDevice, GFP_ATOMIC)
+    /// }
+    /// ```
+    pub fn map_with(
+        dev: &Device<Bound>,
+        mut buf: KVec<T>,
+        dir: DataDirection,
+        flags: Flags,
+    ) -> Result<Self> {
         let size = byte_size::<T>(buf.len())?;
         check_reachable(dev, buf.as_mut_ptr().cast(), size, dir)?;
         // SAFETY: `buf` is a kmalloc'ed buffer of at least `size` bytes, valid for the device to
@@ -1139,7 +1168,7 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
             size,
             dir,
         };
-        let map = Devres::new(dev, raw, GFP_KERNEL)?;
+        let map = Devres::new(dev, raw, flags)?;
         Ok(Self { map, buf, addr })
     }
 }
@@ -1215,7 +1244,8 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
         CpuView(self)
     }
 
-    /// Unmaps the buffer and returns it.
+    /// Unmaps the buffer and returns it. May sleep (it waits for an unmap at unbind in
+    /// progress), as dropping the mapping may.
     ///
     /// # Examples
     ///

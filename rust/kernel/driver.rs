@@ -10,12 +10,14 @@
 //! C header: [`include/linux/device/driver.h`](srctree/include/linux/device/driver.h)
 
 use crate::{
-    alloc::{flags::GFP_KERNEL, KBox},
+    alloc::{flags::GFP_KERNEL, Flags, KBox, KVec},
     bindings, c_str,
     device::{Bound, Device},
     error::{code::*, Error, Result},
-    init::{self, PinInit},
+    init::{self, InPlaceInit, PinInit},
+    new_mutex,
     str::CStr,
+    sync::{completion::Completion, Arc, Mutex},
     types::{ForeignOwnable, Opaque},
     ThisModule,
 };
@@ -25,7 +27,7 @@ use core::{
     marker::PhantomData,
     pin::Pin,
     ptr::{self, NonNull},
-    sync::atomic::{AtomicPtr, Ordering},
+    sync::atomic::{AtomicPtr, AtomicU32, Ordering},
 };
 use macros::{pin_data, pinned_drop};
 
@@ -106,10 +108,162 @@ pub unsafe trait RegistrationOps {
 ///   `into_foreign()` of a `Pin<KBox<T>>` with `TypeId::of::<T>() == type_id`, unchanged until
 ///   [`DriverData::release`] drops it.
 /// - `drop_data` is `drop_data::<T>` for that `T`.
+/// - `paths` holds the binding's data path; it is stopped ([`Paths::stop`]) before any managed
+///   resource of the binding is released.
 pub(crate) struct DriverData {
     type_id: TypeId,
     data: AtomicPtr<c_void>,
     drop_data: unsafe fn(*mut c_void),
+    paths: Arc<Paths>,
+}
+
+/// A [`DataPath`] is not on the list of its binding.
+const UNLISTED: u32 = 0;
+/// The path is on the list.
+const LISTED: u32 = 1;
+/// The bus took the path off the list to stop it; `done` is completed once it has.
+const TAKEN: u32 = 2;
+
+/// The data path of a binding: its interrupt registrations and bound work, which run with the
+/// bound device outside the bus callbacks.
+///
+/// The bus stops all of it ([`Paths::stop`]) when `remove` has returned, or when probe failed,
+/// before the device's managed resources are released: from then on no handler and no work of
+/// the binding runs, and none is running. So for as long as a handler or a work runs with the
+/// bound device, no managed resource of the binding has been released, also not one created
+/// after the handler's registration (a buffer mapped by the handler, say).
+#[pin_data]
+pub(crate) struct Paths {
+    #[pin]
+    list: Mutex<PathList>,
+}
+
+/// The paths of a binding, newest last.
+///
+/// # Invariants
+///
+/// Every pointer is to a pinned, live [`DataPath`] whose state is [`LISTED`]; once `closed`,
+/// nothing is added.
+struct PathList {
+    closed: bool,
+    items: KVec<*const DataPath>,
+}
+
+// SAFETY: The pointers are only dereferenced under the lock, by the bus that stops the paths;
+// the paths themselves are `Sync`.
+unsafe impl Send for PathList {}
+
+impl Paths {
+    /// Stops the paths, newest first, until none is left; nothing can be added after.
+    ///
+    /// Sleeps until every handler and work of the binding has returned.
+    pub(crate) fn stop(&self) {
+        loop {
+            let path = {
+                let mut list = self.list.lock();
+                list.closed = true;
+                let n = list.items.len();
+                if n == 0 {
+                    return;
+                }
+                let path = list.items[n - 1];
+                // SAFETY: Shortening a vector of plain pointers.
+                unsafe { list.items.set_len(n - 1) };
+                // SAFETY: Listed paths are live (type invariant of `PathList`).
+                unsafe { (*path).state.store(TAKEN, Ordering::Relaxed) };
+                path
+            };
+            // SAFETY: A taken path stays alive until its owner's `DataPath::finish` has
+            // returned, which waits for `done`; `stop` is the owner's function for it.
+            unsafe {
+                ((*path).stop)(path);
+                (*path).done.complete();
+            }
+        }
+    }
+}
+
+/// An interrupt registration or a bound work, as the bus stops it.
+///
+/// # Invariants
+///
+/// `state` changes only under the lock of `paths`: [`UNLISTED`] to [`LISTED`] in
+/// [`DataPath::add`], back in [`DataPath::finish`], and [`LISTED`] to [`TAKEN`] in
+/// [`Paths::stop`], which then runs `stop` and completes `done` once.
+#[pin_data]
+pub(crate) struct DataPath {
+    paths: Arc<Paths>,
+    state: AtomicU32,
+    stop: unsafe fn(*const DataPath),
+    #[pin]
+    done: Completion,
+}
+
+impl DataPath {
+    /// A path of `dev`'s binding, which the bus stops with `stop`.
+    pub(crate) fn new(dev: &Device<Bound>, stop: unsafe fn(*const DataPath)) -> impl PinInit<Self> {
+        // SAFETY: A driver of these bindings is bound while `dev` lives, with a header
+        // installed as its driver data (type invariants of `Device<Bound>`).
+        let header = unsafe { &*(*dev.as_raw()).driver_data.cast::<DriverData>() };
+        crate::pin_init!(Self {
+            paths: header.paths.clone(),
+            state: AtomicU32::new(UNLISTED),
+            stop,
+            done <- Completion::new(),
+        })
+    }
+
+    /// Starts the path with `start` and puts it on the binding's list, so that the bus stops it
+    /// at unbind; fails with [`ENODEV`] once the bus is stopping the binding (or probe failed),
+    /// with [`ENOMEM`], or with the error of `start`, having listed nothing. The list grows with
+    /// `flags`. Sleeps.
+    ///
+    /// `start` runs under the list's lock (a mutex), so that the bus can not stop the binding
+    /// between the start and the listing: nothing of the path runs unlisted.
+    ///
+    /// # Safety
+    ///
+    /// Once listed, the path must stay pinned and alive, and `stop` callable on it, until
+    /// [`DataPath::finish`] has returned.
+    pub(crate) unsafe fn start(&self, flags: Flags, start: impl FnOnce() -> Result) -> Result {
+        let mut list = self.paths.list.lock();
+        if list.closed {
+            return Err(ENODEV);
+        }
+        list.items.reserve(1, flags)?;
+        start()?;
+        // Room was reserved: this does not allocate, so it does not fail.
+        list.items.push(ptr::from_ref(self), flags)?;
+        // INVARIANT: Listed, under the lock.
+        self.state.store(LISTED, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Takes the path off the list before its owner tears it down; returns whether the bus had
+    /// stopped it already (waiting for that to finish).
+    pub(crate) fn finish(&self) -> bool {
+        let mut list = self.paths.list.lock();
+        match self.state.load(Ordering::Relaxed) {
+            LISTED => {
+                let me = ptr::from_ref(self);
+                let n = list.items.len();
+                if let Some(i) = list.items.iter().position(|&p| p == me) {
+                    list.items.as_mut_slice().copy_within(i + 1..n, i);
+                    // SAFETY: Shortening a vector of plain pointers by the one removed.
+                    unsafe { list.items.set_len(n - 1) };
+                }
+                self.state.store(UNLISTED, Ordering::Relaxed);
+                false
+            }
+            TAKEN => {
+                drop(list);
+                // The bus runs `stop` and completes `done` once, after taking the path.
+                self.done.wait();
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Drops a published driver value of type `T`.
@@ -135,11 +289,21 @@ impl DriverData {
     pub(crate) unsafe fn install<T: Send + Sync + 'static>(
         dev: *mut bindings::device,
     ) -> Result<NonNull<DriverData>> {
+        let paths = Arc::pin_init(
+            crate::pin_init!(Paths {
+                list <- new_mutex!(PathList {
+                    closed: false,
+                    items: KVec::new(),
+                }),
+            }),
+            GFP_KERNEL,
+        )?;
         let header = KBox::new(
             DriverData {
                 type_id: TypeId::of::<T>(),
                 data: AtomicPtr::new(ptr::null_mut()),
                 drop_data: drop_data::<T>,
+                paths,
             },
             GFP_KERNEL,
         )?;
@@ -184,6 +348,19 @@ impl DriverData {
         header
             .data
             .store(data.into_foreign().cast_mut(), Ordering::Release);
+    }
+
+    /// Stops the data path of the binding of `dev`: its interrupt handlers and bound work.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be bound to a driver of these bindings whose bus adapter installed its driver
+    /// data, and its `remove` must have returned, or its probe have failed; the device's managed
+    /// resources must not have been released yet.
+    pub(crate) unsafe fn stop_data_path(dev: *mut bindings::device) {
+        // SAFETY: By the caller's contract the driver data is a live header.
+        let header = unsafe { &*(*dev).driver_data.cast::<DriverData>() };
+        header.paths.stop();
     }
 
     /// Returns the driver's value of `dev`, if it has been published and is a `T`.

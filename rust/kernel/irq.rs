@@ -9,9 +9,12 @@
 //! the handler receives the bound device, `&Device<Bound>`, for the length of its call: through
 //! it [`Devres::access`] works without RCU or locks, as in `probe`.
 //!
-//! Managed resources are released at unbind in the reverse order of their creation. A
-//! registration is created after the resources its handler uses (it needs them to be built
-//! first), so it is released before them: no handler sees its resources gone.
+//! At unbind, when `remove` has returned, the bus first stops the binding's data path: it masks
+//! every line of the binding and waits for its running handlers and threads (`disable_irq()`),
+//! and disables and flushes its bound work. Only then are the managed resources released, so no
+//! handler runs while one is released, also not one created after the handler's registration
+//! (a buffer the handler mapped, say). The line itself is freed when its registration is
+//! released, in the reverse order of creation like every managed resource.
 //!
 //! - [`Handler`]: a handler that runs in hard interrupt context.
 //! - [`ThreadedHandler`]: a hard handler that may wake a thread, and the thread function, which
@@ -32,6 +35,7 @@ use crate::{
     bindings,
     device::{Bound, Device},
     devres::Devres,
+    driver::DataPath,
     error::{code::*, to_result, Result},
     prelude::*,
     str::CStr,
@@ -47,6 +51,8 @@ use core::{
 pub mod pci;
 pub mod work;
 
+#[cfg(all(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST, CONFIG_PCI_MSI))]
+mod context_tests;
 #[cfg(all(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST, CONFIG_PCI_MSI))]
 mod tests;
 #[cfg(all(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST, CONFIG_PCI_MSI))]
@@ -231,10 +237,28 @@ impl Irq {
     }
 }
 
-/// The state that the C code passes to the handler: the device and the driver's handler.
+/// The state that the C code passes to the handler: the device and the driver's handler, and
+/// what the bus needs to stop the line at unbind.
+#[pin_data]
 struct Shared<H> {
     dev: ARef<Device>,
     handler: H,
+    irq: u32,
+    #[pin]
+    path: DataPath,
+}
+
+/// Stops a line for the bus: masks it and waits for its running handlers and thread
+/// (`disable_irq()`), which will not run again. The registration frees it later.
+///
+/// # Safety
+///
+/// `path` must be the `path` of a live `Shared<H>` whose line is requested.
+unsafe fn stop_line<H>(path: *const DataPath) {
+    // SAFETY: By the function's contract.
+    let shared = unsafe { &*crate::container_of!(path, Shared<H>, path) };
+    // SAFETY: The line is requested (function's contract).
+    unsafe { bindings::disable_irq(shared.irq) };
 }
 
 /// A requested interrupt line with the driver's handler `H`; see the [module
@@ -244,6 +268,8 @@ struct Shared<H> {
 ///
 /// - `irq.irq` was requested with `shared` as its `dev_id`, for the trampolines of `H`, and is
 ///   freed in `drop`, after which no handler runs; `shared` does not move or go away before.
+/// - `shared.path` is on the list of the binding's data path, or was stopped by the bus, from
+///   the request until `drop`: no handler runs after the bus stopped the binding.
 /// - `disabled` counts the successful [`Registration::disable`] calls not yet undone by
 ///   [`Registration::enable`]; the line's disable depth is at least that.
 pub struct Registration<H: Send + Sync + 'static> {
@@ -332,11 +358,15 @@ impl<H: Send + Sync + 'static> Registration<H> {
         if irq.dev.as_raw() != dev.as_raw() || !irq.keep.valid_for(dev) {
             return Err(EINVAL);
         }
-        let shared = KBox::pin(
-            Shared {
+        // Before the initialiser, whose `dev` is the field.
+        let path = DataPath::new(dev, stop_line::<H>);
+        let shared = KBox::pin_init(
+            pin_init!(Shared {
                 dev: ARef::from(&**dev),
                 handler,
-            },
+                irq: irq.irq,
+                path <- path,
+            }),
             GFP_KERNEL,
         )?;
         let cookie = core::ptr::from_ref::<Shared<H>>(&shared)
@@ -349,19 +379,26 @@ impl<H: Send + Sync + 'static> Registration<H> {
         } else {
             0
         };
-        // SAFETY: `irq.irq` is a line of `dev`'s binding, freed only after the registration (see
-        // above and `Keep`); `name` is `'static`; `cookie` is the pinned `Shared<H>` of the
-        // trampolines' `H`, which the registration keeps until it has freed the line.
-        to_result(unsafe {
-            bindings::request_threaded_irq(
-                irq.irq,
-                Some(hard),
-                thread,
-                flags.as_raw() | extra,
-                name.as_char_ptr(),
-                cookie,
-            )
-        })?;
+        let request = || {
+            // SAFETY: `irq.irq` is a line of `dev`'s binding, freed only after the registration
+            // (see above and `Keep`); `name` is `'static`; `cookie` is the pinned `Shared<H>` of
+            // the trampolines' `H`, which the registration keeps until it has freed the line.
+            to_result(unsafe {
+                bindings::request_threaded_irq(
+                    irq.irq,
+                    Some(hard),
+                    thread,
+                    flags.as_raw() | extra,
+                    name.as_char_ptr(),
+                    cookie,
+                )
+            })
+        };
+        // The line is requested and listed at once, so that the bus stops it at unbind before
+        // any managed resource goes.
+        // SAFETY: `shared` is pinned and lives until `drop` has called `finish`; `stop_line`
+        // matches it, and its line is requested while it is listed.
+        unsafe { shared.path.start(GFP_KERNEL, request) }?;
         // INVARIANT: Requested just now with `shared` as `dev_id`; nothing is disabled. Should
         // the `Devres` not be made, dropping the registration frees the line.
         let reg = Self {
@@ -501,9 +538,15 @@ impl<H: ThreadedHandler> Registration<H> {
 
 impl<H: Send + Sync + 'static> Drop for Registration<H> {
     fn drop(&mut self) {
-        // Balance what the driver left disabled: a line freed while disabled stays disabled for
-        // its next user.
+        // Off the binding's list, or stopped by the bus (then masked once more).
+        let stopped = self.shared.path.finish();
+        // Balance what the driver left disabled, and the bus: a line freed while disabled stays
+        // disabled for its next user.
         while self.enable().is_ok() {}
+        if stopped {
+            // SAFETY: The line is requested, and the bus disabled it once (`stop_line`).
+            unsafe { bindings::enable_irq(self.irq.irq) };
+        }
         let cookie = core::ptr::from_ref::<Shared<H>>(&self.shared)
             .cast_mut()
             .cast::<c_void>();

@@ -257,9 +257,10 @@ pub trait Driver: Send + Sync + 'static {
 
     /// Unbinds the driver from `dev`.
     ///
-    /// Runs with the device lock held. The default does nothing. When it returns, bus
-    /// mastering is turned off; then the managed resources of the binding are released (the
-    /// interrupts and bound work first, as they were made last), and `this` is dropped last:
+    /// Runs with the device lock held; interrupt handlers and bound work still run. The default
+    /// does nothing. When it returns, the interrupt lines of the binding are masked and its bound
+    /// work disabled, each waited for, bus mastering is turned off; then the managed resources
+    /// of the binding are released, and `this` is dropped last:
     /// the device must be done with its DMA by then, and `Drop` of the driver data can not use
     /// it.
     fn remove(dev: &Device<Core>, this: Pin<&Self>) {
@@ -396,7 +397,10 @@ impl<T: Driver> Adapter<T> {
                     Ok(0)
                 }
                 Err(e) => {
-                    // The driver core releases the managed resources when this returns.
+                    // The driver core releases the managed resources when this returns: first
+                    // no handler or work may run any more.
+                    // SAFETY: Our driver data, probe failed, nothing is released yet.
+                    unsafe { driver::DriverData::stop_data_path(&raw mut (*pdev).dev) };
                     // SAFETY: `pdev` is valid and locked for the call.
                     unsafe { Self::stop_dma(pdev) };
                     Err(e)
@@ -415,7 +419,10 @@ impl<T: Driver> Adapter<T> {
             T::remove(dev, data);
         }
         // Before anything is freed: the driver's managed resources (DMA memory among them) and
-        // then the driver data are released after this returns.
+        // then the driver data are released after this returns. First no interrupt handler or
+        // bound work runs any more, then the device stops its DMA.
+        // SAFETY: Our driver data; `remove` has returned, nothing is released yet.
+        unsafe { driver::DriverData::stop_data_path(&raw mut (*pdev).dev) };
         // SAFETY: `pdev` is valid and locked for the call.
         unsafe { Self::stop_dma(pdev) };
     }

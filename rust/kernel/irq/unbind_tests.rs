@@ -11,7 +11,9 @@
 //! managed resources are released, after `remove` has returned: the driver data must outlive
 //! that, and it does, being dropped last. A handler or work that runs after the data was
 //! dropped, or finds it of the wrong type or not its own, counts as a failure; under KASAN a use
-//! of dropped data is also a report. Delayed bound work runs after its delay, and is cancelled
+//! of dropped data is also a report. The thread also holds a managed resource made after the
+//! registration, which the unbind releases before it frees the line: the bus must have stopped
+//! the handlers before any release, so that no release comes while a thread function holds it. Delayed bound work runs after its delay, and is cancelled
 //! at unbind while its delay runs.
 
 use super::{
@@ -47,6 +49,8 @@ const MAGIC: u32 = 0x5eed_da7a;
 type Bar = pci::Bar<0x100>;
 /// The BAR of the current binding, for the raising thread (which has no bound device).
 type BarSlot = Mutex<Option<Arc<Devres<Bar>>>>;
+/// A managed resource made after the registration, for its handler.
+type LateSlot = Mutex<Option<Arc<Devres<Late>>>>;
 
 static CHECKS: Checks = Checks::new();
 static PDEV: DevRef = DevRef::new();
@@ -69,6 +73,23 @@ static WORK_RUNS: AtomicUsize = AtomicUsize::new(0);
 static RAISED: AtomicUsize = AtomicUsize::new(0);
 static DROPS: AtomicUsize = AtomicUsize::new(0);
 static STOP: AtomicBool = AtomicBool::new(false);
+/// Thread functions inside an access to their [`Late`] resource, and releases of one that came
+/// while a thread function was inside.
+static IN_LATE: AtomicUsize = AtomicUsize::new(0);
+static LATE_RELEASED_UNDER: AtomicUsize = AtomicUsize::new(0);
+static LATE_ACCESSES: AtomicUsize = AtomicUsize::new(0);
+
+/// A managed resource of the binding made after its interrupt registration: at unbind it is
+/// released before the registration is freed, so the bus must have stopped the handler first.
+struct Late;
+
+impl Drop for Late {
+    fn drop(&mut self) {
+        if IN_LATE.load(SeqCst) != 0 {
+            LATE_RELEASED_UNDER.fetch_add(1, SeqCst);
+        }
+    }
+}
 
 struct RaceDriver {
     magic: u32,
@@ -124,6 +145,7 @@ impl WorkHandler for Work {
 struct Irq {
     bar: Arc<Devres<Bar>>,
     work: Arc<Devres<BoundWork<Work>>>,
+    late: Arc<LateSlot>,
 }
 
 impl ThreadedHandler for Irq {
@@ -142,8 +164,18 @@ impl ThreadedHandler for Irq {
     fn handle_threaded(&self, dev: &Device<Bound>) -> IrqReturn {
         let removing = REMOVING.load(SeqCst);
         let first = look(dev).is_some();
-        // Sleep with the data borrowed, so that an unbind overtakes the thread.
+        let late = self.late.lock().clone();
+        let late = late.as_ref().and_then(|l| l.access(dev).ok());
+        if late.is_some() {
+            IN_LATE.fetch_add(1, SeqCst);
+            LATE_ACCESSES.fetch_add(1, SeqCst);
+        }
+        // Sleep with the data and the late resource borrowed, so that an unbind overtakes the
+        // thread.
         msleep(1);
+        if late.is_some() {
+            IN_LATE.fetch_sub(1, SeqCst);
+        }
         if let Some(data) = look(dev) {
             data.handled.fetch_add(1, SeqCst);
             WITH_DATA.fetch_add(1, SeqCst);
@@ -174,13 +206,17 @@ fn setup(pdev: &pci::Device<Core>, keep: bool) -> Result<Option<Devres<Registrat
     let vectors = pdev.alloc_irq_vectors(1, 1, IrqTypes::MSI)?;
     let work = Arc::new(BoundWork::new(dev, Work, GFP_KERNEL)?, GFP_KERNEL)?;
     BOUND.store(true, SeqCst);
+    let late = Arc::pin_init(new_mutex!(None), GFP_KERNEL)?;
     let irq = Irq {
         bar: bar.clone(),
         work,
+        late: late.clone(),
     };
     let line = vectors.vector(dev, 0)?;
     let reg =
         Registration::new_threaded(dev, line, Flags::ONESHOT, c_str!("rust-irq-unbind"), irq)?;
+    // Made after the registration: released before it at unbind.
+    *late.lock() = Some(Arc::new(Devres::new(dev, Late, GFP_KERNEL)?, GFP_KERNEL)?);
     let slot = SLOT.load(SeqCst);
     if !slot.is_null() {
         // SAFETY: The case keeps the slot alive while the driver is registered.
@@ -255,7 +291,8 @@ fn raise(slot: Arc<BarSlot>) {
                 }
             }
         }
-        thread::yield_now();
+        // A pause between bursts, so that the unbind still gets the processors.
+        msleep(1);
     }
 }
 
@@ -266,7 +303,17 @@ fn raise(slot: Arc<BarSlot>) {
 fn interrupts_race_unbind(test: &mut Test) {
     CHECKS.reset();
     for c in [
-        &WITH_DATA, &IN_PROBE, &IN_REMOVE, &LATE, &BAD, &WORK_RUNS, &RAISED, &DROPS,
+        &WITH_DATA,
+        &IN_PROBE,
+        &IN_REMOVE,
+        &LATE,
+        &BAD,
+        &WORK_RUNS,
+        &RAISED,
+        &DROPS,
+        &IN_LATE,
+        &LATE_RELEASED_UNDER,
+        &LATE_ACCESSES,
     ] {
         c.store(0, SeqCst);
     }
@@ -303,6 +350,9 @@ fn interrupts_race_unbind(test: &mut Test) {
     crate::kunit_expect_eq!(test, bound, CYCLES as i32);
     crate::kunit_expect_eq!(test, LATE.load(SeqCst), 0);
     crate::kunit_expect_eq!(test, BAD.load(SeqCst), 0);
+    // A resource made after the registration was never released under its handler.
+    crate::kunit_expect_eq!(test, LATE_RELEASED_UNDER.load(SeqCst), 0);
+    crate::kunit_expect!(test, LATE_ACCESSES.load(SeqCst) > 0);
     crate::kunit_expect!(test, WITH_DATA.load(SeqCst) > 0);
     crate::kunit_expect!(test, WORK_RUNS.load(SeqCst) > 0);
     // The race was run: handlers ran while `remove` did.
@@ -311,7 +361,7 @@ fn interrupts_race_unbind(test: &mut Test) {
     // One check per probe and per remove of the first device.
     CHECKS.report(test, 2 * (CYCLES + 1));
     crate::pr_info!(
-        "rust_irq_unbind: {} cycles, {} raised, {} thread runs with the data ({} during remove, {} during probe), {} work runs, {} late, {} bad\n",
+        "rust_irq_unbind: {} cycles, {} raised, {} thread runs with the data ({} during remove, {} during probe), {} work runs, {} late, {} bad, {} of {} accesses of a later resource released under them\n",
         CYCLES,
         RAISED.load(SeqCst),
         WITH_DATA.load(SeqCst),
@@ -319,7 +369,9 @@ fn interrupts_race_unbind(test: &mut Test) {
         IN_PROBE.load(SeqCst),
         WORK_RUNS.load(SeqCst),
         LATE.load(SeqCst),
-        BAD.load(SeqCst)
+        BAD.load(SeqCst),
+        LATE_RELEASED_UNDER.load(SeqCst),
+        LATE_ACCESSES.load(SeqCst)
     );
 }
 

@@ -10,11 +10,10 @@
 //! [`WorkHandler::run`] receives the bound device for the length of its call: there, as in an
 //! interrupt handler, [`Devres::access`] works without RCU or locks.
 //!
-//! Create the work before the interrupt registrations whose handlers queue it (they need it
-//! anyway): managed resources are released in reverse order, so the interrupts are freed first
-//! and no handler can queue the work once it is disabled. (Were the order the other way, a
-//! handler could still not reach it: a released `Devres` refuses access, and disabled work is
-//! never queued.)
+//! At unbind, when `remove` has returned, the bus stops the binding's interrupt lines and bound
+//! work, newest first, before any managed resource is released: create the work before the
+//! registrations whose handlers queue it (they need it anyway), so that the lines are stopped
+//! first. (Were the order the other way, a handler that queues disabled work only gets `false`.)
 //!
 //! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h)
 
@@ -23,6 +22,7 @@ use crate::{
     bindings,
     device::{Bound, Device},
     devres::Devres,
+    driver::DataPath,
     error::Error,
     prelude::*,
     types::{ARef, Opaque},
@@ -61,13 +61,29 @@ pub struct BoundWork<T: WorkHandler> {
     work: Opaque<bindings::delayed_work>,
     dev: ARef<Device>,
     handler: T,
+    #[pin]
+    path: DataPath,
+}
+
+/// Stops a work for the bus: disables and flushes it (`disable_delayed_work_sync()`).
+///
+/// # Safety
+///
+/// `path` must be the `path` of a live `BoundWork<T>`.
+unsafe fn stop_work<T: WorkHandler>(path: *const DataPath) {
+    // SAFETY: By the function's contract.
+    let this = unsafe { &*crate::container_of!(path, BoundWork<T>, path) };
+    // SAFETY: `work` is initialised (type invariant of `BoundWork`).
+    unsafe { bindings::disable_delayed_work_sync(this.work.get()) };
 }
 
 impl<T: WorkHandler> BoundWork<T> {
     /// Creates the work item for `dev`, held in a [`Devres`], so that it is disabled, flushed and
     /// dropped at unbind at the latest.
     ///
-    /// Every allocation it makes honours `flags`. Fails with [`ENOMEM`].
+    /// Every allocation it makes honours `flags`; it takes the mutex of the binding's data path,
+    /// so it may sleep. Fails with [`ENOMEM`], and with [`ENODEV`] once the binding is being
+    /// unbound.
     ///
     /// # Examples
     ///
@@ -87,6 +103,9 @@ impl<T: WorkHandler> BoundWork<T> {
     /// }
     /// ```
     pub fn new(dev: &Device<Bound>, handler: T, flags: Flags) -> Result<Devres<Self>> {
+        crate::might_sleep!();
+        // Before the initialiser, whose `dev` is the field.
+        let path = DataPath::new(dev, stop_work::<T>);
         let init = try_pin_init!(Self {
             work <- Opaque::ffi_init(|slot: *mut bindings::delayed_work| {
                 let name = crate::c_str!("BoundWork").as_char_ptr();
@@ -113,8 +132,13 @@ impl<T: WorkHandler> BoundWork<T> {
             }),
             dev: ARef::from(&**dev),
             handler,
+            path <- path,
         }? Error);
-        Devres::new(dev, init, flags)
+        let work = Devres::new(dev, init, flags)?;
+        // SAFETY: The work is pinned in the `Devres` and lives until its drop has called
+        // `finish`; `stop_work` matches it. Nothing can queue it before it is listed.
+        unsafe { work.access(dev)?.path.start(flags, || Ok(())) }?;
+        Ok(work)
     }
 
     /// Queues the work on the system workqueue, as `queue_work()` does; returns `false` if it
@@ -195,6 +219,8 @@ impl<T: WorkHandler> BoundWork<T> {
 #[pinned_drop]
 impl<T: WorkHandler> PinnedDrop for BoundWork<T> {
     fn drop(self: Pin<&mut Self>) {
+        // Off the binding's list, or disabled by the bus already; disabling twice is harmless.
+        self.path.finish();
         // SAFETY: `work` is initialised (type invariant). After this no timer is pending, no run
         // is in progress or queued, and queueing does nothing, so the fields may go.
         unsafe { bindings::disable_delayed_work_sync(self.work.get()) };
