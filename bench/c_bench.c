@@ -11,10 +11,14 @@
  *   BENCH c <operation> n=<n> reps=<reps> median=<ns> min=<ns> max=<ns> ns/op
  *
  * and at the end "BENCH-DONE c" (or "BENCH-FAILED c: <error>"). No DMA is
- * started: the device only provides a bound struct device and a BAR.
+ * started: the device only provides a bound struct device, a BAR and an MSI
+ * vector, whose interrupt the benchmark raises through edu's raise register.
  */
 
+#include <linux/atomic.h>
+#include <linux/completion.h>
 #include <linux/dma-mapping.h>
+#include <linux/interrupt.h>
 #include <linux/io-pgtable.h>
 #include <linux/iommu.h>
 #include <linux/ktime.h>
@@ -25,6 +29,7 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/timekeeping.h>
+#include <linux/workqueue.h>
 
 #define DRV_NAME "c_bench"
 
@@ -39,6 +44,8 @@
 #define N_PGTABLE_MAP 256
 #define N_PGTABLE_IOVA BIT(17)
 #define N_MMIO BIT(16)
+#define N_IRQ BIT(12)
+#define N_WORK BIT(12)
 #define N_SYNCHRONIZE_RCU 4
 
 /* The coherent buffer of the element accesses: 4 KiB of u32. */
@@ -48,6 +55,18 @@
 #define PGTABLE_IOVA 0x1000000000UL
 #define PGTABLE_PADDR 0x40000000ULL
 
+/* edu's interrupt registers: status (read), raise and acknowledge (written). */
+#define EDU_IRQ_STATUS 0x24
+#define EDU_IRQ_RAISE 0x60
+#define EDU_IRQ_ACK 0x64
+/*
+ * How often the interrupt benchmark polls its counter for one interrupt before
+ * it gives up; rust_bench.rs uses the same number.
+ */
+#define SPIN_LIMIT BIT(22)
+/* How long the work benchmark waits for one run before it gives up. */
+#define WAIT_MS 1000
+
 /* Results of the timed loops end up here, so that no loop is optimised away. */
 static u64 c_bench_sink;
 
@@ -55,6 +74,11 @@ struct c_bench {
 	struct pci_dev *pdev;
 	struct device *dev;
 	void __iomem *bar;
+	/* Interrupts the handler has acknowledged. */
+	atomic_t irqs;
+	/* The work item of the work benchmark and the completion it signals. */
+	struct work_struct work;
+	struct completion work_done;
 };
 
 /* The value the plain-read benchmark reads, as the Rust side's Resource. */
@@ -416,6 +440,109 @@ static int bench_mmio(struct c_bench *b, u64 n, u64 *ns, void *arg)
 	return 0;
 }
 
+/*
+ * The interrupt handler: reads edu's status, acknowledges it and counts the
+ * interrupt, as rust_bench.rs's handler does.
+ */
+static irqreturn_t c_bench_irq(int irq, void *data)
+{
+	struct c_bench *b = data;
+	u32 status;
+
+	status = readl(b->bar + EDU_IRQ_STATUS);
+	if (!status)
+		return IRQ_NONE;
+	writel(status, b->bar + EDU_IRQ_ACK);
+	atomic_inc(&b->irqs);
+	return IRQ_HANDLED;
+}
+
+/*
+ * Interrupt round trips: raise edu's interrupt through the BAR and poll until
+ * the handler has counted it, at most SPIN_LIMIT times (-ETIMEDOUT then: a lost
+ * interrupt).
+ */
+static int bench_irq_round_trip(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	u32 spins;
+	u64 i, t0;
+	int seen;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++) {
+		seen = atomic_read(&b->irqs);
+		writel(1, b->bar + EDU_IRQ_RAISE);
+		spins = 0;
+		while (atomic_read(&b->irqs) == seen) {
+			if (spins == SPIN_LIMIT)
+				return -ETIMEDOUT;
+			cpu_relax();
+			spins++;
+		}
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+/* Requests vector 0 for the handler for the round trips, and frees it. */
+static int bench_irq(struct c_bench *b)
+{
+	int irq, ret;
+
+	irq = pci_irq_vector(b->pdev, 0);
+	if (irq < 0)
+		return irq;
+	atomic_set(&b->irqs, 0);
+	ret = request_irq(irq, c_bench_irq, 0, DRV_NAME, b);
+	if (ret)
+		return ret;
+	ret = measure(b, "irq_round_trip", N_IRQ, bench_irq_round_trip, NULL);
+	free_irq(irq, b);
+	return ret;
+}
+
+/*
+ * The work function: signals the completion the benchmark waits for, as
+ * rust_bench.rs's work function does.
+ */
+static void c_bench_work_fn(struct work_struct *work)
+{
+	struct c_bench *b = container_of(work, struct c_bench, work);
+
+	complete(&b->work_done);
+}
+
+/*
+ * Work queued on the system workqueue and waited for, at most WAIT_MS per run
+ * (-ETIMEDOUT then).
+ */
+static int bench_work_dispatch(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	u64 i, t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++) {
+		queue_work(system_wq, &b->work);
+		if (!wait_for_completion_timeout(&b->work_done,
+						 msecs_to_jiffies(WAIT_MS)))
+			return -ETIMEDOUT;
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+/* Sets up the work item for the benchmark, then disables and flushes it. */
+static int bench_work(struct c_bench *b)
+{
+	int ret;
+
+	INIT_WORK(&b->work, c_bench_work_fn);
+	init_completion(&b->work_done);
+	ret = measure(b, "work_dispatch", N_WORK, bench_work_dispatch, NULL);
+	disable_work_sync(&b->work);
+	return ret;
+}
+
 static int bench_synchronize_rcu(struct c_bench *b, u64 n, u64 *ns, void *arg)
 {
 	u64 i, t0;
@@ -474,6 +601,12 @@ static int run_all(struct c_bench *b)
 	ret = measure(b, "mmio_read32", N_MMIO, bench_mmio, NULL);
 	if (ret)
 		return ret;
+	ret = bench_irq(b);
+	if (ret)
+		return ret;
+	ret = bench_work(b);
+	if (ret)
+		return ret;
 	return measure(b, "synchronize_rcu", N_SYNCHRONIZE_RCU,
 		       bench_synchronize_rcu, NULL);
 }
@@ -495,6 +628,7 @@ static int c_bench_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = pci_enable_device_mem(pdev);
 	if (ret)
 		return ret;
+	/* Also for the interrupt benchmark: an MSI is a write of the device's. */
 	pci_set_master(pdev);
 	ret = pci_request_region(pdev, 0, DRV_NAME);
 	if (ret)
@@ -504,6 +638,9 @@ static int c_bench_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		ret = -ENOMEM;
 		goto err_release;
 	}
+	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSI);
+	if (ret < 0)
+		goto err_unmap;
 	pci_set_drvdata(pdev, b);
 
 	ret = run_all(b);
@@ -511,8 +648,12 @@ static int c_bench_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		pr_info("BENCH-FAILED c: %d\n", ret);
 	else
 		pr_info("BENCH-DONE c\n");
+	/* Freed here, as rust_bench.rs frees its vector at the end of its probe. */
+	pci_free_irq_vectors(pdev);
 	return 0;
 
+err_unmap:
+	pci_iounmap(pdev, b->bar);
 err_release:
 	pci_release_region(pdev, 0);
 err_disable:

@@ -4,10 +4,13 @@
  *
  * The C twin of samples/rust/rust_driver_edu.rs, kept for comparison: it does
  * what the Rust sample's probe and remove do, in the same order and with the
- * same messages, with the C API. The cleanup that the Rust version gets from
- * its types (Devres, CoherentAllocation, StreamingMapping, IoPageTable) is
- * done here by managed (devres) resources for what lives as long as the
- * binding, and by goto unwinding for what lives only during the probe.
+ * same messages, with the C API, and turns bus mastering off where the Rust
+ * PCI glue does, when remove returns or probe fails. The cleanup that the
+ * Rust version gets from its types (Devres, IrqVectors, irq::Registration,
+ * CoherentAllocation, StreamingMapping, IoPageTable) is done here by managed
+ * (devres) resources for what lives as long as the binding, released in the
+ * reverse order of the Rust ones too (the interrupt, its vectors, the BAR),
+ * and by goto unwinding for what lives only during the probe.
  *
  * The device (PCI 1234:11e8, see QEMU's docs/specs/edu.rst) has a 1 MiB memory
  * BAR with an identification register, a liveness register that returns the
@@ -15,15 +18,20 @@
  * that copies between memory and a 4 KiB buffer inside the device. At probe
  * the driver checks the first three, then copies a pattern to the device and
  * back, once through a coherent allocation and once through streaming
- * mappings, checks every byte, and logs the results. Where the ARM LPAE
- * io-pgtable format is built, it also describes a coherent buffer in an LPAE
- * stage-1 page table, as a driver for a device with its own MMU would, and
- * checks the translation of every page.
+ * mappings, checks every byte, and logs the results. The factorial unit and
+ * the DMA engine report their completion by interrupt: the driver takes its
+ * MSI vector, or the INTx line where MSI is not available, and waits for the
+ * handler, which acknowledges the interrupt and signals the event; it polls
+ * nothing. Where the ARM LPAE io-pgtable format is built, it also describes a
+ * coherent buffer in an LPAE stage-1 page table, as a driver for a device with
+ * its own MMU would, and checks the translation of every page.
  */
 
-#include <linux/delay.h>
+#include <linux/atomic.h>
+#include <linux/completion.h>
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
+#include <linux/interrupt.h>
 #include <linux/io.h>
 #include <linux/io-pgtable.h>
 #include <linux/iommu.h>
@@ -39,8 +47,14 @@
 #define EDU_REG_LIVENESS	0x04
 #define EDU_REG_FACTORIAL	0x08
 #define EDU_REG_STATUS		0x20
-/* Set in STATUS while the factorial unit is busy. */
-#define EDU_STATUS_COMPUTING	0x01
+/* STATUS: raise an interrupt when a factorial is done. */
+#define EDU_STATUS_IRQ		0x80
+/* The interrupts raised and not acknowledged yet, and where to acknowledge. */
+#define EDU_REG_IRQ_STATUS	0x24
+#define EDU_REG_IRQ_ACK		0x64
+/* IRQ_STATUS: a factorial is done; a DMA transfer is done. */
+#define EDU_IRQ_FACTORIAL	0x001
+#define EDU_IRQ_DMA		0x100
 /* DMA source, destination, length and command, 64 bits each. */
 #define EDU_REG_DMA_SRC		0x80
 #define EDU_REG_DMA_DST		0x88
@@ -50,6 +64,8 @@
 #define EDU_DMA_START		0x1
 /* DMA_CMD: the transfer goes from the device's buffer to memory. */
 #define EDU_DMA_FROM_DEVICE	0x2
+/* DMA_CMD: raise an interrupt when the transfer is done. */
+#define EDU_DMA_IRQ		0x4
 /* The extent of the registers above: what the BAR must at least have. */
 #define EDU_REGS_END		0x100
 
@@ -61,18 +77,62 @@
 #define MMU_PAGES		8
 /* The device reaches 28 bits of address. */
 #define EDU_DMA_BITS		28
-/* A transfer takes about 100 ms of the device's clock; give up after 1 s. */
-#define DMA_POLL_MS		10
-#define DMA_POLL_LIMIT		100
+/*
+ * A transfer takes about 100 ms of the device's clock; give up on an interrupt
+ * after a second.
+ */
+#define IRQ_TIMEOUT_MS		1000
 
 /* The low byte that every edu identification register reads as. */
 #define ID_MAGIC		0xed
-/* How many times to read STATUS before giving up on the factorial unit. */
-#define POLL_LIMIT		1000000
 
 struct c_edu {
 	void __iomem *bar;
+	/* IRQ_STATUS bits the handler acknowledged and no waiter took yet. */
+	atomic_t status;
+	/* The interrupts handled. */
+	atomic_t handled;
+	/* Signalled once per interrupt handled. */
+	struct completion signal;
 };
+
+/*
+ * Waits for the interrupt that reports bit, and takes it; -ETIMEDOUT after
+ * IRQ_TIMEOUT_MS without one.
+ */
+static int edu_wait_for(struct c_edu *edu, u32 bit)
+{
+	unsigned long timeout;
+
+	for (;;) {
+		if (atomic_fetch_andnot(bit, &edu->status) & bit)
+			return 0;
+		/*
+		 * The handler sets the bit before it signals: a wake-up that
+		 * comes between the check and the wait is not lost, the
+		 * completion counts it.
+		 */
+		timeout = msecs_to_jiffies(IRQ_TIMEOUT_MS);
+		if (!wait_for_completion_timeout(&edu->signal, timeout))
+			return -ETIMEDOUT;
+	}
+}
+
+/* The handler: acknowledges what the device raised and tells the waiter. */
+static irqreturn_t edu_irq(int irq, void *data)
+{
+	struct c_edu *edu = data;
+	u32 status = readl(edu->bar + EDU_REG_IRQ_STATUS);
+
+	/* Another device's interrupt, on a shared INTx line. */
+	if (!status)
+		return IRQ_NONE;
+	writel(status, edu->bar + EDU_REG_IRQ_ACK);
+	atomic_or(status, &edu->status);
+	atomic_inc(&edu->handled);
+	complete(&edu->signal);
+	return IRQ_HANDLED;
+}
 
 static int edu_check_liveness(void __iomem *bar)
 {
@@ -85,29 +145,28 @@ static int edu_check_liveness(void __iomem *bar)
 }
 
 /*
- * Runs one transfer of count bytes and waits for it. If the device does not
- * finish in time, the transfer is still programmed and the caller frees or
- * unmaps its memory on the error: bus mastering goes off first, so that the
- * device can not write that memory later.
+ * Runs one transfer of count bytes and waits for its interrupt. If the device
+ * does not finish in time, the transfer is still programmed and the caller
+ * frees or unmaps its memory on the error: bus mastering goes off first, so
+ * that the device can not write that memory later.
  */
-static int edu_dma(struct pci_dev *pdev, void __iomem *bar, dma_addr_t src,
+static int edu_dma(struct pci_dev *pdev, struct c_edu *edu, dma_addr_t src,
 		   dma_addr_t dst, size_t count, bool from_device)
 {
-	int i;
+	void __iomem *bar = edu->bar;
+	int ret;
 
 	writeq(src, bar + EDU_REG_DMA_SRC);
 	writeq(dst, bar + EDU_REG_DMA_DST);
 	writeq(count, bar + EDU_REG_DMA_COUNT);
-	writeq(EDU_DMA_START | (from_device ? EDU_DMA_FROM_DEVICE : 0),
-	       bar + EDU_REG_DMA_CMD);
-	for (i = 0; i < DMA_POLL_LIMIT; i++) {
-		if (!(readq(bar + EDU_REG_DMA_CMD) & EDU_DMA_START))
-			return 0;
-		msleep(DMA_POLL_MS);
+	writeq(EDU_DMA_START | EDU_DMA_IRQ |
+	       (from_device ? EDU_DMA_FROM_DEVICE : 0), bar + EDU_REG_DMA_CMD);
+	ret = edu_wait_for(edu, EDU_IRQ_DMA);
+	if (ret) {
+		pci_clear_master(pdev);
+		dev_err(&pdev->dev, "edu: DMA timed out, bus mastering off\n");
 	}
-	pci_clear_master(pdev);
-	dev_err(&pdev->dev, "edu: DMA timed out, bus mastering off\n");
-	return -ETIMEDOUT;
+	return ret;
 }
 
 static u8 edu_pattern(size_t i, u8 seed)
@@ -119,7 +178,7 @@ static u8 edu_pattern(size_t i, u8 seed)
  * Copies a pattern from a coherent buffer to the device and back into its
  * second half; returns the number of bytes that differ, or an error.
  */
-static int edu_coherent_round_trip(struct pci_dev *pdev, void __iomem *bar)
+static int edu_coherent_round_trip(struct pci_dev *pdev, struct c_edu *edu)
 {
 	struct device *dev = &pdev->dev;
 	size_t size = 2 * EDU_BUFFER_SIZE;
@@ -135,10 +194,10 @@ static int edu_coherent_round_trip(struct pci_dev *pdev, void __iomem *bar)
 		buf[i] = edu_pattern(i, 0x5a);
 		buf[EDU_BUFFER_SIZE + i] = 0;
 	}
-	ret = edu_dma(pdev, bar, handle, EDU_BUFFER, EDU_BUFFER_SIZE, false);
+	ret = edu_dma(pdev, edu, handle, EDU_BUFFER, EDU_BUFFER_SIZE, false);
 	if (ret)
 		goto out_free;
-	ret = edu_dma(pdev, bar, EDU_BUFFER, handle + EDU_BUFFER_SIZE,
+	ret = edu_dma(pdev, edu, EDU_BUFFER, handle + EDU_BUFFER_SIZE,
 		      EDU_BUFFER_SIZE, true);
 	if (ret)
 		goto out_free;
@@ -155,7 +214,7 @@ out_free:
  * Copies a pattern to the device through one streaming mapping and back
  * through another; returns the number of bytes that differ, or an error.
  */
-static int edu_streaming_round_trip(struct pci_dev *pdev, void __iomem *bar)
+static int edu_streaming_round_trip(struct pci_dev *pdev, struct c_edu *edu)
 {
 	struct device *dev = &pdev->dev;
 	dma_addr_t out_handle, back_handle;
@@ -181,7 +240,7 @@ static int edu_streaming_round_trip(struct pci_dev *pdev, void __iomem *bar)
 		ret = -ENOMEM;
 		goto out_free_back;
 	}
-	ret = edu_dma(pdev, bar, out_handle, EDU_BUFFER, EDU_BUFFER_SIZE, false);
+	ret = edu_dma(pdev, edu, out_handle, EDU_BUFFER, EDU_BUFFER_SIZE, false);
 	dma_unmap_single(dev, out_handle, EDU_BUFFER_SIZE, DMA_TO_DEVICE);
 	if (ret)
 		goto out_free_back;
@@ -192,7 +251,7 @@ static int edu_streaming_round_trip(struct pci_dev *pdev, void __iomem *bar)
 		ret = -ENOMEM;
 		goto out_free_back;
 	}
-	ret = edu_dma(pdev, bar, EDU_BUFFER, back_handle, EDU_BUFFER_SIZE, true);
+	ret = edu_dma(pdev, edu, EDU_BUFFER, back_handle, EDU_BUFFER_SIZE, true);
 	if (ret)
 		goto out_unmap_back;
 	dma_sync_single_for_cpu(dev, back_handle, EDU_BUFFER_SIZE,
@@ -293,19 +352,50 @@ out_free_buf:
 	return ret;
 }
 
-static int edu_factorial(void __iomem *bar, u32 n, u32 *result)
+static int edu_factorial(struct c_edu *edu, u32 n, u32 *result)
 {
-	int i;
+	int ret;
 
-	writel(n, bar + EDU_REG_FACTORIAL);
-	for (i = 0; i < POLL_LIMIT; i++) {
-		if (!(readl(bar + EDU_REG_STATUS) & EDU_STATUS_COMPUTING)) {
-			*result = readl(bar + EDU_REG_FACTORIAL);
-			return 0;
-		}
-		cpu_relax();
-	}
-	return -EIO;
+	writel(EDU_STATUS_IRQ, edu->bar + EDU_REG_STATUS);
+	writel(n, edu->bar + EDU_REG_FACTORIAL);
+	ret = edu_wait_for(edu, EDU_IRQ_FACTORIAL);
+	if (ret)
+		return ret;
+	*result = readl(edu->bar + EDU_REG_FACTORIAL);
+	return 0;
+}
+
+static void edu_free_irq_vectors(void *pdev)
+{
+	pci_free_irq_vectors(pdev);
+}
+
+/*
+ * Takes the device's interrupt, MSI if it can be had, else the INTx line, for
+ * a handler that reports to edu.
+ */
+static int edu_request_irq(struct pci_dev *pdev, struct c_edu *edu)
+{
+	struct device *dev = &pdev->dev;
+	int irq, ret;
+
+	/* Freed at unbind, after the interrupt on them. */
+	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSI | PCI_IRQ_INTX);
+	if (ret < 0)
+		return ret;
+	ret = devm_add_action_or_reset(dev, edu_free_irq_vectors, pdev);
+	if (ret)
+		return ret;
+	irq = pci_irq_vector(pdev, 0);
+	if (irq < 0)
+		return irq;
+	/*
+	 * An INTx line may be shared with other devices; an MSI vector is the
+	 * device's own.
+	 */
+	return devm_request_irq(dev, irq, edu_irq,
+				pdev->msi_enabled ? 0 : IRQF_SHARED, DRV_NAME,
+				edu);
 }
 
 static void edu_disable_device(void *pdev)
@@ -313,7 +403,7 @@ static void edu_disable_device(void *pdev)
 	pci_disable_device(pdev);
 }
 
-static int c_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+static int edu_probe(struct pci_dev *pdev)
 {
 	struct device *dev = &pdev->dev;
 	int differ, differ2, pages, ret;
@@ -345,6 +435,11 @@ static int c_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (!edu)
 		return -ENOMEM;
 	edu->bar = bar;
+	init_completion(&edu->signal);
+	/* Freed at unbind, before the vectors and the BAR. */
+	ret = edu_request_irq(pdev, edu);
+	if (ret)
+		return ret;
 
 	ident = readl(bar + EDU_REG_ID);
 	if ((ident & 0xff) != ID_MAGIC) {
@@ -361,19 +456,19 @@ static int c_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 	dev_info(dev, "edu: liveness check passed\n");
 
-	ret = edu_factorial(bar, n, &result);
+	ret = edu_factorial(edu, n, &result);
 	if (ret) {
 		dev_err(dev, "edu: factorial timed out\n");
 		return ret;
 	}
 	dev_info(dev, "edu: factorial(%u) = %u\n", n, result);
 
-	differ = edu_coherent_round_trip(pdev, bar);
+	differ = edu_coherent_round_trip(pdev, edu);
 	if (differ < 0)
 		return differ;
 	dev_info(dev, "edu: coherent DMA round trip of %d bytes, %d differ\n",
 		 EDU_BUFFER_SIZE, differ);
-	differ2 = edu_streaming_round_trip(pdev, bar);
+	differ2 = edu_streaming_round_trip(pdev, edu);
 	if (differ2 < 0)
 		return differ2;
 	dev_info(dev, "edu: streaming DMA round trip of %d bytes, %d differ\n",
@@ -391,14 +486,31 @@ static int c_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		if (pages != MMU_PAGES)
 			return -EIO;
 	}
+	dev_info(dev, "edu: %u interrupts handled (%s)\n",
+		 atomic_read(&edu->handled),
+		 pdev->msi_enabled ? "MSI" : "INTx");
 
 	pci_set_drvdata(pdev, edu);
 	return 0;
 }
 
+/*
+ * Bus mastering goes off when probe fails or remove returns, before the
+ * managed resources are released, as the Rust PCI glue does it.
+ */
+static int c_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	int ret = edu_probe(pdev);
+
+	if (ret)
+		pci_clear_master(pdev);
+	return ret;
+}
+
 static void c_edu_remove(struct pci_dev *pdev)
 {
 	dev_info(&pdev->dev, "edu: removed\n");
+	pci_clear_master(pdev);
 }
 
 static const struct pci_device_id c_edu_ids[] = {

@@ -15,9 +15,13 @@
 //! `scripts/bench.sh` builds it as an external module, binds it to one of two `edu` devices and
 //! compares its lines with those of `c_bench.c`.
 //!
-//! No DMA is started: the device only provides a bound `struct device` and a BAR.
+//! No DMA is started: the device only provides a bound `struct device`, a BAR and an MSI vector,
+//! whose interrupt the benchmark raises through edu's raise register.
 
-use core::hint::black_box;
+use core::{
+    hint::{black_box, spin_loop},
+    sync::atomic::{AtomicU32, Ordering},
+};
 use kernel::{
     c_str,
     device::{Bound, Core, Device},
@@ -25,9 +29,15 @@ use kernel::{
     devres::Devres,
     dma::{CoherentAllocation, DataDirection, DmaMask, StreamingMapping},
     io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush, PhysAddr},
+    irq::{
+        self,
+        pci::{IrqTypes, IrqVectors},
+        work::{BoundWork, WorkHandler},
+        Flags, IrqReturn,
+    },
     pci,
     prelude::*,
-    sync::rcu,
+    sync::{completion::Completion, rcu, Arc},
     time::Ktime,
 };
 
@@ -50,6 +60,10 @@ mod n {
     pub(crate) const PGTABLE_IOVA: u64 = 1 << 17;
     /// MMIO reads.
     pub(crate) const MMIO: u64 = 1 << 16;
+    /// Interrupt round trips.
+    pub(crate) const IRQ: u64 = 1 << 12;
+    /// Work items queued and waited for.
+    pub(crate) const WORK: u64 = 1 << 12;
     /// `synchronize_rcu()` calls.
     pub(crate) const SYNCHRONIZE_RCU: u64 = 4;
 }
@@ -65,6 +79,16 @@ const PGTABLE_PAGES: usize = 1000;
 /// Where the page table maps them, and to which physical address.
 const PGTABLE_IOVA: usize = 0x10_0000_0000;
 const PGTABLE_PADDR: PhysAddr = 0x4000_0000;
+
+/// edu's interrupt registers: status (read), raise and acknowledge (written with status bits).
+const EDU_IRQ_STATUS: usize = 0x24;
+const EDU_IRQ_RAISE: usize = 0x60;
+const EDU_IRQ_ACK: usize = 0x64;
+/// How often the interrupt benchmark polls its counter for one interrupt before it gives up;
+/// `c_bench.c` uses the same number.
+const SPIN_LIMIT: u32 = 1 << 22;
+/// How long the work benchmark waits for one run before it gives up, in milliseconds.
+const WAIT_MS: u32 = 1000;
 
 /// The value the `Devres` benchmarks read.
 struct Resource {
@@ -315,6 +339,88 @@ fn mmio(dev: &Device<Bound>, bar: &Devres<Bar>) -> Result {
     })
 }
 
+/// The handler of the interrupt benchmark: reads edu's status, acknowledges it and counts the
+/// interrupt, as `c_bench.c`'s handler does.
+struct EduIrq {
+    bar: Arc<Devres<Bar>>,
+    count: AtomicU32,
+}
+
+impl irq::Handler for EduIrq {
+    fn handle(&self, dev: &Device<Bound>) -> IrqReturn {
+        let Ok(bar) = self.bar.access(dev) else {
+            return IrqReturn::None;
+        };
+        let status = bar.read32::<EDU_IRQ_STATUS>();
+        if status == 0 {
+            return IrqReturn::None;
+        }
+        bar.write32::<EDU_IRQ_ACK>(status);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        IrqReturn::Handled
+    }
+}
+
+/// Interrupt round trips: raise edu's interrupt through the BAR and poll until the handler has
+/// counted it, at most [`SPIN_LIMIT`] times ([`ETIMEDOUT`] then: a lost interrupt).
+fn irq_round_trip(dev: &Device<Bound>, bar: &Arc<Devres<Bar>>, vectors: &IrqVectors) -> Result {
+    let handler = EduIrq {
+        bar: bar.clone(),
+        count: AtomicU32::new(0),
+    };
+    let line = vectors.vector(dev, 0)?;
+    let reg = irq::Registration::new(dev, line, Flags::NONE, c_str!("rust_bench"), handler)?;
+    let count = &reg.access(dev)?.handler().count;
+    let bar = bar.access(dev)?;
+    measure("irq_round_trip", n::IRQ, |n| {
+        let t0 = now();
+        for _ in 0..n {
+            let seen = count.load(Ordering::Relaxed);
+            bar.write32::<EDU_IRQ_RAISE>(1);
+            let mut spins = 0;
+            while count.load(Ordering::Relaxed) == seen {
+                if spins == SPIN_LIMIT {
+                    return Err(ETIMEDOUT);
+                }
+                spin_loop();
+                spins += 1;
+            }
+        }
+        Ok(now() - t0)
+    })
+}
+
+/// The function of the work benchmark: signals the completion the benchmark waits for, as
+/// `c_bench.c`'s work function does.
+struct Dispatch {
+    done: Pin<KBox<Completion>>,
+}
+
+impl WorkHandler for Dispatch {
+    fn run(&self, _dev: &Device<Bound>) {
+        self.done.complete();
+    }
+}
+
+/// Bound work queued on the system workqueue and waited for, at most [`WAIT_MS`] per run
+/// ([`ETIMEDOUT`] then); disabled and flushed when dropped at the end.
+fn bound_work_dispatch(dev: &Device<Bound>) -> Result {
+    let done = KBox::pin_init(Completion::new(), GFP_KERNEL)?;
+    let work = BoundWork::new(dev, Dispatch { done }, GFP_KERNEL)?;
+    let w = work.access(dev)?;
+    let done = &w.handler().done;
+    measure("bound_work_dispatch", n::WORK, |n| {
+        let t0 = now();
+        for _ in 0..n {
+            w.queue();
+            if !done.wait_timeout(WAIT_MS) {
+                return Err(ETIMEDOUT);
+            }
+        }
+        Ok(now() - t0)
+    })
+}
+
 /// The grace period that every `Revocable` revocation, and so every `Devres` drop, waits for.
 fn synchronize_rcu() -> Result {
     measure("synchronize_rcu", n::SYNCHRONIZE_RCU, |n| {
@@ -326,7 +432,7 @@ fn synchronize_rcu() -> Result {
     })
 }
 
-fn run_all(dev: &Device<Bound>, bar: &Devres<Bar>) -> Result {
+fn run_all(dev: &Device<Bound>, bar: &Arc<Devres<Bar>>, vectors: &IrqVectors) -> Result {
     coherent_alloc(dev, "coherent_alloc_4k", SZ_4K)?;
     coherent_alloc(dev, "coherent_alloc_64k", SZ_64K)?;
     coherent_elements(dev)?;
@@ -334,13 +440,15 @@ fn run_all(dev: &Device<Bound>, bar: &Devres<Bar>) -> Result {
     devres(dev)?;
     pgtable(dev)?;
     mmio(dev, bar)?;
+    irq_round_trip(dev, bar, vectors)?;
+    bound_work_dispatch(dev)?;
     synchronize_rcu()
 }
 
 type Bar = pci::Bar<0x100>;
 
 struct RustBench {
-    _bar: Devres<Bar>,
+    _bar: Arc<Devres<Bar>>,
 }
 
 static ID_TABLE: IdArray<pci::DeviceId, (), 1> =
@@ -356,12 +464,17 @@ impl pci::Driver for RustBench {
         // guest free of bounce buffers, on both sides of the comparison.
         dev.dma_set_mask_and_coherent(DmaMask::new::<32>())?;
         pdev.enable_device_mem()?;
+        // Also for the interrupt benchmark: an MSI is a write of the device's.
         pdev.set_master();
         let bar = pdev.iomap_region_sized(0, c_str!("rust_bench"))?;
-        match run_all(dev, &bar) {
+        let bar = Arc::new(bar, GFP_KERNEL)?;
+        let vectors = pdev.alloc_irq_vectors(1, 1, IrqTypes::MSI)?;
+        match run_all(dev, &bar, &vectors) {
             Ok(()) => pr_info!("BENCH-DONE rust\n"),
             Err(e) => pr_info!("BENCH-FAILED rust: {:?}\n", e),
         }
+        // Freed here, as `c_bench.c` frees its vector at the end of its probe.
+        drop(vectors);
         Ok(KBox::pin(RustBench { _bar: bar }, GFP_KERNEL)?)
     }
 }

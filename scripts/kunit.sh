@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the kernel (with modules) for the KUnit configuration and run the
-# KUnit suites, Rust doctests included, in QEMU (TCG, no KVM) with the edu
-# device attached. The kernel is built once here; e2e.sh boots the same build.
+# KUnit suites, Rust doctests included, in QEMU (TCG, no KVM) with two edu
+# devices and an e1000e (MSI-X, no driver in the test kernel) attached. The
+# kernel is built once here; e2e.sh boots the same build.
 #
 #   scripts/kunit.sh               build, boot, report "kunit: N passed, N failed"
 #   scripts/kunit.sh --build-only  only build the kernel and the modules
@@ -90,7 +91,7 @@ step "building the kernel and running KUnit in QEMU ($KUNITCONFIG, log: $log)"
 rc=0
 in_root "cd $KSRC && python3 -u tools/testing/kunit/kunit.py run $args \
 	--kernel_args=oops=panic --kernel_args=panic=-1 \
-	--qemu_args='$KUNIT_MACHINE -device edu -device edu -smp 2 -accel tcg' --timeout=$KUNIT_TIMEOUT" >"$log" 2>&1 || rc=$?
+	--qemu_args='$KUNIT_MACHINE -device edu -device edu -device e1000e -smp 2 -accel tcg' --timeout=$KUNIT_TIMEOUT" >"$log" 2>&1 || rc=$?
 printf '    kunit.py finished in %d s (exit status %d)\n' $((SECONDS - start)) $rc
 
 # The per-suite results: kunit.py closes every suite (and every

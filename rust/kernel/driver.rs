@@ -154,22 +154,32 @@ struct PathList {
 unsafe impl Send for PathList {}
 
 impl Paths {
-    /// Stops the paths, newest first, until none is left; nothing can be added after.
+    /// Stops the paths until none is left, the bound work first and then the interrupt lines,
+    /// newest first within each; nothing can be added after.
     ///
-    /// Sleeps until every handler and work of the binding has returned.
+    /// The work goes first so that a work that waits for an interrupt (a command it started)
+    /// still gets it; a handler that queues a disabled work only gets `false`. Sleeps until every
+    /// handler and work of the binding has returned.
     pub(crate) fn stop(&self) {
         loop {
             let path = {
                 let mut list = self.list.lock();
                 list.closed = true;
                 let n = list.items.len();
-                if n == 0 {
-                    return;
-                }
-                let path = list.items[n - 1];
-                // SAFETY: Shortening a vector of plain pointers.
-                unsafe { list.items.set_len(n - 1) };
                 // SAFETY: Listed paths are live (type invariant of `PathList`).
+                let rank = |i: usize| unsafe { (*list.items[i]).rank };
+                let Some(first) = (0..n).map(rank).min() else {
+                    return;
+                };
+                // The newest path of the lowest rank.
+                let Some(i) = (0..n).rev().find(|&i| rank(i) == first) else {
+                    return;
+                };
+                let path = list.items[i];
+                list.items.as_mut_slice().copy_within(i + 1..n, i);
+                // SAFETY: Shortening a vector of plain pointers by the one removed.
+                unsafe { list.items.set_len(n - 1) };
+                // SAFETY: As above.
                 unsafe { (*path).state.store(TAKEN, Ordering::Relaxed) };
                 path
             };
@@ -194,20 +204,36 @@ impl Paths {
 pub(crate) struct DataPath {
     paths: Arc<Paths>,
     state: AtomicU32,
+    /// The bus stops the paths of the lowest rank first.
+    rank: PathRank,
     stop: unsafe fn(*const DataPath),
     #[pin]
     done: Completion,
 }
 
+/// The kind of a [`DataPath`], in the order the bus stops them.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum PathRank {
+    /// A bound work.
+    Work,
+    /// An interrupt line.
+    Line,
+}
+
 impl DataPath {
-    /// A path of `dev`'s binding, which the bus stops with `stop`.
-    pub(crate) fn new(dev: &Device<Bound>, stop: unsafe fn(*const DataPath)) -> impl PinInit<Self> {
+    /// A path of `dev`'s binding, of kind `rank`, which the bus stops with `stop`.
+    pub(crate) fn new(
+        dev: &Device<Bound>,
+        rank: PathRank,
+        stop: unsafe fn(*const DataPath),
+    ) -> impl PinInit<Self> {
         // SAFETY: A driver of these bindings is bound while `dev` lives, with a header
         // installed as its driver data (type invariants of `Device<Bound>`).
         let header = unsafe { &*(*dev.as_raw()).driver_data.cast::<DriverData>() };
         crate::pin_init!(Self {
             paths: header.paths.clone(),
             state: AtomicU32::new(UNLISTED),
+            rank,
             stop,
             done <- Completion::new(),
         })
@@ -232,8 +258,11 @@ impl DataPath {
         }
         list.items.reserve(1, flags)?;
         start()?;
-        // Room was reserved: this does not allocate, so it does not fail.
-        list.items.push(ptr::from_ref(self), flags)?;
+        // Room was reserved above: this writes the entry and can not fail.
+        let n = list.items.len();
+        list.items.spare_capacity_mut()[0].write(ptr::from_ref(self));
+        // SAFETY: The element at `n` was just written.
+        unsafe { list.items.set_len(n + 1) };
         // INVARIANT: Listed, under the lock.
         self.state.store(LISTED, Ordering::Relaxed);
         Ok(())

@@ -9,12 +9,13 @@
 //! the handler receives the bound device, `&Device<Bound>`, for the length of its call: through
 //! it [`Devres::access`] works without RCU or locks, as in `probe`.
 //!
-//! At unbind, when `remove` has returned, the bus first stops the binding's data path: it masks
-//! every line of the binding and waits for its running handlers and threads (`disable_irq()`),
-//! and disables and flushes its bound work. Only then are the managed resources released, so no
-//! handler runs while one is released, also not one created after the handler's registration
-//! (a buffer the handler mapped, say). The line itself is freed when its registration is
-//! released, in the reverse order of creation like every managed resource.
+//! At unbind, when `remove` has returned, the bus first stops the binding's data path: it
+//! disables and flushes its bound work, then stops every line of the binding: the handler is no
+//! longer called, a line of its own is masked (`disable_irq()`), and running handlers and threads
+//! are waited for. Only then are the managed resources released, so no handler runs while one is
+//! released, also not one created after the handler's registration (a buffer the handler mapped,
+//! say). The line itself is freed when its registration is released, in the reverse order of
+//! creation like every managed resource.
 //!
 //! - [`Handler`]: a handler that runs in hard interrupt context.
 //! - [`ThreadedHandler`]: a hard handler that may wake a thread, and the thread function, which
@@ -35,7 +36,7 @@ use crate::{
     bindings,
     device::{Bound, Device},
     devres::Devres,
-    driver::DataPath,
+    driver::{DataPath, PathRank},
     error::{code::*, to_result, Result},
     prelude::*,
     str::CStr,
@@ -44,7 +45,7 @@ use crate::{
 };
 use core::{
     ffi::{c_int, c_void},
-    sync::atomic::{AtomicU32, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, Ordering},
 };
 
 #[cfg(CONFIG_PCI_MSI)]
@@ -53,6 +54,8 @@ pub mod work;
 
 #[cfg(all(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST, CONFIG_PCI_MSI))]
 mod context_tests;
+#[cfg(all(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST, CONFIG_PCI_MSI))]
+mod msix_tests;
 #[cfg(all(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST, CONFIG_PCI_MSI))]
 mod tests;
 #[cfg(all(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST, CONFIG_PCI_MSI))]
@@ -244,12 +247,18 @@ struct Shared<H> {
     dev: ARef<Device>,
     handler: H,
     irq: u32,
+    /// Whether the line may be shared: the bus does not mask a shared line at unbind.
+    shared: bool,
+    /// Set when the bus stopped the line: the trampolines no longer call the handler.
+    stopped: AtomicBool,
     #[pin]
     path: DataPath,
 }
 
-/// Stops a line for the bus: masks it and waits for its running handlers and thread
-/// (`disable_irq()`), which will not run again. The registration frees it later.
+/// Stops a line for the bus: from now on its trampolines return without calling the handler,
+/// and the running handlers and thread are waited for. A line of its own is also masked
+/// (`disable_irq()`); a shared one is not, as the other devices on it keep their interrupts
+/// (`synchronize_irq()`). The registration frees it later.
 ///
 /// # Safety
 ///
@@ -257,8 +266,15 @@ struct Shared<H> {
 unsafe fn stop_line<H>(path: *const DataPath) {
     // SAFETY: By the function's contract.
     let shared = unsafe { &*crate::container_of!(path, Shared<H>, path) };
-    // SAFETY: The line is requested (function's contract).
-    unsafe { bindings::disable_irq(shared.irq) };
+    // Pairs with the acquire of `from_cookie`: a handler that starts after this sees it.
+    shared.stopped.store(true, Ordering::Release);
+    if shared.shared {
+        // SAFETY: The line is requested (function's contract).
+        unsafe { bindings::synchronize_irq(shared.irq) };
+    } else {
+        // SAFETY: As above.
+        unsafe { bindings::disable_irq(shared.irq) };
+    }
 }
 
 /// A requested interrupt line with the driver's handler `H`; see the [module
@@ -269,7 +285,8 @@ unsafe fn stop_line<H>(path: *const DataPath) {
 /// - `irq.irq` was requested with `shared` as its `dev_id`, for the trampolines of `H`, and is
 ///   freed in `drop`, after which no handler runs; `shared` does not move or go away before.
 /// - `shared.path` is on the list of the binding's data path, or was stopped by the bus, from
-///   the request until `drop`: no handler runs after the bus stopped the binding.
+///   the request until `drop`: no handler runs after the bus stopped the binding
+///   (`shared.stopped`).
 /// - `disabled` counts the successful [`Registration::disable`] calls not yet undone by
 ///   [`Registration::enable`]; the line's disable depth is at least that.
 pub struct Registration<H: Send + Sync + 'static> {
@@ -278,23 +295,30 @@ pub struct Registration<H: Send + Sync + 'static> {
     disabled: AtomicU32,
 }
 
-/// Returns the handler and the bound device that the C code passes to a trampoline.
+/// Returns the handler and the bound device that the C code passes to a trampoline, or `None`
+/// once the bus has stopped the line.
 ///
 /// # Safety
 ///
 /// `cookie` must be the `dev_id` of a live [`Registration<H>`], and the call must come from
 /// the C code's handling of its line (a hard handler or the thread function), for the length of
 /// which `'a` lasts.
-unsafe fn from_cookie<'a, H>(cookie: *mut c_void) -> (&'a H, &'a Device<Bound>) {
+unsafe fn from_cookie<'a, H>(cookie: *mut c_void) -> Option<(&'a H, &'a Device<Bound>)> {
     // SAFETY: By the function's contract `cookie` is the registration's `Shared<H>`, which lives
     // until `free_irq()` has returned, and that waits for running handlers and stops the thread
     // after its last call.
     let shared = unsafe { &*cookie.cast::<Shared<H>>() };
+    // Once the bus has stopped the line, managed resources of the binding may be released:
+    // the handler must not run (nor get the bound device) any more. A handler that passed this
+    // check before the stop is waited for by it.
+    if shared.stopped.load(Ordering::Acquire) {
+        return None;
+    }
     // SAFETY: The registration is held in a `Devres` and so freed no later than at the unbind,
     // while the driver is still bound; `free_irq()` waits for this call, so the driver is bound
     // for all of it.
     let dev = unsafe { Device::<Bound>::from_raw(shared.dev.as_raw()) };
-    (&shared.handler, dev)
+    Some((&shared.handler, dev))
 }
 
 /// The hard handler of a [`Handler`].
@@ -307,8 +331,10 @@ unsafe extern "C" fn handle_irq<H: Handler>(
     cookie: *mut c_void,
 ) -> bindings::irqreturn_t {
     // SAFETY: The C code calls this as the line's hard handler, with the registration's cookie.
-    let (handler, dev) = unsafe { from_cookie::<H>(cookie) };
-    handler.handle(dev).into_raw()
+    match unsafe { from_cookie::<H>(cookie) } {
+        Some((handler, dev)) => handler.handle(dev).into_raw(),
+        None => bindings::irqreturn_IRQ_NONE,
+    }
 }
 
 /// The hard handler of a [`ThreadedHandler`].
@@ -321,8 +347,10 @@ unsafe extern "C" fn handle_threaded_hard<H: ThreadedHandler>(
     cookie: *mut c_void,
 ) -> bindings::irqreturn_t {
     // SAFETY: As in `handle_irq`.
-    let (handler, dev) = unsafe { from_cookie::<H>(cookie) };
-    handler.handle(dev).into_raw()
+    match unsafe { from_cookie::<H>(cookie) } {
+        Some((handler, dev)) => handler.handle(dev).into_raw(),
+        None => bindings::irqreturn_IRQ_NONE,
+    }
 }
 
 /// The thread function of a [`ThreadedHandler`].
@@ -336,8 +364,10 @@ unsafe extern "C" fn handle_thread<H: ThreadedHandler>(
 ) -> bindings::irqreturn_t {
     // SAFETY: The C code calls this as the line's thread function, with the registration's
     // cookie.
-    let (handler, dev) = unsafe { from_cookie::<H>(cookie) };
-    handler.handle_threaded(dev).into_raw()
+    match unsafe { from_cookie::<H>(cookie) } {
+        Some((handler, dev)) => handler.handle_threaded(dev).into_raw(),
+        None => bindings::irqreturn_IRQ_NONE,
+    }
 }
 
 type RawHandler = unsafe extern "C" fn(c_int, *mut c_void) -> bindings::irqreturn_t;
@@ -359,12 +389,14 @@ impl<H: Send + Sync + 'static> Registration<H> {
             return Err(EINVAL);
         }
         // Before the initialiser, whose `dev` is the field.
-        let path = DataPath::new(dev, stop_line::<H>);
+        let path = DataPath::new(dev, PathRank::Line, stop_line::<H>);
         let shared = KBox::pin_init(
             pin_init!(Shared {
                 dev: ARef::from(&**dev),
                 handler,
                 irq: irq.irq,
+                shared: flags.as_raw() & (bindings::IRQF_SHARED as c_ulong) != 0,
+                stopped: AtomicBool::new(false),
                 path <- path,
             }),
             GFP_KERNEL,
@@ -538,12 +570,14 @@ impl<H: ThreadedHandler> Registration<H> {
 
 impl<H: Send + Sync + 'static> Drop for Registration<H> {
     fn drop(&mut self) {
-        // Off the binding's list, or stopped by the bus (then masked once more).
+        // Off the binding's list, or stopped by the bus (then a line of its own is masked once
+        // more). The handler no longer runs once stopped, also if the line is enabled again
+        // and a pending interrupt replayed.
         let stopped = self.shared.path.finish();
         // Balance what the driver left disabled, and the bus: a line freed while disabled stays
         // disabled for its next user.
         while self.enable().is_ok() {}
-        if stopped {
+        if stopped && !self.shared.shared {
             // SAFETY: The line is requested, and the bus disabled it once (`stop_line`).
             unsafe { bindings::enable_irq(self.irq.irq) };
         }

@@ -234,7 +234,6 @@ impl EduDriver {
     #[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
     fn page_table(dev: &Device<Bound>) -> Result<usize> {
         use kernel::io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush};
-        use kernel::sync::Arc;
         const SZ_4K: usize = 1 << 12;
 
         let buf = CoherentAllocation::<u8>::alloc_coherent(dev, MMU_PAGES * SZ_4K, GFP_KERNEL)?;

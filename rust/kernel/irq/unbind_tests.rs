@@ -78,6 +78,10 @@ static STOP: AtomicBool = AtomicBool::new(false);
 static IN_LATE: AtomicUsize = AtomicUsize::new(0);
 static LATE_RELEASED_UNDER: AtomicUsize = AtomicUsize::new(0);
 static LATE_ACCESSES: AtomicUsize = AtomicUsize::new(0);
+/// Set when the binding's [`Late`] resource is released (the bus has stopped the handlers), and
+/// handler calls that came after.
+static LATE_GONE: AtomicBool = AtomicBool::new(false);
+static AFTER_STOP: AtomicUsize = AtomicUsize::new(0);
 
 /// A managed resource of the binding made after its interrupt registration: at unbind it is
 /// released before the registration is freed, so the bus must have stopped the handler first.
@@ -85,6 +89,7 @@ struct Late;
 
 impl Drop for Late {
     fn drop(&mut self) {
+        LATE_GONE.store(true, SeqCst);
         if IN_LATE.load(SeqCst) != 0 {
             LATE_RELEASED_UNDER.fetch_add(1, SeqCst);
         }
@@ -150,6 +155,9 @@ struct Irq {
 
 impl ThreadedHandler for Irq {
     fn handle(&self, dev: &Device<Bound>) -> ThreadedIrqReturn {
+        if LATE_GONE.load(SeqCst) {
+            AFTER_STOP.fetch_add(1, SeqCst);
+        }
         let Ok(bar) = self.bar.access(dev) else {
             return ThreadedIrqReturn::None;
         };
@@ -162,6 +170,9 @@ impl ThreadedHandler for Irq {
     }
 
     fn handle_threaded(&self, dev: &Device<Bound>) -> IrqReturn {
+        if LATE_GONE.load(SeqCst) {
+            AFTER_STOP.fetch_add(1, SeqCst);
+        }
         let removing = REMOVING.load(SeqCst);
         let first = look(dev).is_some();
         let late = self.late.lock().clone();
@@ -206,6 +217,7 @@ fn setup(pdev: &pci::Device<Core>, keep: bool) -> Result<Option<Devres<Registrat
     let vectors = pdev.alloc_irq_vectors(1, 1, IrqTypes::MSI)?;
     let work = Arc::new(BoundWork::new(dev, Work, GFP_KERNEL)?, GFP_KERNEL)?;
     BOUND.store(true, SeqCst);
+    LATE_GONE.store(false, SeqCst);
     let late = Arc::pin_init(new_mutex!(None), GFP_KERNEL)?;
     let irq = Irq {
         bar: bar.clone(),
@@ -314,6 +326,7 @@ fn interrupts_race_unbind(test: &mut Test) {
         &IN_LATE,
         &LATE_RELEASED_UNDER,
         &LATE_ACCESSES,
+        &AFTER_STOP,
     ] {
         c.store(0, SeqCst);
     }
@@ -353,6 +366,8 @@ fn interrupts_race_unbind(test: &mut Test) {
     // A resource made after the registration was never released under its handler.
     crate::kunit_expect_eq!(test, LATE_RELEASED_UNDER.load(SeqCst), 0);
     crate::kunit_expect!(test, LATE_ACCESSES.load(SeqCst) > 0);
+    // No handler ran after the bus stopped the binding (its release of `Late` came after).
+    crate::kunit_expect_eq!(test, AFTER_STOP.load(SeqCst), 0);
     crate::kunit_expect!(test, WITH_DATA.load(SeqCst) > 0);
     crate::kunit_expect!(test, WORK_RUNS.load(SeqCst) > 0);
     // The race was run: handlers ran while `remove` did.
@@ -361,7 +376,7 @@ fn interrupts_race_unbind(test: &mut Test) {
     // One check per probe and per remove of the first device.
     CHECKS.report(test, 2 * (CYCLES + 1));
     crate::pr_info!(
-        "rust_irq_unbind: {} cycles, {} raised, {} thread runs with the data ({} during remove, {} during probe), {} work runs, {} late, {} bad, {} of {} accesses of a later resource released under them\n",
+        "rust_irq_unbind: {} cycles, {} raised, {} thread runs with the data ({} during remove, {} during probe), {} work runs, {} late, {} bad, {} of {} accesses of a later resource released under them, {} handler calls after the stop\n",
         CYCLES,
         RAISED.load(SeqCst),
         WITH_DATA.load(SeqCst),
@@ -371,7 +386,8 @@ fn interrupts_race_unbind(test: &mut Test) {
         LATE.load(SeqCst),
         BAD.load(SeqCst),
         LATE_RELEASED_UNDER.load(SeqCst),
-        LATE_ACCESSES.load(SeqCst)
+        LATE_ACCESSES.load(SeqCst),
+        AFTER_STOP.load(SeqCst)
     );
 }
 

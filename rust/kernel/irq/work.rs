@@ -10,10 +10,10 @@
 //! [`WorkHandler::run`] receives the bound device for the length of its call: there, as in an
 //! interrupt handler, [`Devres::access`] works without RCU or locks.
 //!
-//! At unbind, when `remove` has returned, the bus stops the binding's interrupt lines and bound
-//! work, newest first, before any managed resource is released: create the work before the
-//! registrations whose handlers queue it (they need it anyway), so that the lines are stopped
-//! first. (Were the order the other way, a handler that queues disabled work only gets `false`.)
+//! At unbind, when `remove` has returned, the bus stops the binding's bound work and then its
+//! interrupt lines, before any managed resource is released: a work that waits for an interrupt
+//! (a command it started) still gets it, and a handler that queues the disabled work only gets
+//! `false`.
 //!
 //! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h)
 
@@ -22,7 +22,7 @@ use crate::{
     bindings,
     device::{Bound, Device},
     devres::Devres,
-    driver::DataPath,
+    driver::{DataPath, PathRank},
     error::Error,
     prelude::*,
     types::{ARef, Opaque},
@@ -105,7 +105,7 @@ impl<T: WorkHandler> BoundWork<T> {
     pub fn new(dev: &Device<Bound>, handler: T, flags: Flags) -> Result<Devres<Self>> {
         crate::might_sleep!();
         // Before the initialiser, whose `dev` is the field.
-        let path = DataPath::new(dev, stop_work::<T>);
+        let path = DataPath::new(dev, PathRank::Work, stop_work::<T>);
         let init = try_pin_init!(Self {
             work <- Opaque::ffi_init(|slot: *mut bindings::delayed_work| {
                 let name = crate::c_str!("BoundWork").as_char_ptr();
