@@ -6,9 +6,9 @@
 //! ([`BoundWork::queue`]) or after a delay ([`BoundWork::queue_after`]). When it is released
 //! (dropped by its owner, or at unbind at the latest) it is first disabled and flushed
 //! (`disable_delayed_work_sync()`): a pending timer or a queued run is cancelled, a running one
-//! is waited for, and queueing it again does nothing. So its function only ever runs while the driver is bound, and
-//! [`WorkHandler::run`] receives the bound device for the length of its call: there, as in an
-//! interrupt handler, [`Devres::access`] works without RCU or locks.
+//! is waited for, and queueing it again does nothing. So its function only ever runs while the
+//! driver is bound, and [`WorkHandler::run`] receives the bound device for the length of its
+//! call: there, as in an interrupt handler, [`Devres::access`] works without RCU or locks.
 //!
 //! At unbind, when `remove` has returned, the bus stops the binding's bound work and then its
 //! interrupt lines, before any managed resource is released: a work that waits for an interrupt
