@@ -25,7 +25,7 @@ use crate::{
     kunit::Test,
     pci::{
         self,
-        testing::{probe_check, register_or_fail, Checks, DevRef, EDU},
+        testing::{probe_check, register_or_fail, ArcSlot, Checks, DevRef, EDU},
     },
     prelude::*,
     sync::Arc,
@@ -51,8 +51,8 @@ static THREAD_MAPPED: AtomicUsize = AtomicUsize::new(0);
 static WORK_UNMAPPED: AtomicUsize = AtomicUsize::new(0);
 /// The hard handler's mapping, for the work (from `KBox::into_raw`).
 static HANDOFF: AtomicPtr<StreamingMapping<u8>> = AtomicPtr::new(core::ptr::null_mut());
-/// The BAR of the first binding, for the case (from `Arc::into_raw`).
-static CASE_BAR: AtomicPtr<Devres<Bar>> = AtomicPtr::new(core::ptr::null_mut());
+/// The BAR of the first binding, for the case.
+static CASE_BAR: ArcSlot<Devres<Bar>> = ArcSlot::new();
 
 struct CtxDriver {
     _irq: Option<Devres<Registration<Irq>>>,
@@ -158,11 +158,7 @@ fn setup(pdev: &pci::Device<Core>) -> Result<Devres<Registration<Irq>>> {
         c_str!("rust-irq-contexts"),
         irq,
     )?;
-    let old = CASE_BAR.swap(Arc::into_raw(bar).cast_mut(), SeqCst);
-    if !old.is_null() {
-        // SAFETY: The slot holds pointers from `Arc::into_raw` only.
-        drop(unsafe { Arc::from_raw(old) });
-    }
+    CASE_BAR.put(bar);
     Ok(reg)
 }
 
@@ -184,12 +180,6 @@ impl pci::Driver for CtxDriver {
         };
         Ok(KBox::pin(CtxDriver { _irq: irq }, GFP_KERNEL)?)
     }
-}
-
-fn take_bar() -> Option<Arc<Devres<Bar>>> {
-    let p = CASE_BAR.swap(core::ptr::null_mut(), SeqCst);
-    // SAFETY: The slot holds pointers from `Arc::into_raw` only.
-    (!p.is_null()).then(|| unsafe { Arc::from_raw(p) })
 }
 
 /// Waits up to two seconds for `count` to reach `want`.
@@ -214,7 +204,7 @@ fn mapping_in_every_context(test: &mut Test) {
     let Some(reg) = register_or_fail::<CtxDriver>(test, c_str!("rust_irq_contexts_test")) else {
         return;
     };
-    let bar = take_bar();
+    let bar = CASE_BAR.take();
     crate::kunit_expect!(test, bar.is_some());
     if let Some(bar) = &bar {
         for i in 0..RAISES {

@@ -24,7 +24,7 @@ use crate::{
     kunit::Test,
     pci::{
         self,
-        testing::{probe_check, register_or_fail, Checks, DevRef, EDU},
+        testing::{probe_check, register_or_fail, ArcSlot, Checks, DevRef, EDU},
     },
     prelude::*,
     sync::Arc,
@@ -323,8 +323,8 @@ fn handlers_and_vectors(test: &mut Test) {
 static WORK_CHECKS: Checks = Checks::new();
 static WORK_STARTED: AtomicUsize = AtomicUsize::new(0);
 static WORK_FINISHED: AtomicUsize = AtomicUsize::new(0);
-/// The work of the first binding, for the case (from `Arc::into_raw`).
-static KEPT_WORK: AtomicPtr<Devres<BoundWork<Slow>>> = AtomicPtr::new(core::ptr::null_mut());
+/// The work of the first binding, for the case.
+static KEPT_WORK: ArcSlot<Devres<BoundWork<Slow>>> = ArcSlot::new();
 static WORK_PDEV: DevRef = DevRef::new();
 /// How long a run of [`Slow`] takes.
 const SLOW_MS: u32 = 100;
@@ -392,11 +392,7 @@ impl WorkDriver {
             waited += 1;
         }
         probe_check!(WORK_CHECKS, WORK_FINISHED.load(SeqCst) == 1);
-        let old = KEPT_WORK.swap(Arc::into_raw(work).cast_mut(), SeqCst);
-        if !old.is_null() {
-            // SAFETY: The slot holds pointers from `Arc::into_raw` only.
-            drop(unsafe { Arc::from_raw(old) });
-        }
+        KEPT_WORK.put(work);
         Ok(KBox::pin(
             WorkDriver {
                 _vectors: Some(vectors),
@@ -430,12 +426,6 @@ impl pci::Driver for WorkDriver {
     }
 }
 
-fn take_work() -> Option<Arc<Devres<BoundWork<Slow>>>> {
-    let p = KEPT_WORK.swap(core::ptr::null_mut(), SeqCst);
-    // SAFETY: The slot holds pointers from `Arc::into_raw` only.
-    (!p.is_null()).then(|| unsafe { Arc::from_raw(p) })
-}
-
 /// An interrupt handler queues bound work, which runs with the bound device; a run in progress
 /// when the device unbinds has finished when the unbind returns, and none starts after it.
 fn bound_work_at_unbind(test: &mut Test) {
@@ -445,7 +435,7 @@ fn bound_work_at_unbind(test: &mut Test) {
     let Some(reg) = register_or_fail::<WorkDriver>(test, c_str!("rust_irq_work_test")) else {
         return;
     };
-    let work = take_work();
+    let work = KEPT_WORK.take();
     crate::kunit_expect!(test, work.is_some());
     if let Some(work) = &work {
         // Queued from a task that holds no bound device: through RCU.
@@ -466,7 +456,7 @@ fn bound_work_at_unbind(test: &mut Test) {
     }
     drop(work);
     drop(reg);
-    drop(take_work());
+    drop(KEPT_WORK.take());
     WORK_PDEV.put();
     WORK_CHECKS.report(test, 3);
 }

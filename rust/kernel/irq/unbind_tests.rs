@@ -31,7 +31,7 @@ use crate::{
     new_mutex,
     pci::{
         self,
-        testing::{probe_check, register_or_fail, Checks, DevRef, EDU},
+        testing::{probe_check, register_or_fail, ArcSlot, Checks, DevRef, EDU},
     },
     prelude::*,
     sync::{Arc, Mutex},
@@ -397,8 +397,8 @@ fn interrupts_race_unbind(test: &mut Test) {
 static DELAY_CHECKS: Checks = Checks::new();
 static DELAY_PDEV: DevRef = DevRef::new();
 static TICKS: AtomicUsize = AtomicUsize::new(0);
-/// The work of the first binding, for the case (from `Arc::into_raw`).
-static DELAYED: AtomicPtr<Devres<BoundWork<Tick>>> = AtomicPtr::new(core::ptr::null_mut());
+/// The work of the first binding, for the case.
+static DELAYED: ArcSlot<Devres<BoundWork<Tick>>> = ArcSlot::new();
 
 struct Tick;
 
@@ -420,11 +420,7 @@ impl pci::Driver for DelayDriver {
         let dev: &Device<Core> = pdev.as_ref();
         if DELAY_PDEV.dev() == dev.as_raw() {
             let work = Arc::new(BoundWork::new(dev, Tick, GFP_KERNEL)?, GFP_KERNEL)?;
-            let old = DELAYED.swap(Arc::into_raw(work).cast_mut(), SeqCst);
-            if !old.is_null() {
-                // SAFETY: The slot holds pointers from `Arc::into_raw` only.
-                drop(unsafe { Arc::from_raw(old) });
-            }
+            DELAYED.put(work);
         }
         Ok(KBox::pin(DelayDriver, GFP_KERNEL)?)
     }
@@ -445,9 +441,7 @@ fn delayed_work_at_unbind(test: &mut Test) {
     let Some(reg) = register_or_fail::<DelayDriver>(test, c_str!("rust_irq_delay_test")) else {
         return;
     };
-    let p = DELAYED.swap(core::ptr::null_mut(), SeqCst);
-    // SAFETY: The slot holds pointers from `Arc::into_raw` only.
-    let work = (!p.is_null()).then(|| unsafe { Arc::from_raw(p) });
+    let work = DELAYED.take();
     crate::kunit_expect!(test, work.is_some());
     if let Some(work) = &work {
         let start = now_ms();
@@ -480,11 +474,7 @@ fn delayed_work_at_unbind(test: &mut Test) {
     }
     drop(work);
     drop(reg);
-    let p = DELAYED.swap(core::ptr::null_mut(), SeqCst);
-    if !p.is_null() {
-        // SAFETY: The slot holds pointers from `Arc::into_raw` only.
-        drop(unsafe { Arc::from_raw(p) });
-    }
+    drop(DELAYED.take());
     DELAY_PDEV.put();
     DELAY_CHECKS.report(test, 1);
 }

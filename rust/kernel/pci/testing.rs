@@ -9,7 +9,7 @@
 
 use crate::{
     bindings, device_id::IdArray, driver::Registration, kunit::Test, pci, prelude::*, str::CStr,
-    ThisModule,
+    sync::Arc, ThisModule,
 };
 use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
 
@@ -101,6 +101,44 @@ macro_rules! probe_check {
     };
 }
 pub(crate) use probe_check;
+
+/// A value that a driver callback hands to the case (or the other way round): a slot for one
+/// `Arc<T>`, empty or full.
+///
+/// # Invariants
+///
+/// The pointer is NULL or comes from `Arc::into_raw` of an `Arc<T>` that the slot owns.
+pub(crate) struct ArcSlot<T>(AtomicPtr<T>);
+
+impl<T> ArcSlot<T> {
+    pub(crate) const fn new() -> Self {
+        Self(AtomicPtr::new(core::ptr::null_mut()))
+    }
+
+    /// Puts `value` in the slot, dropping what it held.
+    pub(crate) fn put(&self, value: Arc<T>) {
+        // INVARIANT: The slot owns the reference from here on.
+        drop(self.swap(Arc::into_raw(value).cast_mut()));
+    }
+
+    /// Takes what the slot holds, if anything.
+    pub(crate) fn take(&self) -> Option<Arc<T>> {
+        self.swap(core::ptr::null_mut())
+    }
+
+    fn swap(&self, new: *mut T) -> Option<Arc<T>> {
+        let old = self.0.swap(new, SeqCst);
+        // SAFETY: A non-NULL pointer of the slot is a reference from `Arc::into_raw` that the
+        // slot owned (type invariant) and no longer holds.
+        (!old.is_null()).then(|| unsafe { Arc::from_raw(old) })
+    }
+}
+
+impl<T> Drop for ArcSlot<T> {
+    fn drop(&mut self) {
+        drop(self.take());
+    }
+}
 
 /// A counted reference to a PCI device, kept by a driver callback for the case to use.
 pub(crate) struct DevRef(AtomicPtr<bindings::pci_dev>);
