@@ -20,13 +20,13 @@ use crate::{
     kunit::Test,
     pci::{
         self,
-        testing::{self, edu_count, DevRef, TestRegistration, EDU_DEVICE, EDU_VENDOR},
+        testing::{self, edu_count, ArcSlot, DevRef, TestRegistration, EDU_DEVICE, EDU_VENDOR},
     },
     prelude::*,
     str::CStr,
     sync::Arc,
 };
-use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 const EDU_ID: u32 = 0x010000ed;
 const ID_INFO: u32 = 42;
@@ -442,9 +442,8 @@ static FENCE_PROBES: AtomicUsize = AtomicUsize::new(0);
 static FENCE_STARTED: AtomicUsize = AtomicUsize::new(0);
 /// The first error of the setup in a callback (not the failure the probe is told to return).
 static FENCE_ERROR: AtomicI32 = AtomicI32::new(0);
-/// The target (from `Arc::into_raw`), kept until the case takes it, and its DMA address.
-static FENCE_TARGET: AtomicPtr<Devres<CoherentAllocation<u8>>> =
-    AtomicPtr::new(core::ptr::null_mut());
+/// The target, kept until the case takes it, and its DMA address.
+static FENCE_TARGET: ArcSlot<Devres<CoherentAllocation<u8>>> = ArcSlot::new();
 static FENCE_HANDLE: AtomicU64 = AtomicU64::new(0);
 /// What [`Inspector`] counted in the target: bytes unchanged and bytes written by the
 /// device; `usize::MAX` until it has.
@@ -459,12 +458,6 @@ fn mode_is(mode: Fence) -> bool {
 
 fn fence_error(e: &Error) {
     let _ = FENCE_ERROR.compare_exchange(0, e.to_errno(), Ordering::SeqCst, Ordering::SeqCst);
-}
-
-fn take_target() -> Option<Arc<Devres<CoherentAllocation<u8>>>> {
-    let p = FENCE_TARGET.swap(core::ptr::null_mut(), Ordering::SeqCst);
-    // SAFETY: Every pointer stored in the slot comes from `Arc::into_raw`.
-    (!p.is_null()).then(|| unsafe { Arc::from_raw(p) })
 }
 
 /// Programs one edu transfer; `dir` is 0 (memory to edu) or [`EDU_DMA_FROM_DEVICE`].
@@ -555,11 +548,7 @@ impl FenceDriver {
         FENCE_HANDLE.store(buf.dma_handle(), Ordering::SeqCst);
         let target = Arc::new(target, GFP_KERNEL)?;
         // The slot's reference outlives the binding, so the inspector's is never the last one.
-        let old = FENCE_TARGET.swap(Arc::into_raw(target.clone()).cast_mut(), Ordering::SeqCst);
-        if !old.is_null() {
-            // SAFETY: Every pointer stored in the slot comes from `Arc::into_raw`.
-            drop(unsafe { Arc::from_raw(old) });
-        }
+        FENCE_TARGET.put(target.clone());
         devres::register(dev, Inspector(target), GFP_KERNEL)
     }
 
@@ -655,7 +644,7 @@ fn fence_run(test: &mut Test, mode: Fence) -> Option<(usize, usize)> {
     );
     drop(reg);
     // Revoked at the unbind: the slot's reference is the last one.
-    let target = take_target();
+    let target = FENCE_TARGET.take();
     crate::kunit_expect!(test, target.is_some_and(|t| t.try_access().is_none()));
     FENCE_DEV.put();
     crate::kunit_expect_eq!(test, FENCE_ERROR.load(Ordering::SeqCst), 0);
