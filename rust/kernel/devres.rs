@@ -216,11 +216,11 @@ impl<T: Send + 'static> Devres<T> {
         if !self.inner.data.is_available() {
             return Err(ENXIO);
         }
-        // SAFETY: The value belongs to the current binding of `dev` (checked above), and no
-        // managed resource of that binding is released while `dev` is borrowed (type invariant
-        // of `Device<Bound>`: also not under an interrupt handler or bound work, which the bus
-        // stops first), so the devres release that would revoke it can not start before `'a`
-        // ends; the only other revocation is `drop`, which needs `self` not to be borrowed.
+        // No managed resource of the binding is released while `dev` is borrowed (type invariant
+        // of `Device<Bound>`; interrupt handlers and bound work too, the bus stops them first).
+        // SAFETY: The value belongs to the current binding of `dev` (checked above), so the
+        // release that would revoke it can not start before `'a` ends (see above); the only
+        // other revocation is `drop`, which needs `self` not to be borrowed.
         Ok(unsafe { self.inner.data.access() })
     }
 

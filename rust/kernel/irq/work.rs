@@ -109,10 +109,9 @@ impl<T: WorkHandler> BoundWork<T> {
         let init = try_pin_init!(Self {
             work <- Opaque::ffi_init(|slot: *mut bindings::delayed_work| {
                 let name = crate::c_str!("BoundWork").as_char_ptr();
-                // SAFETY: What `INIT_DELAYED_WORK()` does: `slot` is valid for writes; `run_raw`
-                // is a work function for the `work_struct` of a `BoundWork<T>`, which this one
-                // is; the timer is the workqueue's, interrupt-safe as it requires; the name and
-                // the keys are static.
+                // What `INIT_DELAYED_WORK()` does, with the workqueue's interrupt-safe timer.
+                // SAFETY: `slot` is valid for writes; `run_raw` is a work function for the
+                // `work_struct` of a `BoundWork<T>`, as this is; the name and keys are static.
                 unsafe {
                     bindings::init_work_with_key(
                         &raw mut (*slot).work,
