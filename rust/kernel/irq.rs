@@ -266,7 +266,7 @@ struct Shared<H> {
 unsafe fn stop_line<H>(path: *const DataPath) {
     // SAFETY: By the function's contract.
     let shared = unsafe { &*crate::container_of!(path, Shared<H>, path) };
-    // Pairs with the acquire of `from_cookie`: a handler that starts after this sees it.
+    // Pairs with the acquire of `dispatch`: a handler that starts after this sees it.
     shared.stopped.store(true, Ordering::Release);
     if shared.shared {
         // SAFETY: The line is requested (function's contract).
@@ -295,15 +295,17 @@ pub struct Registration<H: Send + Sync + 'static> {
     disabled: AtomicU32,
 }
 
-/// Returns the handler and the bound device that the C code passes to a trampoline, or `None`
-/// once the bus has stopped the line.
+/// Calls `f` with the handler and the bound device that the C code passes to a trampoline, and
+/// returns what it returns; `IRQ_NONE` without calling it once the bus has stopped the line.
 ///
 /// # Safety
 ///
 /// `cookie` must be the `dev_id` of a live [`Registration<H>`], and the call must come from
-/// the C code's handling of its line (a hard handler or the thread function), for the length of
-/// which `'a` lasts.
-unsafe fn from_cookie<'a, H>(cookie: *mut c_void) -> Option<(&'a H, &'a Device<Bound>)> {
+/// the C code's handling of its line (a hard handler or the thread function).
+unsafe fn dispatch<H>(
+    cookie: *mut c_void,
+    f: impl FnOnce(&H, &Device<Bound>) -> bindings::irqreturn_t,
+) -> bindings::irqreturn_t {
     // SAFETY: By the function's contract `cookie` is the registration's `Shared<H>`, which lives
     // until `free_irq()` has returned, and that waits for running handlers and stops the thread
     // after its last call.
@@ -312,13 +314,13 @@ unsafe fn from_cookie<'a, H>(cookie: *mut c_void) -> Option<(&'a H, &'a Device<B
     // the handler must not run (nor get the bound device) any more. A handler that passed this
     // check before the stop is waited for by it.
     if shared.stopped.load(Ordering::Acquire) {
-        return None;
+        return bindings::irqreturn_IRQ_NONE;
     }
     // SAFETY: The registration is held in a `Devres` and so freed no later than at the unbind,
     // while the driver is still bound; `free_irq()` waits for this call, so the driver is bound
     // for all of it.
     let dev = unsafe { Device::<Bound>::from_raw(shared.dev.as_raw()) };
-    Some((&shared.handler, dev))
+    f(&shared.handler, dev)
 }
 
 /// The hard handler of a [`Handler`].
@@ -331,10 +333,7 @@ unsafe extern "C" fn handle_irq<H: Handler>(
     cookie: *mut c_void,
 ) -> bindings::irqreturn_t {
     // SAFETY: The C code calls this as the line's hard handler, with the registration's cookie.
-    match unsafe { from_cookie::<H>(cookie) } {
-        Some((handler, dev)) => handler.handle(dev).into_raw(),
-        None => bindings::irqreturn_IRQ_NONE,
-    }
+    unsafe { dispatch(cookie, |h: &H, dev| h.handle(dev).into_raw()) }
 }
 
 /// The hard handler of a [`ThreadedHandler`].
@@ -347,10 +346,7 @@ unsafe extern "C" fn handle_threaded_hard<H: ThreadedHandler>(
     cookie: *mut c_void,
 ) -> bindings::irqreturn_t {
     // SAFETY: As in `handle_irq`.
-    match unsafe { from_cookie::<H>(cookie) } {
-        Some((handler, dev)) => handler.handle(dev).into_raw(),
-        None => bindings::irqreturn_IRQ_NONE,
-    }
+    unsafe { dispatch(cookie, |h: &H, dev| h.handle(dev).into_raw()) }
 }
 
 /// The thread function of a [`ThreadedHandler`].
@@ -364,10 +360,7 @@ unsafe extern "C" fn handle_thread<H: ThreadedHandler>(
 ) -> bindings::irqreturn_t {
     // SAFETY: The C code calls this as the line's thread function, with the registration's
     // cookie.
-    match unsafe { from_cookie::<H>(cookie) } {
-        Some((handler, dev)) => handler.handle_threaded(dev).into_raw(),
-        None => bindings::irqreturn_IRQ_NONE,
-    }
+    unsafe { dispatch(cookie, |h: &H, dev| h.handle_threaded(dev).into_raw()) }
 }
 
 type RawHandler = unsafe extern "C" fn(c_int, *mut c_void) -> bindings::irqreturn_t;

@@ -12,6 +12,7 @@
 
 use super::{
     pci::IrqTypes,
+    tests::{ack, Bar, EDU_IRQ_RAISE},
     work::{BoundWork, WorkHandler},
     Flags, IrqReturn, Registration, ThreadedHandler, ThreadedIrqReturn,
 };
@@ -25,24 +26,18 @@ use crate::{
     kunit::Test,
     pci::{
         self,
-        testing::{probe_check, register_or_fail, ArcSlot, Checks, DevRef, EDU},
+        testing::{probe_check, register_or_fail, ArcSlot, Checks, DevRef, EDU, EDU_ID},
     },
     prelude::*,
     sync::Arc,
 };
 use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
 
-const EDU_ID: u32 = 0x010000ed;
-const EDU_IRQ_STATUS: usize = 0x24;
-const EDU_IRQ_RAISE: usize = 0x60;
-const EDU_IRQ_ACK: usize = 0x64;
 /// Interrupts the case raises, one at a time.
 const RAISES: usize = 16;
 /// The bytes of each buffer, and what the hard handler fills its buffers with.
 const LEN: usize = 256;
 const FILL: u8 = 0xa5;
-
-type Bar = pci::Bar<0x100>;
 
 static CHECKS: Checks = Checks::new();
 static PDEV: DevRef = DevRef::new();
@@ -95,15 +90,11 @@ impl Irq {
 impl ThreadedHandler for Irq {
     fn handle(&self, dev: &Device<Bound>) -> ThreadedIrqReturn {
         // Hard interrupt context: MMIO through the bound device, no lock.
-        let Ok(bar) = self.bar.access(dev) else {
-            return ThreadedIrqReturn::None;
-        };
-        let status = bar.read32::<EDU_IRQ_STATUS>();
-        if status == 0 {
+        if !ack(&self.bar, dev) {
             return ThreadedIrqReturn::None;
         }
-        bar.write32::<EDU_IRQ_ACK>(status);
-        probe_check!(CHECKS, bar.read32::<0>() == EDU_ID);
+        let id = self.bar.access(dev).map(|bar| bar.read32::<0>());
+        probe_check!(CHECKS, id == Ok(EDU_ID));
         probe_check!(CHECKS, dev.drvdata::<CtxDriver>().is_ok());
         // A DMA mapping made here, handed to the work (a mapping must not be dropped here).
         if HANDOFF.load(SeqCst).is_null() {

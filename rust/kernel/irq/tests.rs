@@ -24,7 +24,7 @@ use crate::{
     kunit::Test,
     pci::{
         self,
-        testing::{probe_check, register_or_fail, ArcSlot, Checks, DevRef, EDU},
+        testing::{probe_check, register_or_fail, ArcSlot, Checks, DevRef, EDU, EDU_ID},
     },
     prelude::*,
     sync::Arc,
@@ -32,12 +32,14 @@ use crate::{
 use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
 
 const EDU_IRQ_STATUS: usize = 0x24;
-const EDU_IRQ_RAISE: usize = 0x60;
+/// Writing here raises an interrupt (the value is or-ed into the status).
+pub(super) const EDU_IRQ_RAISE: usize = 0x60;
 const EDU_IRQ_ACK: usize = 0x64;
 /// How many interrupts each handler is sent.
 const RAISES: usize = 8;
 
-type Bar = pci::Bar<0x100>;
+/// The part of edu's BAR 0 the interrupt suites map.
+pub(super) type Bar = pci::Bar<0x100>;
 
 static CHECKS: Checks = Checks::new();
 static PROBES: AtomicUsize = AtomicUsize::new(0);
@@ -55,8 +57,9 @@ macro_rules! check {
     };
 }
 
-/// Acknowledges what edu's status holds, through the BAR and the bound device.
-fn ack(bar: &Devres<Bar>, dev: &Device<Bound>) -> bool {
+/// Acknowledges what edu's status holds, through the BAR and the bound device; `false` if it
+/// held nothing (another device's interrupt on a shared line).
+pub(super) fn ack(bar: &Devres<Bar>, dev: &Device<Bound>) -> bool {
     let Ok(bar) = bar.access(dev) else {
         return false;
     };
@@ -328,7 +331,6 @@ static KEPT_WORK: ArcSlot<Devres<BoundWork<Slow>>> = ArcSlot::new();
 static WORK_PDEV: DevRef = DevRef::new();
 /// How long a run of [`Slow`] takes.
 const SLOW_MS: u32 = 100;
-const EDU_ID: u32 = 0x010000ed;
 
 /// A work function that uses the BAR with the bound device and takes [`SLOW_MS`].
 struct Slow {

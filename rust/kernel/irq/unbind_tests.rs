@@ -18,6 +18,7 @@
 
 use super::{
     pci::IrqTypes,
+    tests::{ack, Bar, EDU_IRQ_RAISE},
     work::{BoundWork, WorkHandler},
     Flags, IrqReturn, Registration, ThreadedHandler, ThreadedIrqReturn,
 };
@@ -38,15 +39,11 @@ use crate::{
 };
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::SeqCst};
 
-const EDU_IRQ_STATUS: usize = 0x24;
-const EDU_IRQ_RAISE: usize = 0x60;
-const EDU_IRQ_ACK: usize = 0x64;
 /// Unbind and bind cycles of the race case.
 const CYCLES: usize = 200;
 /// What the driver data holds, to tell it from freed or foreign memory.
 const MAGIC: u32 = 0x5eed_da7a;
 
-type Bar = pci::Bar<0x100>;
 /// The BAR of the current binding, for the raising thread (which has no bound device).
 type BarSlot = Mutex<Option<Arc<Devres<Bar>>>>;
 /// A managed resource made after the registration, for its handler.
@@ -158,14 +155,9 @@ impl ThreadedHandler for Irq {
         if LATE_GONE.load(SeqCst) {
             AFTER_STOP.fetch_add(1, SeqCst);
         }
-        let Ok(bar) = self.bar.access(dev) else {
-            return ThreadedIrqReturn::None;
-        };
-        let status = bar.read32::<EDU_IRQ_STATUS>();
-        if status == 0 {
+        if !ack(&self.bar, dev) {
             return ThreadedIrqReturn::None;
         }
-        bar.write32::<EDU_IRQ_ACK>(status);
         ThreadedIrqReturn::WakeThread
     }
 

@@ -16,6 +16,8 @@ use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
 /// QEMU's `edu` device.
 pub(crate) const EDU_VENDOR: u32 = 0x1234;
 pub(crate) const EDU_DEVICE: u32 = 0x11e8;
+/// What the identification register (BAR 0, offset 0) of QEMU's `edu` reads as.
+pub(crate) const EDU_ID: u32 = 0x010000ed;
 
 // SAFETY: Built-in code has no module; NULL is `THIS_MODULE` there.
 pub(crate) static NO_MODULE: ThisModule = unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };

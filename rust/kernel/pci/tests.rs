@@ -20,7 +20,9 @@ use crate::{
     kunit::Test,
     pci::{
         self,
-        testing::{self, edu_count, ArcSlot, DevRef, TestRegistration, EDU_DEVICE, EDU_VENDOR},
+        testing::{
+            self, edu_count, ArcSlot, DevRef, TestRegistration, EDU_DEVICE, EDU_ID, EDU_VENDOR,
+        },
     },
     prelude::*,
     str::CStr,
@@ -28,7 +30,6 @@ use crate::{
 };
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-const EDU_ID: u32 = 0x010000ed;
 const ID_INFO: u32 = 42;
 
 static TABLE: IdArray<pci::DeviceId, u32, 2> = IdArray::new([
