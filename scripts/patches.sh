@@ -25,7 +25,8 @@ declare -A ADDS=(
 	["rust: add device id tables, driver registration and PCI drivers"]="
 		rust/kernel/device_id.rs rust/kernel/driver.rs rust/kernel/pci.rs rust/helpers/pci.c"
 	["rust: add DMA masks, coherent allocations and streaming mappings"]="
-		rust/kernel/dma.rs rust/helpers/dma.c"
+		rust/kernel/dma.rs rust/kernel/dma/coherent.rs rust/kernel/dma/streaming.rs
+		rust/helpers/dma.c"
 	["rust: add io-pgtable page tables for device MMUs"]="
 		rust/kernel/io_pgtable.rs rust/helpers/io_pgtable.c"
 	["rust: add msleep() and the ETIMEDOUT error code"]="
@@ -33,7 +34,7 @@ declare -A ADDS=(
 	["rust: kunit: add a test handle and kernel threads for tests"]="
 		rust/kernel/kunit/suite.rs rust/kernel/kunit/thread.rs"
 	["rust: add KUnit suites for the driver-core abstractions"]="
-		rust/kernel/pci/* rust/kernel/devres/* rust/kernel/dma/* rust/kernel/io_pgtable/*"
+		rust/kernel/pci/* rust/kernel/devres/* rust/kernel/dma/*tests.rs rust/kernel/io_pgtable/*"
 	["samples: rust: add a PCI driver for QEMU's edu device"]="
 		samples/rust/rust_driver_edu.rs"
 	["Documentation: rust: add a guide to the driver-core abstractions"]="
