@@ -24,9 +24,11 @@ declare -A ADDS=(
 		rust/kernel/io.rs rust/helpers/io.c"
 	["rust: add device id tables, driver registration and PCI drivers"]="
 		rust/kernel/device_id.rs rust/kernel/driver.rs rust/kernel/pci.rs rust/helpers/pci.c"
+	["rust: macros: derive FromBytes and AsBytes"]="
+		rust/macros/plain_data.rs"
 	["rust: add DMA masks, coherent allocations and streaming mappings"]="
-		rust/kernel/dma.rs rust/kernel/dma/coherent.rs rust/kernel/dma/streaming.rs
-		rust/helpers/dma.c"
+		rust/kernel/dma.rs rust/kernel/dma/coherent.rs rust/kernel/dma/pool.rs
+		rust/kernel/dma/project.rs rust/kernel/dma/streaming.rs rust/helpers/dma.c"
 	["rust: add io-pgtable page tables for device MMUs"]="
 		rust/kernel/io_pgtable.rs rust/helpers/io_pgtable.c"
 	["rust: add msleep() and the ETIMEDOUT error code"]="

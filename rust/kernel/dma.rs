@@ -11,7 +11,9 @@
 //! - [`DmaMask`] and [`Device::dma_set_mask`] and friends: what the device can address. Setting
 //!   it is only offered in the [`Core`] context, see [`Device::dma_set_mask`].
 //! - [`CoherentAllocation<T>`]: memory that the CPU and the device share, with volatile,
-//!   bounds-checked element access.
+//!   bounds-checked element access ([`dma_read!`] and [`dma_write!`] name an element's field),
+//!   filled before its address is handed out if need be ([`CoherentAllocation::init`]);
+//!   [`DeviceOnlyAllocation`] for memory without a kernel mapping, which the CPU can not access.
 //! - [`StreamingMapping<T>`] and [`CpuView<T>`]: a driver-owned buffer handed to the device. While
 //!   it is mapped the device owns it and the CPU has no method to read or write it;
 //!   [`StreamingMapping::sync_for_cpu`] hands the CPU a view, [`CpuView::sync_for_device`] gives
@@ -31,12 +33,18 @@ use crate::{
 use core::ffi::c_void;
 
 mod coherent;
+mod pool;
+pub mod project;
 mod streaming;
 
-pub use coherent::CoherentAllocation;
 pub(crate) use coherent::CoherentMemory;
+pub use coherent::{CoherentAllocation, DeviceOnlyAllocation};
+pub use pool::{DmaPool, PoolObject, PoolView};
+pub use project::Elements;
 pub use streaming::{CpuView, StreamingMapping};
 
+#[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+mod pool_tests;
 #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
 pub(crate) mod tests;
 
@@ -283,6 +291,9 @@ impl Attrs {
 
     /// Turns raw flags into attributes; [`EINVAL`] if a bit is not a known `DMA_ATTR_*` flag.
     ///
+    /// `DMA_ATTR_NO_KERNEL_MAPPING` is refused too: memory without a kernel mapping has a type
+    /// of its own, [`DeviceOnlyAllocation`], which has no CPU accessor.
+    ///
     /// # Examples
     ///
     /// ```
@@ -290,6 +301,7 @@ impl Attrs {
     ///
     /// assert!(Attrs::try_from_raw(1 << 8).is_ok());
     /// assert_eq!(Attrs::try_from_raw(1 << 31), Err(EINVAL));
+    /// assert_eq!(Attrs::try_from_raw(kernel::bindings::DMA_ATTR_NO_KERNEL_MAPPING), Err(EINVAL));
     /// ```
     pub const fn try_from_raw(raw: u32) -> Result<Self> {
         if raw & !attrs::ALL.0 != 0 {
@@ -338,15 +350,6 @@ pub mod attrs {
     /// assert!(!DMA_ATTR_WRITE_COMBINE.contains(DMA_ATTR_WEAK_ORDERING));
     /// ```
     pub const DMA_ATTR_WRITE_COMBINE: Attrs = Attrs(bindings::DMA_ATTR_WRITE_COMBINE);
-    /// No kernel virtual mapping: the CPU can not access the memory (the accessors refuse).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use kernel::dma::attrs::*;
-    /// assert!(!DMA_ATTR_NO_KERNEL_MAPPING.contains(DMA_ATTR_WRITE_COMBINE));
-    /// ```
-    pub const DMA_ATTR_NO_KERNEL_MAPPING: Attrs = Attrs(bindings::DMA_ATTR_NO_KERNEL_MAPPING);
     /// Mappings skip the CPU cache synchronisation.
     ///
     /// # Examples
@@ -397,7 +400,6 @@ pub mod attrs {
     pub(super) const ALL: Attrs = Attrs(
         DMA_ATTR_WEAK_ORDERING.0
             | DMA_ATTR_WRITE_COMBINE.0
-            | DMA_ATTR_NO_KERNEL_MAPPING.0
             | DMA_ATTR_SKIP_CPU_SYNC.0
             | DMA_ATTR_FORCE_CONTIGUOUS.0
             | DMA_ATTR_ALLOC_SINGLE_PAGES.0

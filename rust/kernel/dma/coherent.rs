@@ -4,9 +4,9 @@
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
-use super::{attrs, byte_size, Attrs, DmaAddress};
+use super::{byte_size, Attrs, DmaAddress};
 use crate::{
-    alloc::Flags,
+    alloc::{flags::__GFP_ZERO, Flags},
     bindings,
     device::{Bound, Device},
     devres::Devres,
@@ -78,9 +78,9 @@ pub struct CoherentAllocation<T: AsBytes + FromBytes> {
 
 /// DMA memory allocated with `dma_alloc_attrs()`, freed when the last reference to it goes.
 ///
-/// Only types of this crate that are released at unbind at the latest hold a reference (a
-/// [`CoherentAllocation`], which lives in a [`Devres`], and a device page table, which does
-/// too), so the memory is freed at unbind at the latest, while the driver is still bound.
+/// Only types of this crate that are released at unbind at the latest hold it (a
+/// [`CoherentAllocation`] or a [`DeviceOnlyAllocation`], which live in a [`Devres`], and a device
+/// page table, which does too), so the memory is freed at unbind at the latest, while the driver is still bound.
 ///
 /// # Invariants
 ///
@@ -92,7 +92,8 @@ pub(crate) struct CoherentMemory {
     cpu_addr: NonNull<c_void>,
     dma_handle: DmaAddress,
     size: usize,
-    attrs: Attrs,
+    /// The raw `DMA_ATTR_*` flags, `DMA_ATTR_NO_KERNEL_MAPPING` included if it was passed.
+    attrs: u32,
 }
 
 // SAFETY: The memory may be freed from any task; `dev` is a counted device reference.
@@ -100,6 +101,34 @@ unsafe impl Send for CoherentMemory {}
 
 // SAFETY: `CoherentMemory` offers no access to the memory through `&self`.
 unsafe impl Sync for CoherentMemory {}
+
+impl CoherentMemory {
+    /// Allocates `size` bytes with `dma_alloc_attrs()`: [`ENOMEM`] if that fails or can never
+    /// succeed (see `coherent_size_check`).
+    fn alloc(dev: &Device<Bound>, size: usize, gfp: Flags, attrs: u32) -> Result<Self> {
+        coherent_size_check(size)?;
+        let mut dma_handle: DmaAddress = 0;
+        // SAFETY: `dev` is a valid, bound device; `dma_handle` is a valid out pointer.
+        let cpu_addr = unsafe {
+            bindings::dma_alloc_attrs(
+                dev.as_raw(),
+                size,
+                &mut dma_handle,
+                gfp.as_raw(),
+                attrs as _,
+            )
+        };
+        let cpu_addr = NonNull::new(cpu_addr).ok_or(ENOMEM)?;
+        // INVARIANT: Allocated just now with these parameters.
+        Ok(Self {
+            dev: ARef::from(&**dev),
+            cpu_addr,
+            dma_handle,
+            size,
+            attrs,
+        })
+    }
+}
 
 impl Drop for CoherentMemory {
     fn drop(&mut self) {
@@ -114,7 +143,7 @@ impl Drop for CoherentMemory {
                 self.size,
                 self.cpu_addr.as_ptr(),
                 self.dma_handle,
-                self.attrs.as_raw() as _,
+                self.attrs as _,
             )
         };
     }
@@ -158,39 +187,109 @@ impl<T: AsBytes + FromBytes + Send + Sync + 'static> CoherentAllocation<T> {
         gfp: Flags,
         attrs: Attrs,
     ) -> Result<Devres<Self>> {
+        Devres::new(dev, Self::alloc_raw(dev, count, gfp, attrs)?, gfp)
+    }
+
+    /// Allocates `count` elements and has `f` fill them before the memory is handed out: `f`
+    /// gets the elements as a mutable slice (zeroed) and the device address of the first one,
+    /// and the allocation is registered only once it returns, so a ring can be filled and
+    /// linked before any device or other code knows where it is. The allocation is freed if `f`
+    /// fails, with its error.
+    ///
+    /// Fails as [`CoherentAllocation::alloc_attrs`] does, and with `f`'s error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Device}, dma::{CoherentAllocation, DmaAddress}};
+    ///
+    /// // A ring of 16 next-pointers, each element pointing at the following one.
+    /// fn ring(dev: &Device<Bound>) -> Result {
+    ///     let ring = CoherentAllocation::<u64>::init(dev, 16, GFP_KERNEL, |elems, base| {
+    ///         for (i, e) in elems.iter_mut().enumerate() {
+    ///             *e = base + (((i + 1) % 16) * 8) as DmaAddress;
+    ///         }
+    ///         Ok(())
+    ///     })?;
+    ///     let r = ring.access(dev)?;
+    ///     assert_eq!(r.read(15)?, r.dma_handle());
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn init(
+        dev: &Device<Bound>,
+        count: usize,
+        gfp: Flags,
+        f: impl FnOnce(&mut [T], DmaAddress) -> Result,
+    ) -> Result<Devres<Self>> {
+        let alloc = Self::alloc_raw(dev, count, gfp, Attrs::default())?;
+        // SAFETY: In bounds (the whole allocation). Nothing else knows the memory yet: its
+        // device address is handed out only through `f`, which the device can not be told
+        // about before `f` returns and the slice's borrow ends, and the allocation is not
+        // shared until it is registered below.
+        f(
+            unsafe { core::slice::from_raw_parts_mut(alloc.cpu_addr.as_ptr(), count) },
+            alloc.dma_handle,
+        )?;
+        Devres::new(dev, alloc, gfp)
+    }
+
+    /// Allocates as many elements as `src` has and copies them in before the memory is handed
+    /// out; see [`CoherentAllocation::init`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Device}, dma::CoherentAllocation};
+    ///
+    /// fn table(dev: &Device<Bound>) -> Result {
+    ///     let t = CoherentAllocation::from_slice(dev, &[1u32, 2, 3], GFP_KERNEL)?;
+    ///     assert_eq!(t.access(dev)?.read(2)?, 3);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn from_slice(dev: &Device<Bound>, src: &[T], gfp: Flags) -> Result<Devres<Self>> {
+        Self::init(dev, src.len(), gfp, |dst, _| {
+            // SAFETY: `dst` and `src` have the same length, and `dst` is DMA memory that `src`
+            // can not overlap. `T` is plain data: a bitwise copy is a valid value, and the copy
+            // in device memory is never dropped.
+            unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr(), src.len()) };
+            Ok(())
+        })
+    }
+
+    /// Allocates `count` zeroed elements.
+    ///
+    /// `dma_alloc_attrs()` zeroes what it returns on the platforms this kernel supports; this
+    /// passes `__GFP_ZERO` as well, so that the promise does not rest on that.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Device}, dma::CoherentAllocation};
+    ///
+    /// fn counters(dev: &Device<Bound>) -> Result {
+    ///     let c = CoherentAllocation::<u64>::zeroed(dev, 8, GFP_KERNEL)?;
+    ///     assert_eq!(c.access(dev)?.read(7)?, 0);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn zeroed(dev: &Device<Bound>, count: usize, gfp: Flags) -> Result<Devres<Self>> {
+        Self::alloc_attrs(dev, count, gfp | __GFP_ZERO, Attrs::default())
+    }
+
+    fn alloc_raw(dev: &Device<Bound>, count: usize, gfp: Flags, attrs: Attrs) -> Result<Self> {
         let size = byte_size::<T>(count)?;
-        coherent_size_check(size)?;
-        let mut dma_handle: DmaAddress = 0;
-        // SAFETY: `dev` is a valid, bound device; `dma_handle` is a valid out pointer.
-        let cpu_addr = unsafe {
-            bindings::dma_alloc_attrs(
-                dev.as_raw(),
-                size,
-                &mut dma_handle,
-                gfp.as_raw(),
-                attrs.as_raw() as _,
-            )
-        };
-        let cpu_addr = NonNull::new(cpu_addr).ok_or(ENOMEM)?;
-        // INVARIANT: Allocated just now with these parameters. Should the allocation of the
-        // reference count fail, dropping `mem` frees the memory.
-        let mem = CoherentMemory {
-            dev: ARef::from(&**dev),
-            cpu_addr,
-            dma_handle,
-            size,
-            attrs,
-        };
+        let mem = CoherentMemory::alloc(dev, size, gfp, attrs.as_raw())?;
         let mem = Arc::new(mem, gfp)?;
         // INVARIANT: `mem` holds `size` bytes, the size of `count` elements of `T`.
-        let alloc = Self {
+        Ok(Self {
             cpu_addr: mem.cpu_addr.cast(),
+            dma_handle: mem.dma_handle,
             mem,
-            dma_handle,
             count,
             attrs,
-        };
-        Devres::new(dev, alloc, gfp)
+        })
     }
 
     /// Allocates `count` elements with no attributes, as `dma_alloc_coherent()` does.
@@ -250,8 +349,8 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
     /// ```
     /// use kernel::dma::{attrs, CoherentAllocation};
     ///
-    /// fn cpu_visible(buf: &CoherentAllocation<u8>) -> bool {
-    ///     !buf.attrs().contains(attrs::DMA_ATTR_NO_KERNEL_MAPPING)
+    /// fn write_combined(buf: &CoherentAllocation<u8>) -> bool {
+    ///     buf.attrs().contains(attrs::DMA_ATTR_WRITE_COMBINE)
     /// }
     /// ```
     pub fn attrs(&self) -> Attrs {
@@ -295,16 +394,15 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
         Ok(self.dma_handle + (i * core::mem::size_of::<T>()) as DmaAddress)
     }
 
-    fn element(&self, i: usize) -> Result<*mut T> {
-        if i >= self.count || self.attrs.contains(attrs::DMA_ATTR_NO_KERNEL_MAPPING) {
+    pub(super) fn element(&self, i: usize) -> Result<*mut T> {
+        if i >= self.count {
             return Err(EINVAL);
         }
         // SAFETY: `i < count`, so the offset stays within the allocation.
         Ok(unsafe { self.cpu_addr.as_ptr().add(i) })
     }
 
-    /// Reads element `i` with a volatile read; [`EINVAL`] if out of bounds or if the memory has
-    /// no kernel mapping.
+    /// Reads element `i` with a volatile read; [`EINVAL`] if out of bounds.
     ///
     /// # Examples
     ///
@@ -323,8 +421,7 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
         Ok(unsafe { p.read_volatile() })
     }
 
-    /// Writes element `i` with a volatile write; [`EINVAL`] if out of bounds or if the memory has
-    /// no kernel mapping.
+    /// Writes element `i` with a volatile write; [`EINVAL`] if out of bounds.
     ///
     /// # Examples
     ///
@@ -344,91 +441,6 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
         // shared reference does not promise it is unchanged.
         unsafe { p.write_volatile(value) };
         Ok(())
-    }
-
-    /// Reads field `f` of element `i`, where `f` projects an element pointer to the field.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::dma::CoherentAllocation;
-    ///
-    /// #[derive(Clone, Copy)]
-    /// #[repr(C)]
-    /// struct Desc {
-    ///     addr: u64,
-    ///     len: u32,
-    ///     flags: u32,
-    /// }
-    /// // SAFETY: `Desc` is plain data without padding.
-    /// unsafe impl kernel::types::FromBytes for Desc {}
-    /// // SAFETY: As above.
-    /// unsafe impl kernel::types::AsBytes for Desc {}
-    ///
-    /// fn len_of(ring: &CoherentAllocation<Desc>, i: usize) -> Result<u32> {
-    ///     // SAFETY: Only computes the address of a field of the element `d` points to.
-    ///     ring.read_field(i, |d| unsafe { core::ptr::addr_of_mut!((*d).len) })
-    /// }
-    /// ```
-    pub fn read_field<F: FromBytes>(
-        &self,
-        i: usize,
-        f: impl FnOnce(*mut T) -> *mut F,
-    ) -> Result<F> {
-        let field = self.field(i, f)?;
-        // SAFETY: `field` lies within element `i` (checked) and is aligned for `F`.
-        Ok(unsafe { field.read_volatile() })
-    }
-
-    /// Writes field `f` of element `i`, where `f` projects an element pointer to the field.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::dma::CoherentAllocation;
-    ///
-    /// #[repr(C)]
-    /// struct Desc {
-    ///     addr: u64,
-    ///     len: u32,
-    ///     flags: u32,
-    /// }
-    /// // SAFETY: `Desc` is plain data without padding.
-    /// unsafe impl kernel::types::FromBytes for Desc {}
-    /// // SAFETY: As above.
-    /// unsafe impl kernel::types::AsBytes for Desc {}
-    ///
-    /// fn set_len(ring: &CoherentAllocation<Desc>, i: usize, len: u32) -> Result {
-    ///     // SAFETY: Only computes the address of a field of the element `d` points to.
-    ///     ring.write_field(i, |d| unsafe { core::ptr::addr_of_mut!((*d).len) }, len)
-    /// }
-    /// ```
-    pub fn write_field<F: AsBytes>(
-        &self,
-        i: usize,
-        f: impl FnOnce(*mut T) -> *mut F,
-        value: F,
-    ) -> Result {
-        let field = self.field(i, f)?;
-        // SAFETY: As for `read_field`.
-        unsafe { field.write_volatile(value) };
-        Ok(())
-    }
-
-    fn field<F>(&self, i: usize, f: impl FnOnce(*mut T) -> *mut F) -> Result<*mut F> {
-        let p = self.element(i)?;
-        let field = f(p);
-        let start = field as usize;
-        let base = p as usize;
-        // The projection must stay within the element and be aligned; anything else is refused.
-        let end = start.checked_add(core::mem::size_of::<F>()).ok_or(EINVAL)?;
-        if start < base
-            || end > base + core::mem::size_of::<T>()
-            || start % core::mem::align_of::<F>() != 0
-        {
-            return Err(EINVAL);
-        }
-        Ok(field)
     }
 
     /// Returns elements `offset..offset + count` as a slice; [`EINVAL`] if out of bounds.
@@ -483,12 +495,135 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
 
     fn check_range(&self, offset: usize, count: usize) -> Result {
         match offset.checked_add(count) {
-            Some(end)
-                if end <= self.count && !self.attrs.contains(attrs::DMA_ATTR_NO_KERNEL_MAPPING) =>
-            {
-                Ok(())
-            }
+            Some(end) if end <= self.count => Ok(()),
             _ => Err(EINVAL),
         }
+    }
+}
+
+/// Coherent DMA memory that only the device accesses, allocated with
+/// `DMA_ATTR_NO_KERNEL_MAPPING`: the kernel may not map it at all, so this type has no CPU
+/// accessor, only the device address to hand to the device.
+///
+/// Like a [`CoherentAllocation`], it is held in a [`Devres`] and freed at unbind at the latest.
+///
+/// # Invariants
+///
+/// `mem` was allocated with `DMA_ATTR_NO_KERNEL_MAPPING` and `attrs`; its CPU address is only
+/// a cookie for `dma_free_attrs()`.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{device::{Bound, Device}, dma::DeviceOnlyAllocation, devres::Devres};
+///
+/// // Scratch memory for the device's firmware, which the driver never reads.
+/// fn scratch(dev: &Device<Bound>) -> Result<Devres<DeviceOnlyAllocation>> {
+///     let s = DeviceOnlyAllocation::alloc(dev, 1 << 20, GFP_KERNEL)?;
+///     assert_eq!(s.access(dev)?.size(), 1 << 20);
+///     Ok(s)
+/// }
+/// ```
+pub struct DeviceOnlyAllocation {
+    mem: CoherentMemory,
+    attrs: Attrs,
+}
+
+impl DeviceOnlyAllocation {
+    /// Allocates `size` bytes with `DMA_ATTR_NO_KERNEL_MAPPING` and `attrs`, held in a
+    /// [`Devres`] so that it is freed when the driver is unbound at the latest.
+    ///
+    /// Fails with [`EINVAL`] for a size of 0, [`ENOMEM`] as
+    /// [`CoherentAllocation::alloc_attrs`] does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Device}, dma::{attrs, DeviceOnlyAllocation}};
+    ///
+    /// fn firmware_area(dev: &Device<Bound>) -> Result {
+    ///     let flags = attrs::DMA_ATTR_FORCE_CONTIGUOUS;
+    ///     let area = DeviceOnlyAllocation::alloc_attrs(dev, 65536, GFP_KERNEL, flags)?;
+    ///     assert!(area.access(dev)?.attrs().contains(flags));
+    ///     assert_eq!(DeviceOnlyAllocation::alloc(dev, 0, GFP_KERNEL).err(), Some(EINVAL));
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn alloc_attrs(
+        dev: &Device<Bound>,
+        size: usize,
+        gfp: Flags,
+        attrs: Attrs,
+    ) -> Result<Devres<Self>> {
+        if size == 0 {
+            return Err(EINVAL);
+        }
+        let all = attrs.as_raw() | bindings::DMA_ATTR_NO_KERNEL_MAPPING;
+        // INVARIANT: Allocated with `DMA_ATTR_NO_KERNEL_MAPPING`.
+        let mem = CoherentMemory::alloc(dev, size, gfp, all)?;
+        Devres::new(dev, Self { mem, attrs }, gfp)
+    }
+
+    /// Allocates `size` bytes with `DMA_ATTR_NO_KERNEL_MAPPING` only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Device}, dma::DeviceOnlyAllocation};
+    ///
+    /// fn area(dev: &Device<Bound>) -> Result {
+    ///     let a = DeviceOnlyAllocation::alloc(dev, 4096, GFP_KERNEL)?;
+    ///     assert_eq!(a.access(dev)?.size(), 4096);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn alloc(dev: &Device<Bound>, size: usize, gfp: Flags) -> Result<Devres<Self>> {
+        Self::alloc_attrs(dev, size, gfp, Attrs::default())
+    }
+
+    /// Returns the size in bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::DeviceOnlyAllocation;
+    ///
+    /// fn pages(a: &DeviceOnlyAllocation) -> usize {
+    ///     a.size().div_ceil(4096)
+    /// }
+    /// ```
+    pub fn size(&self) -> usize {
+        self.mem.size
+    }
+
+    /// Returns the device address of the memory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{dma::DeviceOnlyAllocation, io::Io};
+    ///
+    /// fn hand_over(a: &DeviceOnlyAllocation, regs: &Io<0x100>) {
+    ///     regs.write64::<0x80>(a.dma_handle());
+    /// }
+    /// ```
+    pub fn dma_handle(&self) -> DmaAddress {
+        self.mem.dma_handle
+    }
+
+    /// Returns the attributes it was allocated with, other than `DMA_ATTR_NO_KERNEL_MAPPING`
+    /// (which it always has, and which [`Attrs`] can not hold).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::{Attrs, DeviceOnlyAllocation};
+    ///
+    /// fn plain(a: &DeviceOnlyAllocation) -> bool {
+    ///     a.attrs() == Attrs::default()
+    /// }
+    /// ```
+    pub fn attrs(&self) -> Attrs {
+        self.attrs
     }
 }

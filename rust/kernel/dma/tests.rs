@@ -12,7 +12,11 @@ use crate::{
     bindings, c_str,
     device::{Bound, Core, Device},
     devres::Devres,
-    dma::{attrs, Attrs, CoherentAllocation, CpuView, DataDirection, DmaMask, StreamingMapping},
+    dma::{
+        attrs, Attrs, CoherentAllocation, CpuView, DataDirection, DeviceOnlyAllocation, DmaMask,
+        StreamingMapping,
+    },
+    dma_read, dma_write,
     error::code::*,
     kunit::Test,
     pci::{
@@ -106,43 +110,28 @@ fn coherent_checks(dev: &Device<Bound>) -> Result {
 
     // Attributes: unknown bits are refused; no kernel mapping means no CPU access.
     probe_check!(Attrs::try_from_raw(1 << 31).err() == Some(EINVAL));
-    let nomap = CoherentAllocation::<u32>::alloc_attrs(
-        dev,
-        16,
-        GFP_KERNEL,
-        attrs::DMA_ATTR_NO_KERNEL_MAPPING,
-    )?;
+    probe_check!(Attrs::try_from_raw(bindings::DMA_ATTR_NO_KERNEL_MAPPING).err() == Some(EINVAL));
+    let nomap = DeviceOnlyAllocation::alloc_attrs(dev, 8192, GFP_KERNEL, attrs::DMA_ATTR_NO_WARN)?;
     let n = nomap.access(dev)?;
-    probe_check!(n.attrs().contains(attrs::DMA_ATTR_NO_KERNEL_MAPPING));
-    probe_check!(n.read(0) == Err(EINVAL) && n.write(0, 1) == Err(EINVAL));
-    // SAFETY: Refused before any access.
-    probe_check!(unsafe { n.as_slice(0, 1) }.err() == Some(EINVAL));
+    probe_check!(n.attrs() == attrs::DMA_ATTR_NO_WARN && n.size() == 8192 && n.dma_handle() != 0);
     let wc = CoherentAllocation::<u32>::alloc_attrs(dev, 16, GFP_KERNEL, attrs::DMA_ATTR_NO_WARN)?;
     probe_check!(wc.access(dev)?.write(15, 7).is_ok());
 
     // Field access: in bounds and aligned, or refused.
-    #[derive(Clone, Copy)]
+    #[derive(crate::types::FromBytes, crate::types::AsBytes)]
     #[repr(C)]
     struct Desc {
         addr: u64,
         len: u32,
         flags: u32,
     }
-    // SAFETY: `Desc` is plain data without padding.
-    unsafe impl crate::types::FromBytes for Desc {}
-    // SAFETY: As above.
-    unsafe impl crate::types::AsBytes for Desc {}
     let ring = CoherentAllocation::<Desc>::alloc_coherent(dev, 4, GFP_KERNEL)?;
     let r = ring.access(dev)?;
-    let len_of = |d: *mut Desc| {
-        // SAFETY: Only computes the address of a field of the element `d` points to.
-        unsafe { &raw mut (*d).len }
-    };
-    probe_check!(r.write_field(3, len_of, 99).is_ok());
-    probe_check!(r.read_field(3, len_of) == Ok(99));
-    // A projection outside the element is refused.
-    probe_check!(r.read_field(0, |d| d.cast::<u8>().wrapping_add(64).cast::<u32>()) == Err(EINVAL));
-    probe_check!(r.read_field(4, len_of) == Err(EINVAL));
+    probe_check!(dma_write!(r[3].len = 99).is_ok());
+    probe_check!(dma_read!(r[3].len) == Ok(99));
+    probe_check!(dma_read!(r[3]).map(|d| (d.addr, d.len)) == Ok((0, 99)));
+    probe_check!(dma_read!(r[4].len) == Err(EINVAL));
+    probe_check!(dma_write!(r[4].flags = 1) == Err(EINVAL));
 
     // Kept past unbind: released there.
     let kept = Arc::new(

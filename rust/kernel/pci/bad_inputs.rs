@@ -14,7 +14,10 @@ use crate::{
     bindings, c_str,
     device::{Bound, Core, Device},
     devres::Devres,
-    dma::{attrs, Attrs, CoherentAllocation, DataDirection, DmaMask, StreamingMapping},
+    dma::{
+        attrs, Attrs, CoherentAllocation, DataDirection, DeviceOnlyAllocation, DmaMask, DmaPool,
+        PoolObject, StreamingMapping,
+    },
     error::{code::*, Error},
     io_pgtable::{prot, ArmLpaeS1, ArmV7s, Config, IoPageTable, NoFlush, Prot},
     kunit::Test,
@@ -46,8 +49,10 @@ struct Ctx<'a> {
     pdev: &'a pci::Device<Core>,
     bar: &'a pci::Bar<BAR_SIZE>,
     alloc: &'a CoherentAllocation<u32>,
-    /// Allocated with `DMA_ATTR_NO_KERNEL_MAPPING`: the CPU has no address for it.
-    hidden: &'a CoherentAllocation<u8>,
+    /// An object of a pool of this binding.
+    pool_obj: &'a PoolObject<u64>,
+    /// A pool of this device from its previous binding.
+    stale_pool: &'a DmaPool<u64>,
     /// Three pages, one byte short: fewer than a 16 KiB table page covers.
     ring: &'a Arc<Devres<CoherentAllocation<u8>>>,
     table: &'a IoPageTable<ArmLpaeS1, NoFlush>,
@@ -89,7 +94,7 @@ fn new_table(c: &Ctx<'_>, cfg: Config) -> Result {
 }
 
 /// The table. Entries are grouped by API; the comment of each is its name in the report.
-static INPUTS: [BadInput; 47] = [
+static INPUTS: [BadInput; 58] = [
     // DMA masks.
     BadInput {
         what: "DMA mask of 0 bits",
@@ -171,14 +176,83 @@ static INPUTS: [BadInput; 47] = [
         },
     },
     BadInput {
-        what: "field read at index == count",
+        what: "projected read at index == count",
         expect: EINVAL,
-        call: |c| ok(c.alloc.read_field(COUNT, |e| e)),
+        call: |c| ok(crate::dma_read!(c.alloc[COUNT])),
     },
     BadInput {
-        what: "read of memory without a kernel mapping",
+        what: "projected write at index usize::MAX",
         expect: EINVAL,
-        call: |c| ok(c.hidden.read(0)),
+        call: |c| crate::dma_write!(c.alloc[usize::MAX] = 1),
+    },
+    BadInput {
+        what: "DMA attribute DMA_ATTR_NO_KERNEL_MAPPING in Attrs",
+        expect: EINVAL,
+        call: |_| ok(Attrs::try_from_raw(bindings::DMA_ATTR_NO_KERNEL_MAPPING)),
+    },
+    BadInput {
+        what: "device-only allocation of 0 bytes",
+        expect: EINVAL,
+        call: |c| ok(DeviceOnlyAllocation::alloc(c.dev, 0, GFP_KERNEL)),
+    },
+    BadInput {
+        what: "coherent allocation initialised from an empty slice",
+        expect: EINVAL,
+        call: |c| {
+            ok(CoherentAllocation::<u32>::from_slice(
+                c.dev,
+                &[],
+                GFP_KERNEL,
+            ))
+        },
+    },
+    BadInput {
+        what: "coherent initialiser that fails",
+        expect: EDOM,
+        call: |c| {
+            ok(CoherentAllocation::<u32>::init(
+                c.dev,
+                4,
+                GFP_KERNEL,
+                |_, _| Err(EDOM),
+            ))
+        },
+    },
+    // DMA pools.
+    BadInput {
+        what: "DMA pool of a zero-sized type",
+        expect: EINVAL,
+        call: |c| ok(DmaPool::<[u64; 0]>::new(c.dev, c_str!("bad"), 0, 0)),
+    },
+    BadInput {
+        what: "DMA pool alignment 3 (not a power of two)",
+        expect: EINVAL,
+        call: |c| ok(DmaPool::<u64>::new(c.dev, c_str!("bad"), 3, 0)),
+    },
+    BadInput {
+        what: "DMA pool boundary 24 (not a power of two)",
+        expect: EINVAL,
+        call: |c| ok(DmaPool::<[u8; 16]>::new(c.dev, c_str!("bad"), 0, 24)),
+    },
+    BadInput {
+        what: "DMA pool boundary smaller than a block",
+        expect: EINVAL,
+        call: |c| ok(DmaPool::<[u8; 64]>::new(c.dev, c_str!("bad"), 0, 32)),
+    },
+    BadInput {
+        what: "DMA pool block larger than INT_MAX",
+        expect: EINVAL,
+        call: |c| ok(DmaPool::<[u8; 1 << 31]>::new(c.dev, c_str!("bad"), 0, 0)),
+    },
+    BadInput {
+        what: "DMA pool object read at index 1",
+        expect: EINVAL,
+        call: |c| ok(crate::dma_read!(c.pool_obj.access(c.dev)?[1])),
+    },
+    BadInput {
+        what: "DMA pool of an earlier binding",
+        expect: ENXIO,
+        call: |c| ok(c.stale_pool.alloc(c.dev, GFP_KERNEL)),
     },
     // Streaming mappings.
     BadInput {
@@ -393,6 +467,8 @@ static SETUP_ERROR: AtomicI32 = AtomicI32::new(0);
 static FIRST: DevRef = DevRef::new();
 /// The `Devres` of the first device's first binding, and one of the other device.
 static STALE: AtomicPtr<Devres<u32>> = AtomicPtr::new(core::ptr::null_mut());
+/// A DMA pool of the first device's first binding (from `KBox::into_raw`).
+static STALE_POOL: AtomicPtr<DmaPool<u64>> = AtomicPtr::new(core::ptr::null_mut());
 static FOREIGN: AtomicPtr<Devres<u32>> = AtomicPtr::new(core::ptr::null_mut());
 
 fn warned() -> bool {
@@ -431,12 +507,14 @@ fn run(pdev: &pci::Device<Core>) -> Result {
     pdev.enable_device_mem()?;
     let bar = pdev.iomap_region_sized::<BAR_SIZE>(0, c_str!("bad-inputs"))?;
     let alloc = CoherentAllocation::<u32>::alloc_coherent(dev, COUNT, GFP_KERNEL)?;
-    let hidden = CoherentAllocation::<u8>::alloc_attrs(
-        dev,
-        SZ_4K,
-        GFP_KERNEL,
-        attrs::DMA_ATTR_NO_KERNEL_MAPPING,
-    )?;
+    let stale_pool = STALE_POOL.load(SeqCst);
+    if stale_pool.is_null() {
+        return Err(ENODEV);
+    }
+    // SAFETY: As above.
+    let stale_pool = unsafe { &*stale_pool };
+    let pool = DmaPool::<u64>::new(dev, c_str!("bad-inputs"), 0, 0)?;
+    let pool_obj = pool.alloc(dev, GFP_KERNEL)?;
     let ring = Arc::new(
         CoherentAllocation::<u8>::alloc_coherent(dev, 3 * SZ_4K - 1, GFP_KERNEL)?,
         GFP_KERNEL,
@@ -460,7 +538,8 @@ fn run(pdev: &pci::Device<Core>) -> Result {
         pdev,
         bar: bar.access(dev)?,
         alloc: alloc.access(dev)?,
-        hidden: hidden.access(dev)?,
+        pool_obj: &pool_obj,
+        stale_pool,
         ring: &ring,
         table: t,
         stale,
@@ -486,7 +565,11 @@ impl pci::Driver for TestDriver {
         let dev: &Device<Bound> = pdev.as_ref();
         match PROBES.fetch_add(1, SeqCst) {
             // The first device's first binding, and the other device.
-            0 if FIRST.keep_first(pdev) => keep(&STALE, dev, 1)?,
+            0 if FIRST.keep_first(pdev) => {
+                keep(&STALE, dev, 1)?;
+                let pool = KBox::new(DmaPool::new(dev, c_str!("stale"), 0, 0)?, GFP_KERNEL)?;
+                STALE_POOL.store(KBox::into_raw(pool), SeqCst);
+            }
             0 | 1 => keep(&FOREIGN, dev, 2)?,
             // The first device again: run the table.
             _ => {
@@ -540,6 +623,11 @@ fn every_bad_input_returns_its_error(test: &mut Test) {
     ));
     drop(reg);
     drop(take(&STALE));
+    let pool = STALE_POOL.swap(core::ptr::null_mut(), SeqCst);
+    if !pool.is_null() {
+        // SAFETY: The pointer comes from `KBox::into_raw`, taken once.
+        drop(unsafe { KBox::from_raw(pool) });
+    }
     drop(take(&FOREIGN));
     FIRST.put();
 }

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Control: plain-data descriptors by derive, a ring filled before its address is handed out,
+//! projected fields, a DMA pool and memory without a kernel mapping, all in safe code.
+// expect: ok
+
+use kernel::{
+    c_str,
+    device::{Bound, Device},
+    dma::{CoherentAllocation, DeviceOnlyAllocation, DmaAddress, DmaPool},
+    dma_read, dma_write,
+    prelude::*,
+    types::{AsBytes, FromBytes},
+};
+
+/// A ring descriptor.
+#[derive(FromBytes, AsBytes)]
+#[repr(C)]
+pub struct Desc {
+    pub addr: u64,
+    pub len: u32,
+    pub status: u32,
+}
+
+/// Builds a ring, posts a buffer from a pool, and keeps firmware scratch memory.
+pub fn ring(dev: &Device<Bound>) -> Result<u32> {
+    let ring = CoherentAllocation::<Desc>::init(dev, 8, GFP_KERNEL, |descs, base| {
+        for (i, d) in descs.iter_mut().enumerate() {
+            d.addr = base + (i * 16) as DmaAddress;
+        }
+        Ok(())
+    })?;
+    let r = ring.access(dev)?;
+    let pool = DmaPool::<[u8; 256]>::new(dev, c_str!("bufs"), 64, 0)?;
+    let buf = pool.alloc(dev, GFP_ATOMIC)?;
+    dma_write!(r[0].addr = buf.dma_handle())?;
+    dma_write!(r[0].len = 256)?;
+    dma_write!(buf.access(dev)?[0] = [0; 256])?;
+    let _scratch = DeviceOnlyAllocation::alloc(dev, 4096, GFP_KERNEL)?;
+    dma_read!(r[0].status)
+}
