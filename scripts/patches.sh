@@ -23,12 +23,14 @@ declare -A ADDS=(
 	["rust: add MMIO accessors"]="
 		rust/kernel/io.rs rust/helpers/io.c"
 	["rust: add device id tables, driver registration and PCI drivers"]="
-		rust/kernel/device_id.rs rust/kernel/driver.rs rust/kernel/pci.rs rust/helpers/pci.c"
+		rust/kernel/device_id.rs rust/kernel/driver.rs rust/kernel/driver/unbind.rs rust/kernel/pci.rs
+		rust/helpers/pci.c"
 	["rust: macros: derive FromBytes and AsBytes"]="
 		rust/macros/plain_data.rs"
 	["rust: add DMA masks, coherent allocations and streaming mappings"]="
-		rust/kernel/dma.rs rust/kernel/dma/coherent.rs rust/kernel/dma/pool.rs
-		rust/kernel/dma/project.rs rust/kernel/dma/streaming.rs rust/helpers/dma.c"
+		rust/kernel/dma.rs rust/kernel/dma/coherent.rs rust/kernel/dma/mapping.rs
+		rust/kernel/dma/pool.rs rust/kernel/dma/project.rs rust/kernel/dma/streaming.rs
+		rust/helpers/dma.c"
 	["rust: add io-pgtable page tables for device MMUs"]="
 		rust/kernel/io_pgtable.rs rust/helpers/io_pgtable.c"
 	["rust: add msleep() and the ETIMEDOUT error code"]="
@@ -43,6 +45,8 @@ declare -A ADDS=(
 		Documentation/rust/driver-core.rst"
 	["rust: sync: add Completion"]="
 		rust/kernel/sync/completion.rs"
+	["rust: sync: add SpinLockIrq"]="
+		rust/kernel/sync/lock/spinlock_irq.rs"
 	["rust: add interrupt handlers, PCI interrupt vectors and bound work"]="
 		rust/kernel/irq.rs rust/kernel/irq/*"
 )

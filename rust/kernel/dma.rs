@@ -33,6 +33,7 @@ use crate::{
 use core::ffi::c_void;
 
 mod coherent;
+mod mapping;
 mod pool;
 pub mod project;
 mod streaming;

@@ -31,6 +31,10 @@ use core::{
 };
 use macros::{pin_data, pinned_drop};
 
+mod unbind;
+
+pub(crate) use unbind::{UnbindList, UnbindNode};
+
 /// The bus-specific operations behind a [`Registration`].
 ///
 /// # Safety
@@ -110,11 +114,14 @@ pub unsafe trait RegistrationOps {
 /// - `drop_data` is `drop_data::<T>` for that `T`.
 /// - `paths` holds the binding's data path; it is stopped ([`Paths::stop`]) before any managed
 ///   resource of the binding is released.
+/// - `unbind` holds the binding's resources that are not managed resources of the driver core;
+///   it is released with the header, after them.
 pub(crate) struct DriverData {
     type_id: TypeId,
     data: AtomicPtr<c_void>,
     drop_data: unsafe fn(*mut c_void),
     paths: Arc<Paths>,
+    unbind: Arc<UnbindList>,
 }
 
 // `kernel::irq` (interrupt registrations and bound work) makes the data paths: in a tree without
@@ -335,12 +342,14 @@ impl DriverData {
             }),
             GFP_KERNEL,
         )?;
+        let unbind = Arc::pin_init(UnbindList::new(), GFP_KERNEL)?;
         let header = KBox::new(
             DriverData {
                 type_id: TypeId::of::<T>(),
                 data: AtomicPtr::new(ptr::null_mut()),
                 drop_data: drop_data::<T>,
                 paths,
+                unbind,
             },
             GFP_KERNEL,
         )?;
@@ -433,8 +442,8 @@ impl DriverData {
         Ok(unsafe { <Pin<KBox<T>> as ForeignOwnable>::borrow(data) })
     }
 
-    /// The managed action of the header: drops the driver's value, if one was published, and
-    /// the header.
+    /// The managed action of the header: releases what is left on the binding's unbind list,
+    /// drops the driver's value, if one was published, and the header.
     ///
     /// # Safety
     ///
@@ -443,6 +452,7 @@ impl DriverData {
     unsafe extern "C" fn release(header: *mut c_void) {
         // SAFETY: By the function's contract the box is ours, reclaimed once here.
         let header = unsafe { KBox::from_raw(header.cast::<DriverData>()) };
+        header.unbind.release_all();
         let data = header.data.load(Ordering::Acquire);
         if !data.is_null() {
             // SAFETY: `data` is a published value of the header's type (type invariant); every

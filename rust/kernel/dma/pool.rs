@@ -29,14 +29,13 @@ use crate::{
     devres::Devres,
     error::{code::*, Result},
     init::InPlaceInit,
-    macros::pin_data,
-    pin_init,
+    new_spinlock_irq,
     str::CStr,
-    sync::Arc,
-    types::{AsBytes, FromBytes, Opaque},
+    sync::{Arc, SpinLockIrq},
+    types::{AsBytes, FromBytes},
 };
 use core::{
-    cell::{Cell, UnsafeCell},
+    cell::Cell,
     ffi::c_void,
     marker::PhantomData,
     ptr::{null_mut, NonNull},
@@ -111,65 +110,13 @@ impl State {
     }
 }
 
-/// The part of a pool that objects reach after the unbind: the list of live blocks and its lock,
-/// an interrupt-safe spinlock, since objects may be allocated and dropped in interrupt context.
-///
-/// # Invariants
-///
-/// `lock` is an initialised spinlock; `state` is only accessed with it held.
-#[pin_data]
-struct Shared {
-    #[pin]
-    lock: Opaque<bindings::spinlock_t>,
-    state: UnsafeCell<State>,
-}
+// SAFETY: The pointers are to a C pool and to nodes that any task may use and free under the
+// lock that guards the state.
+unsafe impl Send for State {}
 
-// SAFETY: The state is only accessed under the lock; the pointers in it are to C objects and
-// nodes that any task may use and free under that lock.
-unsafe impl Send for Shared {}
-
-// SAFETY: As above.
-unsafe impl Sync for Shared {}
-
-/// The pool's lock, held, with interrupts disabled.
-struct Guard<'a> {
-    shared: &'a Shared,
-    flags: usize,
-}
-
-impl Shared {
-    fn lock(&self) -> Guard<'_> {
-        // SAFETY: `lock` is an initialised spinlock (type invariant).
-        let flags = unsafe { bindings::spin_lock_irqsave(self.lock.get()) };
-        Guard {
-            shared: self,
-            flags,
-        }
-    }
-}
-
-impl core::ops::Deref for Guard<'_> {
-    type Target = State;
-
-    fn deref(&self) -> &State {
-        // SAFETY: The lock is held (type invariant of `Shared`).
-        unsafe { &*self.shared.state.get() }
-    }
-}
-
-impl core::ops::DerefMut for Guard<'_> {
-    fn deref_mut(&mut self) -> &mut State {
-        // SAFETY: The lock is held, and this guard is the only one.
-        unsafe { &mut *self.shared.state.get() }
-    }
-}
-
-impl Drop for Guard<'_> {
-    fn drop(&mut self) {
-        // SAFETY: The lock was taken by `Shared::lock` with these flags.
-        unsafe { bindings::spin_unlock_irqrestore(self.shared.lock.get(), self.flags) };
-    }
-}
+/// The part of a pool that objects reach after the unbind: the list of live blocks, under an
+/// interrupt-safe spinlock, since objects may be allocated and dropped in interrupt context.
+type Shared = SpinLockIrq<State>;
 
 /// The pool's managed resource: dropped at unbind at the latest, it returns the live blocks and
 /// destroys the C pool.
@@ -293,25 +240,13 @@ impl<T: AsBytes + FromBytes> DmaPool<T> {
             bindings::dma_pool_create(name.as_char_ptr(), dev.as_raw(), size, align, boundary)
         };
         let pool = NonNull::new(pool).ok_or(ENOMEM)?;
-        let shared = Arc::pin_init(
-            pin_init!(Shared {
-                // SAFETY: `__spin_lock_init` initialises the lock in place.
-                lock <- Opaque::ffi_init(|slot| unsafe {
-                    bindings::__spin_lock_init(
-                        slot,
-                        crate::c_str!("DmaPool").as_char_ptr(),
-                        crate::static_lock_class!().as_ptr(),
-                    )
-                }),
-                // INVARIANT: The pool is new: no block is allocated.
-                state: UnsafeCell::new(State {
-                    pool: pool.as_ptr(),
-                    head: null_mut(),
-                    live: 0,
-                }),
-            }),
-            GFP_KERNEL,
-        );
+        // INVARIANT: The pool is new: no block is allocated.
+        let state = State {
+            pool: pool.as_ptr(),
+            head: null_mut(),
+            live: 0,
+        };
+        let shared = Arc::pin_init(new_spinlock_irq!(state, "DmaPool"), GFP_KERNEL);
         let shared = match shared {
             Ok(shared) => shared,
             Err(e) => {

@@ -4,94 +4,40 @@
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
-use super::{attrs, byte_size, check_reachable, DataDirection, DmaAddress};
+use super::{
+    byte_size, check_reachable,
+    mapping::{MapNode, Single},
+    DataDirection, DmaAddress,
+};
 use crate::{
-    alloc::{flags::GFP_KERNEL, Flags, KVec},
+    alloc::{flags::GFP_KERNEL, Flags, KBox, KVec},
     bindings,
     device::{Bound, Device},
-    devres::Devres,
     error::{code::*, Result},
-    types::{ARef, AsBytes, FromBytes},
+    types::{AsBytes, FromBytes},
 };
-
-/// A live streaming mapping of a buffer; unmapped on drop.
-///
-/// The unmap in `drop` skips the CPU synchronisation (`DMA_ATTR_SKIP_CPU_SYNC`): it writes
-/// nothing into the buffer (no bounce-buffer copy, no cache invalidation). It may run at unbind,
-/// from the driver core, while the CPU owns the buffer through a [`CpuView`] and a task writes
-/// it; a synchronisation then would race with that task and could overwrite its writes. The
-/// owner's [`StreamingMapping::unmap`], where the device owns the buffer, synchronises first.
-///
-/// # Invariants
-///
-/// `addr` is the mapping of `size` bytes for `dev` in direction `dir`, made with
-/// `dma_map_single_attrs()` of a buffer that outlives it, and unmapped only in `drop`.
-struct RawMapping {
-    dev: ARef<Device>,
-    addr: DmaAddress,
-    size: usize,
-    dir: DataDirection,
-}
-
-impl RawMapping {
-    fn sync_for_cpu(&self) {
-        // SAFETY: By the type invariant the mapping is live.
-        unsafe {
-            bindings::dma_sync_single_for_cpu(
-                self.dev.as_raw(),
-                self.addr,
-                self.size,
-                self.dir.as_raw(),
-            )
-        };
-    }
-
-    fn sync_for_device(&self) {
-        // SAFETY: By the type invariant the mapping is live.
-        unsafe {
-            bindings::dma_sync_single_for_device(
-                self.dev.as_raw(),
-                self.addr,
-                self.size,
-                self.dir.as_raw(),
-            )
-        };
-    }
-}
-
-impl Drop for RawMapping {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant the mapping is live and unmapped only here.
-        unsafe {
-            bindings::dma_unmap_single_attrs(
-                self.dev.as_raw(),
-                self.addr,
-                self.size,
-                self.dir.as_raw(),
-                attrs::DMA_ATTR_SKIP_CPU_SYNC.as_raw() as _,
-            )
-        };
-    }
-}
+use core::pin::Pin;
 
 /// A driver-owned buffer mapped for a device, which owns it while it is mapped.
 ///
 /// The CPU has no method to read or write the buffer here: [`StreamingMapping::sync_for_cpu`]
 /// hands it a [`CpuView`], and [`StreamingMapping::unmap`] gives the buffer back. The mapping is
-/// held in a [`Devres`], so it is undone when the driver is unbound at the latest; the buffer
-/// itself stays allocated until this value is dropped, which unmaps first.
+/// on its binding's unbind list, so it is undone when the driver is unbound at the latest; the
+/// buffer itself stays allocated until this value is dropped, which unmaps first. Making and
+/// dropping a mapping is O(1) in the number of mappings the binding holds.
 ///
 /// Who owns the buffer decides what an unmap may do to it. The owner's
-/// [`StreamingMapping::unmap`] runs while the device owns it and synchronises it for the CPU
-/// first, so the caller gets the device's data. An unmap at unbind may run while the CPU owns
-/// the buffer (a [`CpuView`] is `Send`, and a work item may be writing it) and therefore writes
-/// nothing into it: the device's last writes to a buffer it owned at unbind may be lost, never
-/// the CPU's.
+/// [`StreamingMapping::unmap`] runs while the device owns it and synchronises it for the CPU,
+/// so the caller gets the device's data; [`CpuView::unmap`], where the CPU owns it, does not.
+/// An unmap at unbind may run while the CPU owns the buffer (a [`CpuView`] is `Send`, and a work
+/// item may be writing it) and therefore writes nothing into it: the device's last writes to a
+/// buffer it owned at unbind may be lost, never the CPU's.
 ///
 /// # Invariants
 ///
-/// `map` is (or was, until its revocation at unbind) the mapping of the first `buf.len()`
-/// elements of `buf`, whose heap storage does not move or get freed while `map` is live.
+/// `map` is (or was, until the unbind unmapped it) the mapping of the first `buf.len()`
+/// elements of `buf` at `addr`, whose heap storage does not move or get freed while `map` is
+/// live.
 ///
 /// # Examples
 ///
@@ -113,13 +59,18 @@ impl Drop for RawMapping {
 pub struct StreamingMapping<T: AsBytes + FromBytes> {
     // Fields drop in declaration order: the mapping goes before the buffer, so that the buffer
     // is never freed while the device may still access it.
-    map: Devres<RawMapping>,
+    map: Pin<KBox<MapNode<Single>>>,
     buf: KVec<T>,
     addr: DmaAddress,
 }
 
-/// A streaming-mapped buffer that the CPU owns, after [`StreamingMapping::sync_for_cpu`]; derefs
-/// to the buffer's elements.
+/// A streaming-mapped buffer that the CPU owns, after [`StreamingMapping::sync_for_cpu`], or the
+/// part of it that [`StreamingMapping::sync_range_for_cpu`] handed over; derefs to those
+/// elements.
+///
+/// # Invariants
+///
+/// `start..start + len` is a range of the buffer's elements, which the CPU owns.
 ///
 /// # Examples
 ///
@@ -134,7 +85,11 @@ pub struct StreamingMapping<T: AsBytes + FromBytes> {
 /// ```
 ///
 /// See also [`StreamingMapping`].
-pub struct CpuView<T: AsBytes + FromBytes>(StreamingMapping<T>);
+pub struct CpuView<T: AsBytes + FromBytes> {
+    map: StreamingMapping<T>,
+    start: usize,
+    len: usize,
+}
 
 impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
     /// Maps the elements of `buf` for `dev` in direction `dir`.
@@ -170,9 +125,8 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
     /// does, with its bookkeeping allocated with `flags`.
     ///
     /// It does not sleep unless `flags` allow it: with `GFP_ATOMIC` an interrupt handler may map
-    /// a buffer (allocated with `GFP_ATOMIC` too). Unmapping, or dropping the mapping, may sleep:
-    /// hand the mapping to a threaded handler or bound work for that. Fails as
-    /// [`StreamingMapping::map`] does.
+    /// a buffer (allocated with `GFP_ATOMIC` too). Synchronising, unmapping and dropping the
+    /// mapping do not sleep either. Fails as [`StreamingMapping::map`] does.
     ///
     /// # Examples
     ///
@@ -193,29 +147,23 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
     ) -> Result<Self> {
         let size = byte_size::<T>(buf.len())?;
         check_reachable(dev, buf.as_mut_ptr().cast(), size, dir)?;
-        // SAFETY: `buf` is a kmalloc'ed buffer of at least `size` bytes, valid for the device to
-        // access until unmapped (type invariant of the result); `dev` is bound.
-        let addr = unsafe {
-            bindings::dma_map_single_attrs(
-                dev.as_raw(),
-                buf.as_mut_ptr().cast(),
-                size,
-                dir.as_raw(),
-                0,
-            )
+        let raw = dev.as_raw();
+        let cpu = buf.as_mut_ptr().cast();
+        let mut addr = 0;
+        let map = || {
+            // SAFETY: `cpu` is a kmalloc'ed buffer of at least `size` bytes, valid for the device
+            // to access until unmapped (type invariant of the result); `dev` is bound.
+            addr = unsafe { bindings::dma_map_single_attrs(raw, cpu, size, dir.as_raw(), 0) };
+            // SAFETY: `dev` is valid and `addr` was just returned for it.
+            if unsafe { bindings::dma_mapping_error(raw, addr) } != 0 {
+                return Err(ENOMEM);
+            }
+            // INVARIANT: Mapped just now.
+            Ok(Single { addr, size, dir })
         };
-        // SAFETY: `dev` is valid and `addr` was just returned for it.
-        if unsafe { bindings::dma_mapping_error(dev.as_raw(), addr) } != 0 {
-            return Err(ENOMEM);
-        }
+        // SAFETY: `map` returns a live mapping for `dev`, which only the node unmaps.
+        let map = unsafe { MapNode::new(dev, flags, map) }?;
         // INVARIANT: Mapped just now; the buffer's storage is owned by `Self` from here on.
-        let raw = RawMapping {
-            dev: ARef::from(&**dev),
-            addr,
-            size,
-            dir,
-        };
-        let map = Devres::new(dev, raw, flags)?;
         Ok(Self { map, buf, addr })
     }
 }
@@ -287,12 +235,57 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
     /// }
     /// ```
     pub fn sync_for_cpu(self) -> CpuView<T> {
-        self.map.try_access_with(|m| m.sync_for_cpu());
-        CpuView(self)
+        let len = self.buf.len();
+        self.map.sync(true, (0, len * core::mem::size_of::<T>()));
+        // INVARIANT: The whole buffer is the CPU's now.
+        CpuView {
+            map: self,
+            start: 0,
+            len,
+        }
     }
 
-    /// Unmaps the buffer and returns it. May sleep (it waits for an unmap at unbind in
-    /// progress), as dropping the mapping may.
+    /// Hands elements `start..start + len` of the buffer to the CPU, as
+    /// `dma_sync_single_range_for_cpu()` does; the rest stays the device's. Gives the mapping
+    /// back (`Err`) if the range is empty or not within the buffer.
+    ///
+    /// A device that wrote only the first part of a receive buffer needs only that part
+    /// synchronised (copied from a bounce buffer, invalidated in the cache).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::StreamingMapping;
+    ///
+    /// // The device reported that it wrote `n` bytes.
+    /// fn header(mapped: StreamingMapping<u8>, n: usize) -> StreamingMapping<u8> {
+    ///     match mapped.sync_range_for_cpu(0, n) {
+    ///         Ok(cpu) => {
+    ///             assert_eq!(cpu.len(), n);
+    ///             cpu.sync_for_device()
+    ///         }
+    ///         Err(mapped) => mapped,
+    ///     }
+    /// }
+    /// ```
+    pub fn sync_range_for_cpu(self, start: usize, len: usize) -> Result<CpuView<T>, Self> {
+        match start.checked_add(len) {
+            Some(end) if len > 0 && end <= self.buf.len() => {
+                let size = core::mem::size_of::<T>();
+                self.map.sync(true, (start * size, len * size));
+                // INVARIANT: That range is the CPU's now.
+                Ok(CpuView {
+                    map: self,
+                    start,
+                    len,
+                })
+            }
+            _ => Err(self),
+        }
+    }
+
+    /// Unmaps the buffer and returns it, with what the device wrote (as `dma_unmap_single()`
+    /// does, synchronising for the CPU). Does not sleep.
     ///
     /// # Examples
     ///
@@ -308,10 +301,9 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
     /// ```
     pub fn unmap(self) -> KVec<T> {
         let Self { buf, map, .. } = self;
-        // The device owns the buffer: take its data first (a bounce-buffer copy, a cache
-        // invalidation), which the unmap itself skips.
-        map.try_access_with(|m| m.sync_for_cpu());
-        // Dropping the `Devres` unmaps, or waits for the unmap at unbind to finish.
+        // The device owns the buffer: take its data (a bounce-buffer copy, a cache invalidation)
+        // with the unmap.
+        map.finish(false);
         drop(map);
         buf
     }
@@ -333,8 +325,48 @@ impl<T: AsBytes + FromBytes + Send + Sync> CpuView<T> {
     /// }
     /// ```
     pub fn sync_for_device(self) -> StreamingMapping<T> {
-        self.0.map.try_access_with(|m| m.sync_for_device());
-        self.0
+        let size = core::mem::size_of::<T>();
+        self.map
+            .map
+            .sync(false, (self.start * size, self.len * size));
+        self.map
+    }
+
+    /// Unmaps the buffer and returns it, without a synchronisation for the device first: the CPU
+    /// owns the part it has, whose data the unmap keeps (what is outside a partial view is
+    /// synchronised for the CPU with the unmap). Does not sleep.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::StreamingMapping;
+    ///
+    /// fn done(mapped: StreamingMapping<u8>) -> KVec<u8> {
+    ///     let mut cpu = mapped.sync_for_cpu();
+    ///     cpu[0] = 1;
+    ///     // No pointless synchronisation for the device on the way out.
+    ///     cpu.unmap()
+    /// }
+    /// ```
+    pub fn unmap(self) -> KVec<T> {
+        let StreamingMapping { buf, map, .. } = self.map;
+        if self.start == 0 && self.len == buf.len() {
+            // The CPU owns all of it: nothing to take from the device.
+            map.finish(true);
+        } else {
+            // The device owns the rest: take its data there, and leave the CPU's part alone.
+            let size = core::mem::size_of::<T>();
+            let (start, end) = (self.start * size, (self.start + self.len) * size);
+            if start > 0 {
+                map.sync(true, (0, start));
+            }
+            if end < buf.len() * size {
+                map.sync(true, (end, buf.len() * size - end));
+            }
+            map.finish(true);
+        }
+        drop(map);
+        buf
     }
 
     /// Returns the device address of the buffer.
@@ -352,7 +384,7 @@ impl<T: AsBytes + FromBytes + Send + Sync> CpuView<T> {
     /// }
     /// ```
     pub fn dma_handle(&self) -> DmaAddress {
-        self.0.addr
+        self.map.addr
     }
 }
 
@@ -360,12 +392,22 @@ impl<T: AsBytes + FromBytes> core::ops::Deref for CpuView<T> {
     type Target = [T];
 
     fn deref(&self) -> &[T] {
-        &self.0.buf
+        // SAFETY: The range is within the buffer (type invariant).
+        unsafe {
+            self.map
+                .buf
+                .get_unchecked(self.start..self.start + self.len)
+        }
     }
 }
 
 impl<T: AsBytes + FromBytes> core::ops::DerefMut for CpuView<T> {
     fn deref_mut(&mut self) -> &mut [T] {
-        &mut self.0.buf
+        // SAFETY: The range is within the buffer (type invariant).
+        unsafe {
+            self.map
+                .buf
+                .get_unchecked_mut(self.start..self.start + self.len)
+        }
     }
 }

@@ -42,6 +42,9 @@ static IOMMU_DEVICES: AtomicUsize = AtomicUsize::new(0);
 static UNREACHABLE: AtomicUsize = AtomicUsize::new(0);
 static REACHABLE: AtomicUsize = AtomicUsize::new(0);
 
+/// How many streaming mappings the unbind has unmapped, counted by the binding.
+pub(crate) static STREAMING_RELEASED: AtomicUsize = AtomicUsize::new(0);
+
 /// How many coherent allocations have been freed (`dma_free_attrs()`), counted by the binding.
 pub(crate) static COHERENT_FREED: AtomicUsize = AtomicUsize::new(0);
 
@@ -53,6 +56,10 @@ static KEPT_ALLOC: AtomicPtr<Devres<CoherentAllocation<u32>>> =
     AtomicPtr::new(core::ptr::null_mut());
 /// A streaming mapping kept past unbind (from `KBox::into_raw`).
 static KEPT_MAP: AtomicPtr<StreamingMapping<u8>> = AtomicPtr::new(core::ptr::null_mut());
+/// Many streaming mappings kept past unbind (from `KBox::into_raw`).
+static KEPT_MANY: AtomicPtr<KVec<StreamingMapping<u8>>> = AtomicPtr::new(core::ptr::null_mut());
+/// How many mappings [`KEPT_MANY`] holds.
+const MANY: usize = 1000;
 /// A streaming-mapped buffer in the CPU's hands kept past unbind (from `KBox::into_raw`).
 static KEPT_VIEW: AtomicPtr<CpuView<u8>> = AtomicPtr::new(core::ptr::null_mut());
 
@@ -198,6 +205,21 @@ fn streaming_checks(dev: &Device<Bound>) -> Result {
     probe_check!(atomic.is_ok() && registered.is_ok());
     drop(atomic);
 
+    // Many kept past unbind, each unmapped there once.
+    let mut many = KVec::with_capacity(MANY, GFP_KERNEL)?;
+    for _ in 0..MANY {
+        let b = KVec::from_elem(0u8, 64, GFP_KERNEL)?;
+        many.push(
+            StreamingMapping::map(dev, b, DataDirection::FromDevice)?,
+            GFP_KERNEL,
+        )?;
+    }
+    let old = KEPT_MANY.swap(KBox::into_raw(KBox::new(many, GFP_KERNEL)?), SeqCst);
+    if !old.is_null() {
+        // SAFETY: The slot holds pointers from `KBox::into_raw` only.
+        drop(unsafe { KBox::from_raw(old) });
+    }
+
     // Kept past unbind: unmapped there, and the buffer still comes back intact.
     let kept = StreamingMapping::map(dev, buf, DataDirection::ToDevice)?;
     let old = KEPT_MAP.swap(KBox::into_raw(KBox::new(kept, GFP_KERNEL)?), SeqCst);
@@ -303,10 +325,27 @@ fn released_at_unbind(test: &mut Test) {
     let kept_dev = alloc.device().as_raw();
 
     // Unbind the device the allocation belongs to.
+    let released = STREAMING_RELEASED.load(SeqCst);
     // SAFETY: The device is referenced by `alloc`; unbinding takes the device lock itself.
     unsafe { bindings::device_release_driver(kept_dev) };
     crate::kunit_expect!(test, alloc.try_access().is_none());
     drop(alloc);
+    // The kept mappings of that device: `MANY`, one the device owns and one the CPU owns.
+    let after = STREAMING_RELEASED.load(SeqCst);
+    let released = after - released;
+    crate::pr_info!(
+        "rust_dma: the unbind unmapped {} streaming mappings it found live\n",
+        released
+    );
+    crate::kunit_expect_eq!(test, released, MANY + 2);
+    let many = KEPT_MANY.swap(core::ptr::null_mut(), SeqCst);
+    if crate::kunit_expect!(test, !many.is_null()) {
+        // SAFETY: The slot holds pointers from `KBox::into_raw` only.
+        let many = unsafe { KBox::from_raw(many) };
+        // Dropping them now unmaps nothing again.
+        drop(many);
+        crate::kunit_expect_eq!(test, STREAMING_RELEASED.load(SeqCst), after);
+    }
 
     let map = KEPT_MAP.swap(core::ptr::null_mut(), SeqCst);
     if crate::kunit_expect!(test, !map.is_null()) {
@@ -343,6 +382,11 @@ fn cleanup() {
         drop(unsafe { KBox::from_raw(ptr) });
     }
     let ptr = KEPT_VIEW.swap(core::ptr::null_mut(), SeqCst);
+    if !ptr.is_null() {
+        // SAFETY: The slot holds pointers from `KBox::into_raw` only.
+        drop(unsafe { KBox::from_raw(ptr) });
+    }
+    let ptr = KEPT_MANY.swap(core::ptr::null_mut(), SeqCst);
     if !ptr.is_null() {
         // SAFETY: The slot holds pointers from `KBox::into_raw` only.
         drop(unsafe { KBox::from_raw(ptr) });
