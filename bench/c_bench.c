@@ -18,6 +18,7 @@
 #include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/dma-mapping.h>
+#include <linux/dmapool.h>
 #include <linux/interrupt.h>
 #include <linux/io-pgtable.h>
 #include <linux/iommu.h>
@@ -39,7 +40,9 @@
 /* Iterations per repetition; rust_bench.rs uses the same numbers. */
 #define N_COHERENT_ALLOC 64
 #define N_ELEMENT BIT(23)
+#define N_POOL BIT(14)
 #define N_STREAMING 64
+#define N_STREAMING_LIVE 16
 #define N_DEVRES BIT(20)
 #define N_PGTABLE_MAP 256
 #define N_PGTABLE_IOVA BIT(17)
@@ -50,6 +53,11 @@
 
 /* The coherent buffer of the element accesses: 4 KiB of u32. */
 #define ELEMENTS (SZ_4K / sizeof(u32))
+/* The coherent ring of the projection benchmarks: 4 KiB of descriptors. */
+#define DESCS (SZ_4K / sizeof(struct c_bench_desc))
+/* The live-mappings benchmark: mappings held at once, and their size. */
+#define STREAMING_LIVE 1000
+#define STREAMING_LIVE_SIZE 64
 /* The page-table benchmark: pages per iteration, where and to what. */
 #define PGTABLE_PAGES 1000
 #define PGTABLE_IOVA 0x1000000000UL
@@ -79,6 +87,19 @@ struct c_bench {
 	/* The work item of the work benchmark and the completion it signals. */
 	struct work_struct work;
 	struct completion work_done;
+};
+
+/* A descriptor of a ring, as the Rust side's Desc. */
+struct c_bench_desc {
+	u64 addr;
+	u32 len;
+	u32 flags;
+};
+
+/* The buffers of the live-mappings benchmark and their device addresses. */
+struct c_bench_live {
+	void *buf[STREAMING_LIVE];
+	dma_addr_t addr[STREAMING_LIVE];
 };
 
 /* The value the plain-read benchmark reads, as the Rust side's Resource. */
@@ -244,6 +265,105 @@ static int bench_coherent_elements(struct c_bench *b)
 	return ret;
 }
 
+/*
+ * Reads and writes of the len field of the descriptors of a 4 KiB coherent
+ * ring, the counterpart of rust_bench.rs's dma_read!() and dma_write!().
+ */
+static int bench_project_read(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	struct c_bench_desc *ring = arg;
+	u32 sum = 0;
+	u64 i, t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++)
+		sum += READ_ONCE(ring[i & (DESCS - 1)].len);
+	*ns = ktime_get_ns() - t0;
+	WRITE_ONCE(c_bench_sink, sum);
+	return 0;
+}
+
+static int bench_project_write(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	struct c_bench_desc *ring = arg;
+	u64 i, t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++)
+		WRITE_ONCE(ring[i & (DESCS - 1)].len, (u32)i);
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static int bench_projection(struct c_bench *b)
+{
+	struct c_bench_desc *ring;
+	dma_addr_t handle;
+	int ret;
+
+	ring = dma_alloc_coherent(b->dev, SZ_4K, &handle, GFP_KERNEL);
+	if (!ring)
+		return -ENOMEM;
+	ret = measure(b, "project_read", N_ELEMENT, bench_project_read, ring);
+	if (!ret)
+		ret = measure(b, "project_write", N_ELEMENT,
+			      bench_project_write, ring);
+	dma_free_coherent(b->dev, SZ_4K, ring, handle);
+	return ret;
+}
+
+/* Allocation (zeroed, as the Rust pool's) and free of a 64-byte pool block. */
+static int bench_pool_alloc(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	struct dma_pool *pool = arg;
+	dma_addr_t dma;
+	u64 i, t0;
+	void *blk;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++) {
+		blk = dma_pool_zalloc(pool, GFP_KERNEL, &dma);
+		if (!blk)
+			return -ENOMEM;
+		dma_pool_free(pool, blk, dma);
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static int bench_tmp_kmalloc(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	u64 i, t0;
+	void *p;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++) {
+		p = kmalloc(40, GFP_KERNEL);
+		if (!p)
+			return -ENOMEM;
+		OPTIMIZER_HIDE_VAR(p);
+		kfree(p);
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+/* A pool of 64-byte blocks aligned to 64 bytes, as the Rust side's. */
+static int bench_pool(struct c_bench *b)
+{
+	struct dma_pool *pool;
+	int ret;
+
+	pool = dma_pool_create("bench", b->dev, 64, 64, 0);
+	if (!pool)
+		return -ENOMEM;
+	ret = measure(b, "pool_alloc_64", N_POOL, bench_pool_alloc, pool);
+	if (!ret)
+		ret = measure(b, "tmp_kmalloc40", N_POOL, bench_tmp_kmalloc, NULL);
+	dma_pool_destroy(pool);
+	return ret;
+}
+
 /* Streaming map, sync for the CPU, sync for the device and unmap of 4 KiB. */
 static int bench_streaming(struct c_bench *b, u64 n, u64 *ns, void *arg)
 {
@@ -262,6 +382,57 @@ static int bench_streaming(struct c_bench *b, u64 n, u64 *ns, void *arg)
 	}
 	*ns = ktime_get_ns() - t0;
 	return 0;
+}
+
+/*
+ * STREAMING_LIVE buffers of 64 bytes mapped one after the other and all kept
+ * mapped, then each unmapped and freed, as the Rust side drops its mappings.
+ * Only the mapping, unmapping and freeing are timed: each round allocates its
+ * buffers before its timed part; the time per operation is that of a round.
+ */
+static int bench_streaming_live(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	struct c_bench_live *live = arg;
+	u64 i, t0, t = 0;
+	int j, ret;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < STREAMING_LIVE; j++) {
+			live->buf[j] = kzalloc(STREAMING_LIVE_SIZE, GFP_KERNEL);
+			if (!live->buf[j]) {
+				ret = -ENOMEM;
+				goto err_free;
+			}
+		}
+		t0 = ktime_get_ns();
+		for (j = 0; j < STREAMING_LIVE; j++) {
+			live->addr[j] = dma_map_single(b->dev, live->buf[j],
+						       STREAMING_LIVE_SIZE,
+						       DMA_TO_DEVICE);
+			if (dma_mapping_error(b->dev, live->addr[j])) {
+				ret = -ENOMEM;
+				goto err_unmap;
+			}
+		}
+		for (j = 0; j < STREAMING_LIVE; j++) {
+			dma_unmap_single(b->dev, live->addr[j],
+					 STREAMING_LIVE_SIZE, DMA_TO_DEVICE);
+			kfree(live->buf[j]);
+		}
+		t += ktime_get_ns() - t0;
+	}
+	*ns = t;
+	return 0;
+
+err_unmap:
+	while (j--)
+		dma_unmap_single(b->dev, live->addr[j], STREAMING_LIVE_SIZE,
+				 DMA_TO_DEVICE);
+	j = STREAMING_LIVE;
+err_free:
+	while (j--)
+		kfree(live->buf[j]);
+	return ret;
 }
 
 /* A plain pointer read of the value, the C counterpart of the Devres access. */
@@ -580,11 +751,26 @@ static int run_all(struct c_bench *b)
 	ret = bench_coherent_elements(b);
 	if (ret)
 		return ret;
+	ret = bench_projection(b);
+	if (ret)
+		return ret;
+	ret = bench_pool(b);
+	if (ret)
+		return ret;
 
 	buf = kzalloc(SZ_4K, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
 	ret = measure(b, "streaming_4k", N_STREAMING, bench_streaming, buf);
+	kfree(buf);
+	if (ret)
+		return ret;
+
+	buf = kmalloc(sizeof(struct c_bench_live), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	ret = measure(b, "streaming_live_1000", N_STREAMING_LIVE,
+		      bench_streaming_live, buf);
 	kfree(buf);
 	if (ret)
 		return ret;

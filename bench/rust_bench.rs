@@ -27,7 +27,8 @@ use kernel::{
     device::{Bound, Core, Device},
     device_id::IdArray,
     devres::Devres,
-    dma::{CoherentAllocation, DataDirection, DmaMask, StreamingMapping},
+    dma::{CoherentAllocation, DataDirection, DmaMask, DmaPool, StreamingMapping},
+    dma_read, dma_write,
     io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush, PhysAddr},
     irq::{
         self,
@@ -39,6 +40,7 @@ use kernel::{
     prelude::*,
     sync::{completion::Completion, rcu, Arc},
     time::Ktime,
+    types::{AsBytes, FromBytes},
 };
 
 /// Timed repetitions per operation (after one warm-up repetition).
@@ -50,8 +52,12 @@ mod n {
     pub(crate) const COHERENT_ALLOC: u64 = 64;
     /// Element reads or writes of coherent memory.
     pub(crate) const ELEMENT: u64 = 1 << 23;
+    /// Allocations and frees of a DMA pool block.
+    pub(crate) const POOL: u64 = 1 << 14;
     /// Streaming map, both syncs and unmap.
     pub(crate) const STREAMING: u64 = 64;
+    /// Rounds of [`super::STREAMING_LIVE`] streaming mappings made, all kept live, and dropped.
+    pub(crate) const STREAMING_LIVE: u64 = 16;
     /// `Devres` accesses.
     pub(crate) const DEVRES: u64 = 1 << 20;
     /// Map and unmap of [`super::PGTABLE_PAGES`] pages.
@@ -74,6 +80,11 @@ const SZ_2M: usize = 1 << 21;
 const SZ_1G: usize = 1 << 30;
 /// The coherent buffer of the element accesses: 4 KiB of `u32`.
 const ELEMENTS: usize = SZ_4K / core::mem::size_of::<u32>();
+/// The coherent ring of the projection benchmarks: 4 KiB of [`Desc`].
+const DESCS: usize = SZ_4K / core::mem::size_of::<Desc>();
+/// How many streaming mappings the live-mappings benchmark holds at once, of how many bytes.
+const STREAMING_LIVE: usize = 1000;
+const STREAMING_LIVE_SIZE: usize = 64;
 /// How many pages the page-table benchmark maps and unmaps per iteration.
 const PGTABLE_PAGES: usize = 1000;
 /// Where the page table maps them, and to which physical address.
@@ -89,6 +100,17 @@ const EDU_IRQ_ACK: usize = 0x64;
 const SPIN_LIMIT: u32 = 1 << 22;
 /// How long the work benchmark waits for one run before it gives up, in milliseconds.
 const WAIT_MS: u32 = 1000;
+
+/// A descriptor as a device's ring holds them: the element of the projection benchmarks, which
+/// access its `len` (the other fields only give it its layout, that of `c_bench.c`'s).
+#[derive(FromBytes, AsBytes)]
+#[repr(C)]
+#[allow(dead_code)] // Only `len` is accessed, and only in DMA memory.
+struct Desc {
+    addr: u64,
+    len: u32,
+    flags: u32,
+}
 
 /// The value the `Devres` benchmarks read.
 struct Resource {
@@ -214,6 +236,77 @@ fn coherent_elements(dev: &Device<Bound>) -> Result {
     })
 }
 
+/// Field reads and writes, through `dma_read!` and `dma_write!`, of the `len` of the elements of
+/// a 4 KiB coherent ring of [`Desc`]: the loops of [`coherent_elements`] with a field projection.
+fn projection(dev: &Device<Bound>) -> Result {
+    let ring = CoherentAllocation::<Desc>::alloc_coherent(dev, DESCS, GFP_KERNEL)?;
+    let r = ring.access(dev)?;
+    measure("project_read", n::ELEMENT, |n| {
+        let mut sum = 0u32;
+        let t0 = now();
+        for i in 0..n {
+            sum = sum.wrapping_add(dma_read!(r[i as usize & (DESCS - 1)].len)?);
+        }
+        let t = now() - t0;
+        black_box(sum);
+        Ok(t)
+    })?;
+    measure("project_write", n::ELEMENT, |n| {
+        let t0 = now();
+        for i in 0..n {
+            dma_write!(r[i as usize & (DESCS - 1)].len = i as u32)?;
+        }
+        Ok(now() - t0)
+    })
+}
+
+/// Allocation (zeroed) and free of a 64-byte block of a DMA pool of 64-byte aligned blocks.
+fn pool_alloc(dev: &Device<Bound>) -> Result {
+    let pool = DmaPool::<[u8; 64]>::new(dev, c_str!("bench"), 64, 0)?;
+    measure("tmp_kbox40", n::POOL, |n| {
+        let t0 = now();
+        for _ in 0..n {
+            let b = KBox::new([0u64; 5], GFP_KERNEL)?;
+            drop(black_box(b));
+        }
+        Ok(now() - t0)
+    })?;
+    let lock = KBox::pin_init(kernel::new_spinlock_irq!(0u64, "tmp"), GFP_KERNEL)?;
+    measure("tmp_spinlock_irq", n::POOL, |n| {
+        let t0 = now();
+        for _ in 0..n {
+            *hide(&*lock).lock() += 1;
+        }
+        Ok(now() - t0)
+    })?;
+    let arc = Arc::new(0u64, GFP_KERNEL)?;
+    measure("tmp_arc_clone", n::POOL, |n| {
+        let t0 = now();
+        for _ in 0..n {
+            drop(black_box(hide(&arc).clone()));
+        }
+        Ok(now() - t0)
+    })?;
+    measure("tmp_pool_access", n::POOL, |n| {
+        let t0 = now();
+        for _ in 0..n {
+            // SAFETY: tmp.
+            let obj = black_box(pool.alloc(dev, GFP_KERNEL)?);
+            drop(black_box(obj.access(dev)?.read()));
+            drop(obj);
+        }
+        Ok(now() - t0)
+    })?;
+    measure("pool_alloc_64", n::POOL, |n| {
+        let t0 = now();
+        for _ in 0..n {
+            let obj = pool.alloc(dev, GFP_KERNEL)?;
+            drop(obj);
+        }
+        Ok(now() - t0)
+    })
+}
+
 /// Streaming map, sync for the CPU, sync for the device and unmap of a 4 KiB buffer.
 fn streaming(dev: &Device<Bound>) -> Result {
     let mut buf = Some(KVec::from_elem(0u8, SZ_4K, GFP_KERNEL)?);
@@ -226,6 +319,38 @@ fn streaming(dev: &Device<Bound>) -> Result {
         }
         let t = now() - t0;
         buf = Some(v);
+        Ok(t)
+    })
+}
+
+/// [`STREAMING_LIVE`] buffers of 64 bytes mapped to the device one after the other and all kept
+/// mapped, then all dropped (each unmapped and freed). Only the mapping and the dropping are
+/// timed: each round allocates its buffers before its timed part, and the time per operation is
+/// that of a whole round, all [`STREAMING_LIVE`] mappings.
+fn streaming_live(dev: &Device<Bound>) -> Result {
+    let mut bufs: KVec<Option<KVec<u8>>> = KVec::with_capacity(STREAMING_LIVE, GFP_KERNEL)?;
+    let mut maps: KVec<Option<StreamingMapping<u8>>> =
+        KVec::with_capacity(STREAMING_LIVE, GFP_KERNEL)?;
+    for _ in 0..STREAMING_LIVE {
+        bufs.push(None, GFP_KERNEL)?;
+        maps.push(None, GFP_KERNEL)?;
+    }
+    measure("streaming_live_1000", n::STREAMING_LIVE, |n| {
+        let mut t = 0;
+        for _ in 0..n {
+            for b in bufs.iter_mut() {
+                *b = Some(KVec::from_elem(0u8, STREAMING_LIVE_SIZE, GFP_KERNEL)?);
+            }
+            let t0 = now();
+            for (b, m) in bufs.iter_mut().zip(maps.iter_mut()) {
+                let buf = b.take().ok_or(EINVAL)?;
+                *m = Some(StreamingMapping::map(dev, buf, DataDirection::ToDevice)?);
+            }
+            for m in maps.iter_mut() {
+                drop(m.take());
+            }
+            t += now() - t0;
+        }
         Ok(t)
     })
 }
@@ -436,7 +561,10 @@ fn run_all(dev: &Device<Bound>, bar: &Arc<Devres<Bar>>, vectors: &IrqVectors) ->
     coherent_alloc(dev, "coherent_alloc_4k", SZ_4K)?;
     coherent_alloc(dev, "coherent_alloc_64k", SZ_64K)?;
     coherent_elements(dev)?;
+    projection(dev)?;
+    pool_alloc(dev)?;
     streaming(dev)?;
+    streaming_live(dev)?;
     devres(dev)?;
     pgtable(dev)?;
     mmio(dev, bar)?;

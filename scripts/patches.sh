@@ -29,8 +29,9 @@ declare -A ADDS=(
 		rust/macros/plain_data.rs"
 	["rust: add DMA masks, coherent allocations and streaming mappings"]="
 		rust/kernel/dma.rs rust/kernel/dma/coherent.rs rust/kernel/dma/mapping.rs
-		rust/kernel/dma/pool.rs rust/kernel/dma/project.rs rust/kernel/dma/streaming.rs
-		rust/helpers/dma.c"
+		rust/kernel/dma/mask.rs rust/kernel/dma/pool.rs rust/kernel/dma/project.rs
+		rust/kernel/dma/sg.rs rust/kernel/dma/streaming.rs rust/helpers/dma.c
+		rust/helpers/scatterlist.c"
 	["rust: add io-pgtable page tables for device MMUs"]="
 		rust/kernel/io_pgtable.rs rust/helpers/io_pgtable.c"
 	["rust: add msleep() and the ETIMEDOUT error code"]="

@@ -1,51 +1,62 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Direct memory access (DMA): masks, coherent allocations and streaming mappings.
+//! Direct memory access (DMA): masks, coherent memory, pools, streaming and scatter-gather
+//! mappings.
 //!
 //! A device keeps a DMA address after the CPU side lets go of it, so every DMA resource here is
 //! tied to the driver's binding: it can only be created from a bound device (`&Device<Bound>`),
-//! and it is held in a [`Devres`] (or, for streaming mappings, its mapping is), so that it is
-//! freed or unmapped when the driver is unbound at the latest, never later and never on a device
-//! without a driver.
+//! and it is held in a [`Devres`] or on the binding's unbind list, so that it is freed or
+//! unmapped when the driver is unbound at the latest, never later and never on a device without
+//! a driver.
 //!
-//! - [`DmaMask`] and [`Device::dma_set_mask`] and friends: what the device can address. Setting
-//!   it is only offered in the [`Core`] context, see [`Device::dma_set_mask`].
+//! - [`DmaMask`] and [`Device::dma_set_mask`] and friends: what the device can address, and how
+//!   it splits transfers ([`Device::dma_set_max_seg_size`]). Setting them is only offered in the
+//!   [`Core`] context, see [`Device::dma_set_mask`].
 //! - [`CoherentAllocation<T>`]: memory that the CPU and the device share, with volatile,
 //!   bounds-checked element access ([`dma_read!`] and [`dma_write!`] name an element's field),
 //!   filled before its address is handed out if need be ([`CoherentAllocation::init`]);
 //!   [`DeviceOnlyAllocation`] for memory without a kernel mapping, which the CPU can not access.
+//! - [`DmaPool<T>`]: many small blocks of coherent memory, each a [`PoolObject<T>`].
 //! - [`StreamingMapping<T>`] and [`CpuView<T>`]: a driver-owned buffer handed to the device. While
 //!   it is mapped the device owns it and the CPU has no method to read or write it;
 //!   [`StreamingMapping::sync_for_cpu`] hands the CPU a view, [`CpuView::sync_for_device`] gives
 //!   the buffer back to the device, and [`StreamingMapping::unmap`] returns the buffer.
+//! - [`SgMapping<B>`] and [`SgCpuView<B>`]: the same for a buffer of many pieces (pages, a
+//!   `vmalloc`ed vector), mapped as a list of segments.
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 //!
 //! Reference: [`Documentation/core-api/dma-api.rst`](srctree/Documentation/core-api/dma-api.rst)
 //!
+//! [`Core`]: crate::device::Core
 //! [`Devres`]: crate::devres::Devres
 
 use crate::{
     bindings,
-    device::{Bound, Core, Device},
-    error::{code::*, to_result, Result},
+    device::{Bound, Device},
+    error::{code::*, Result},
 };
-use core::ffi::c_void;
 
 mod coherent;
 mod mapping;
+mod mask;
 mod pool;
 pub mod project;
+mod sg;
 mod streaming;
 
 pub(crate) use coherent::CoherentMemory;
 pub use coherent::{CoherentAllocation, DeviceOnlyAllocation};
+pub use mask::DmaMask;
 pub use pool::{DmaPool, PoolObject, PoolView};
 pub use project::Elements;
+pub use sg::{Segment, Segments, SgBuffer, SgCpuView, SgList, SgMapping};
 pub use streaming::{CpuView, StreamingMapping};
 
 #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
 mod pool_tests;
+#[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+mod sg_tests;
 #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
 pub(crate) mod tests;
 
@@ -62,186 +73,6 @@ pub(crate) mod tests;
 /// assert_eq!(second, 0x1008);
 /// ```
 pub type DmaAddress = bindings::dma_addr_t;
-
-/// The addresses a device can reach: a mask of the low `n` bits, for `n` from 1 to 64.
-///
-/// # Invariants
-///
-/// The value is `2^n - 1` for some `n` in `1..=64`.
-///
-/// # Examples
-///
-/// ```
-/// use kernel::dma::DmaMask;
-///
-/// assert_eq!(DmaMask::new::<28>().value(), 0x0fff_ffff);
-/// assert_eq!(DmaMask::new::<64>().value(), u64::MAX);
-/// assert_eq!(DmaMask::try_new(32)?.value(), 0xffff_ffff);
-/// assert_eq!(DmaMask::try_new(0), Err(EINVAL));
-/// assert_eq!(DmaMask::try_new(65), Err(EINVAL));
-/// # Ok::<(), Error>(())
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DmaMask(u64);
-
-impl DmaMask {
-    /// A mask of the low `N` bits; an `N` outside `1..=64` does not build.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::dma::DmaMask;
-    ///
-    /// const MASK: DmaMask = DmaMask::new::<40>();
-    /// assert_eq!(MASK.value(), (1u64 << 40) - 1);
-    /// ```
-    pub const fn new<const N: u32>() -> Self {
-        const { assert!(N >= 1 && N <= 64, "a DMA mask has 1 to 64 bits") };
-        // INVARIANT: `N` is in range, checked at compile time.
-        Self(Self::bits(N))
-    }
-
-    /// A mask of the low `n` bits; [`EINVAL`] for an `n` outside `1..=64`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::dma::DmaMask;
-    ///
-    /// // For a width only known at run time.
-    /// assert_eq!(DmaMask::try_new(40)?, DmaMask::new::<40>());
-    /// assert_eq!(DmaMask::try_new(65), Err(EINVAL));
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub const fn try_new(n: u32) -> Result<Self> {
-        if n == 0 || n > 64 {
-            return Err(EINVAL);
-        }
-        // INVARIANT: `n` is in range.
-        Ok(Self(Self::bits(n)))
-    }
-
-    const fn bits(n: u32) -> u64 {
-        if n == 64 {
-            u64::MAX
-        } else {
-            (1u64 << n) - 1
-        }
-    }
-
-    /// Returns the mask as the C `u64` of `DMA_BIT_MASK()`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::dma::DmaMask;
-    ///
-    /// assert_eq!(DmaMask::new::<1>().value(), 1);
-    /// assert_eq!(DmaMask::new::<64>().value(), u64::MAX);
-    /// ```
-    pub const fn value(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Setting the DMA masks.
-///
-/// The masks decide where later allocations and mappings may place memory, and the DMA API
-/// requires that they are set before the driver allocates or maps anything and not changed
-/// while it does. Offering the setters only on [`Device<Core>`], i.e. inside `probe` and `remove`
-/// with the device lock held, makes them safe: no other driver callback of the device runs
-/// concurrently, every DMA resource of an earlier binding has been released at its unbind, and
-/// code of the current binding that runs elsewhere only starts from what `probe` set up. A
-/// driver sets the mask at the start of `probe`, before it creates anything that allocates.
-impl Device<Core> {
-    /// Sets the streaming DMA mask, as `dma_set_mask()` does; returns the C error (`EIO`) if the
-    /// platform can not support the mask.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::{device::{Core, Device}, dma::DmaMask};
-    ///
-    /// fn setup(dev: &Device<Core>) -> Result {
-    ///     dev.dma_set_mask(DmaMask::new::<28>())
-    /// }
-    /// ```
-    pub fn dma_set_mask(&self, mask: DmaMask) -> Result {
-        // SAFETY: `self.as_raw()` is valid; the device lock is held (type invariant of `Core`).
-        to_result(unsafe { bindings::dma_set_mask(self.as_raw(), mask.value()) })
-    }
-
-    /// Sets the coherent DMA mask, as `dma_set_coherent_mask()` does.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::{device::{Core, Device}, dma::DmaMask};
-    ///
-    /// fn setup(dev: &Device<Core>) -> Result {
-    ///     dev.dma_set_coherent_mask(DmaMask::new::<32>())
-    /// }
-    /// ```
-    pub fn dma_set_coherent_mask(&self, mask: DmaMask) -> Result {
-        // SAFETY: As for `dma_set_mask`.
-        to_result(unsafe { bindings::dma_set_coherent_mask(self.as_raw(), mask.value()) })
-    }
-
-    /// Sets both masks, as `dma_set_mask_and_coherent()` does: the coherent one only if the
-    /// streaming one could be set.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::{device::{Core, Device}, dma::DmaMask};
-    ///
-    /// fn setup(dev: &Device<Core>) -> Result {
-    ///     dev.dma_set_mask_and_coherent(DmaMask::new::<64>())
-    /// }
-    /// ```
-    pub fn dma_set_mask_and_coherent(&self, mask: DmaMask) -> Result {
-        self.dma_set_mask(mask)?;
-        self.dma_set_coherent_mask(mask)
-    }
-}
-
-impl Device<Bound> {
-    /// Returns the streaming DMA mask currently set, if the bus gave the device one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::device::{Bound, Device};
-    ///
-    /// fn mask(dev: &Device<Bound>) -> u64 {
-    ///     dev.dma_mask().unwrap_or(0)
-    /// }
-    /// ```
-    pub fn dma_mask(&self) -> Option<u64> {
-        // SAFETY: `self.as_raw()` is valid; `dma_mask` is set by the bus before the device is
-        // added and points to storage that lives as long as the device.
-        let mask = unsafe { (*self.as_raw()).dma_mask };
-        // SAFETY: A non-NULL `dma_mask` points to the device's mask, only written by the mask
-        // setters in the `Core` context.
-        (!mask.is_null()).then(|| unsafe { *mask })
-    }
-
-    /// Returns the coherent DMA mask currently set.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::device::{Bound, Device};
-    ///
-    /// fn mask(dev: &Device<Bound>) -> u64 {
-    ///     dev.dma_coherent_mask()
-    /// }
-    /// ```
-    pub fn dma_coherent_mask(&self) -> u64 {
-        // SAFETY: `self.as_raw()` is valid; the field is only written by the mask setters.
-        unsafe { (*self.as_raw()).coherent_dma_mask }
-    }
-}
 
 /// Attributes of a DMA allocation or mapping: the C `DMA_ATTR_*` flags.
 ///
@@ -409,8 +240,8 @@ pub mod attrs {
     );
 }
 
-/// Checks that the DMA layer can map `size` bytes at `buf` for `dev` within its masks: [`EIO`]
-/// if it can not.
+/// Checks that the DMA layer can map `size` bytes at the physical address `phys` for `dev`
+/// within its masks: [`EIO`] if it can not.
 ///
 /// Without an IOMMU, the direct mapping hands the device the buffer's own bus address if the
 /// device can reach it, and a bounce buffer from the swiotlb pool otherwise (always, with
@@ -421,7 +252,7 @@ pub mod attrs {
 /// the bus's own operations map any memory into the device's space and are not checked.
 fn check_reachable(
     dev: &Device<Bound>,
-    buf: *mut c_void,
+    phys: bindings::phys_addr_t,
     size: usize,
     dir: DataDirection,
 ) -> Result {
@@ -435,8 +266,6 @@ fn check_reachable(
         // SAFETY: As above; `dma_capable()` only compares with the device's masks.
         unsafe { bindings::dma_capable(raw, bindings::phys_to_dma(raw, phys), len, true) }
     };
-    // SAFETY: `buf` is a kmalloc'ed buffer (the caller's), whose physical address this computes.
-    let phys = unsafe { bindings::virt_to_phys(buf) };
     // SAFETY: As above.
     let bounce = unsafe {
         bindings::is_swiotlb_force_bounce(raw)

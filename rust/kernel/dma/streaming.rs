@@ -146,7 +146,9 @@ impl<T: AsBytes + FromBytes + Send + Sync> StreamingMapping<T> {
         flags: Flags,
     ) -> Result<Self> {
         let size = byte_size::<T>(buf.len())?;
-        check_reachable(dev, buf.as_mut_ptr().cast(), size, dir)?;
+        // SAFETY: `buf` is a kmalloc'ed buffer; this only computes its physical address.
+        let phys = unsafe { bindings::virt_to_phys(buf.as_mut_ptr().cast()) };
+        check_reachable(dev, phys, size, dir)?;
         let raw = dev.as_raw();
         let cpu = buf.as_mut_ptr().cast();
         let mut addr = 0;
