@@ -331,23 +331,6 @@ static int bench_pool_alloc(struct c_bench *b, u64 n, u64 *ns, void *arg)
 	return 0;
 }
 
-static int bench_tmp_kmalloc(struct c_bench *b, u64 n, u64 *ns, void *arg)
-{
-	u64 i, t0;
-	void *p;
-
-	t0 = ktime_get_ns();
-	for (i = 0; i < n; i++) {
-		p = kmalloc(40, GFP_KERNEL);
-		if (!p)
-			return -ENOMEM;
-		OPTIMIZER_HIDE_VAR(p);
-		kfree(p);
-	}
-	*ns = ktime_get_ns() - t0;
-	return 0;
-}
-
 /* A pool of 64-byte blocks aligned to 64 bytes, as the Rust side's. */
 static int bench_pool(struct c_bench *b)
 {
@@ -358,8 +341,6 @@ static int bench_pool(struct c_bench *b)
 	if (!pool)
 		return -ENOMEM;
 	ret = measure(b, "pool_alloc_64", N_POOL, bench_pool_alloc, pool);
-	if (!ret)
-		ret = measure(b, "tmp_kmalloc40", N_POOL, bench_tmp_kmalloc, NULL);
 	dma_pool_destroy(pool);
 	return ret;
 }

@@ -7,38 +7,44 @@
  * same messages, with the C API, and turns bus mastering off where the Rust
  * PCI glue does, when remove returns or probe fails. The cleanup that the
  * Rust version gets from its types (Devres, IrqVectors, irq::Registration,
- * CoherentAllocation, StreamingMapping, IoPageTable) is done here by managed
- * (devres) resources for what lives as long as the binding, released in the
- * reverse order of the Rust ones too (the interrupt, its vectors, the BAR),
- * and by goto unwinding for what lives only during the probe.
+ * CoherentAllocation, SgMapping, DmaPool, IoPageTable) is done here by
+ * managed (devres) resources for what lives as long as the binding (and the
+ * DMA pool), released in the reverse order of the Rust ones too (the
+ * interrupt, its vectors, the BAR), and by goto unwinding for what lives only
+ * during the probe.
  *
  * The device (PCI 1234:11e8, see QEMU's docs/specs/edu.rst) has a 1 MiB memory
  * BAR with an identification register, a liveness register that returns the
  * complement of what was written to it, a factorial unit, and a DMA engine
  * that copies between memory and a 4 KiB buffer inside the device. At probe
  * the driver checks the first three, then copies a pattern to the device and
- * back, once through a coherent allocation and once through streaming
- * mappings, checks every byte, and logs the results. The factorial unit and
- * the DMA engine report their completion by interrupt: the driver takes its
- * MSI vector, or the INTx line where MSI is not available, and waits for the
- * handler, which acknowledges the interrupt and signals the event; it polls
- * nothing. Where the ARM LPAE io-pgtable format is built, it also describes a
- * coherent buffer in an LPAE stage-1 page table, as a driver for a device with
- * its own MMU would, and checks the translation of every page.
+ * back, once through a coherent allocation and once through scatter-gather
+ * mappings of separate pages, one transfer per segment, programmed from
+ * descriptors it keeps in a DMA pool; it checks every byte and logs the
+ * results. The factorial unit and the DMA engine report their completion by
+ * interrupt: the driver takes its MSI vector, or the INTx line where MSI is
+ * not available, and waits for the handler, which acknowledges the interrupt
+ * and signals the event; it polls nothing. Where the ARM LPAE io-pgtable
+ * format is built, it also describes a coherent buffer in an LPAE stage-1
+ * page table, as a driver for a device with its own MMU would, and checks the
+ * translation of every page.
  */
 
 #include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
+#include <linux/dmapool.h>
+#include <linux/gfp.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>
 #include <linux/io-pgtable.h>
 #include <linux/iommu.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/scatterlist.h>
 #include <linux/sizes.h>
-#include <linux/slab.h>
 
 #define DRV_NAME "c_driver_edu"
 
@@ -85,6 +91,23 @@
 
 /* The low byte that every edu identification register reads as. */
 #define ID_MAGIC		0xed
+/* The pages of the scatter-gather round trip. */
+#define SG_PAGES		3
+
+/* One transfer for the DMA engine, as the driver queues it in DMA-pool memory. */
+struct edu_desc {
+	u64 src;
+	u64 dst;
+	u32 len;
+	/* EDU_DMA_FROM_DEVICE or 0. */
+	u32 dir;
+};
+
+/* A queued descriptor, and its DMA address to give it back to the pool. */
+struct edu_queued {
+	struct edu_desc *desc;
+	dma_addr_t dma;
+};
 
 struct c_edu {
 	void __iomem *bar;
@@ -210,62 +233,158 @@ out_free:
 	return ret;
 }
 
-/*
- * Copies a pattern to the device through one streaming mapping and back
- * through another; returns the number of bytes that differ, or an error.
- */
-static int edu_streaming_round_trip(struct pci_dev *pdev, struct c_edu *edu)
+/* Frees the pages of sgt and the table. */
+static void edu_sg_free(struct sg_table *sgt)
 {
-	struct device *dev = &pdev->dev;
-	dma_addr_t out_handle, back_handle;
-	int differ = 0, ret;
-	u8 *out, *back;
+	struct scatterlist *sg;
+	unsigned int p;
+
+	for_each_sgtable_sg(sgt, sg, p)
+		if (sg_page(sg))
+			__free_page(sg_page(sg));
+	sg_free_table(sgt);
+}
+
+/*
+ * Describes SG_PAGES separate pages in sgt, one entry each, filled with the
+ * pattern if fill.
+ */
+static int edu_sg_alloc(struct sg_table *sgt, bool fill)
+{
+	struct scatterlist *sg;
+	struct page *page;
+	unsigned int p;
 	size_t i;
+	u8 *buf;
+	int ret;
 
-	out = kmalloc(EDU_BUFFER_SIZE, GFP_KERNEL);
-	if (!out)
-		return -ENOMEM;
-	back = kmalloc(EDU_BUFFER_SIZE, GFP_KERNEL);
-	if (!back) {
-		ret = -ENOMEM;
+	ret = sg_alloc_table(sgt, SG_PAGES, GFP_KERNEL);
+	if (ret)
+		return ret;
+	for_each_sgtable_sg(sgt, sg, p) {
+		/* The device reaches 28 bits: below 4 GiB is not enough. */
+		page = alloc_page(GFP_KERNEL | GFP_DMA);
+		if (!page) {
+			edu_sg_free(sgt);
+			return -ENOMEM;
+		}
+		sg_set_page(sg, page, PAGE_SIZE, 0);
+		buf = page_address(page);
+		for (i = 0; fill && i < PAGE_SIZE; i++)
+			buf[i] = edu_pattern(p * PAGE_SIZE + i, 0xa5);
+	}
+	return 0;
+}
+
+/*
+ * Queues, in DMA-pool memory, the transfers that copy src to dst through the
+ * device's buffer: for each piece that lies within one segment of each, one
+ * transfer in and one out. q has room for max of them and is zeroed: the
+ * caller gives what it holds back to the pool, also on an error. Returns the
+ * number of transfers queued, or an error.
+ */
+static int edu_queue(struct dma_pool *pool, struct sg_table *src,
+		     struct sg_table *dst, struct edu_queued *q, int max)
+{
+	struct scatterlist *s = src->sgl, *d = dst->sgl;
+	unsigned int i = 0, j = 0, si = 0, dj = 0;
+	int n = 0, k;
+
+	while (i < src->nents && j < dst->nents) {
+		unsigned int len = min3(sg_dma_len(s) - si, sg_dma_len(d) - dj,
+					EDU_BUFFER_SIZE);
+		const struct edu_desc t[] = {
+			{ sg_dma_address(s) + si, EDU_BUFFER, len, 0 },
+			{ EDU_BUFFER, sg_dma_address(d) + dj, len,
+			  EDU_DMA_FROM_DEVICE },
+		};
+
+		for (k = 0; k < ARRAY_SIZE(t); k++, n++) {
+			if (n == max)
+				return -EINVAL;
+			q[n].desc = dma_pool_alloc(pool, GFP_KERNEL, &q[n].dma);
+			if (!q[n].desc)
+				return -ENOMEM;
+			*q[n].desc = t[k];
+		}
+		si += len;
+		dj += len;
+		if (si == sg_dma_len(s)) {
+			s = sg_next(s);
+			i++;
+			si = 0;
+		}
+		if (dj == sg_dma_len(d)) {
+			d = sg_next(d);
+			j++;
+			dj = 0;
+		}
+	}
+	return n;
+}
+
+/*
+ * Copies a pattern from SG_PAGES separate pages to the device and back into
+ * as many, through scatter-gather mappings, one transfer per segment from
+ * descriptors in a DMA pool; returns the number of bytes that differ, or an
+ * error, and the number of segments in segments.
+ */
+static int edu_sg_round_trip(struct pci_dev *pdev, struct c_edu *edu,
+			     struct dma_pool *pool, unsigned int *segments)
+{
+	/* At most a piece per segment of each side, two transfers a piece. */
+	struct edu_queued q[4 * SG_PAGES] = {};
+	struct device *dev = &pdev->dev;
+	struct sg_table out, back;
+	struct scatterlist *sg;
+	int differ = 0, ret, n, k;
+	struct edu_desc *d;
+	unsigned int p;
+	size_t i;
+	u8 *buf;
+
+	ret = edu_sg_alloc(&out, true);
+	if (ret)
+		return ret;
+	ret = dma_map_sgtable(dev, &out, DMA_TO_DEVICE, 0);
+	if (ret)
 		goto out_free_out;
-	}
-	for (i = 0; i < EDU_BUFFER_SIZE; i++) {
-		out[i] = edu_pattern(i, 0xa5);
-		back[i] = 0;
-	}
-
-	out_handle = dma_map_single(dev, out, EDU_BUFFER_SIZE, DMA_TO_DEVICE);
-	if (dma_mapping_error(dev, out_handle)) {
-		ret = -ENOMEM;
-		goto out_free_back;
-	}
-	ret = edu_dma(pdev, edu, out_handle, EDU_BUFFER, EDU_BUFFER_SIZE, false);
-	dma_unmap_single(dev, out_handle, EDU_BUFFER_SIZE, DMA_TO_DEVICE);
+	ret = edu_sg_alloc(&back, false);
+	if (ret)
+		goto out_unmap_out;
+	ret = dma_map_sgtable(dev, &back, DMA_FROM_DEVICE, 0);
 	if (ret)
 		goto out_free_back;
 
-	back_handle = dma_map_single(dev, back, EDU_BUFFER_SIZE,
-				     DMA_FROM_DEVICE);
-	if (dma_mapping_error(dev, back_handle)) {
-		ret = -ENOMEM;
-		goto out_free_back;
+	n = edu_queue(pool, &out, &back, q, ARRAY_SIZE(q));
+	ret = min(n, 0);
+	for (k = 0; !ret && k < n; k++) {
+		d = q[k].desc;
+		ret = edu_dma(pdev, edu, d->src, d->dst, d->len,
+			      d->dir == EDU_DMA_FROM_DEVICE);
 	}
-	ret = edu_dma(pdev, edu, EDU_BUFFER, back_handle, EDU_BUFFER_SIZE, true);
+	for (k = 0; k < ARRAY_SIZE(q) && q[k].desc; k++)
+		dma_pool_free(pool, q[k].desc, q[k].dma);
 	if (ret)
 		goto out_unmap_back;
-	dma_sync_single_for_cpu(dev, back_handle, EDU_BUFFER_SIZE,
-				DMA_FROM_DEVICE);
-	for (i = 0; i < EDU_BUFFER_SIZE; i++)
-		if (back[i] != edu_pattern(i, 0xa5))
-			differ++;
+
+	dma_sync_sgtable_for_cpu(dev, &back, DMA_FROM_DEVICE);
+	for_each_sgtable_sg(&back, sg, p) {
+		buf = sg_virt(sg);
+		for (i = 0; i < sg->length; i++)
+			if (buf[i] != edu_pattern(p * PAGE_SIZE + i, 0xa5))
+				differ++;
+	}
+	*segments = out.nents;
 	ret = differ;
 out_unmap_back:
-	dma_unmap_single(dev, back_handle, EDU_BUFFER_SIZE, DMA_FROM_DEVICE);
+	dma_unmap_sgtable(dev, &back, DMA_FROM_DEVICE, 0);
 out_free_back:
-	kfree(back);
+	edu_sg_free(&back);
+out_unmap_out:
+	dma_unmap_sgtable(dev, &out, DMA_TO_DEVICE, 0);
 out_free_out:
-	kfree(out);
+	edu_sg_free(&out);
 	return ret;
 }
 
@@ -410,6 +529,8 @@ static int edu_probe(struct pci_dev *pdev)
 	const u32 n = 10;
 	void __iomem *bar;
 	struct c_edu *edu;
+	unsigned int segments = 0;
+	struct dma_pool *pool;
 	u32 ident, result;
 
 	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(EDU_DMA_BITS));
@@ -468,11 +589,18 @@ static int edu_probe(struct pci_dev *pdev)
 		return differ;
 	dev_info(dev, "edu: coherent DMA round trip of %d bytes, %d differ\n",
 		 EDU_BUFFER_SIZE, differ);
-	differ2 = edu_streaming_round_trip(pdev, edu);
+	/* The device moves its buffer's size at most at a time: cut to that. */
+	dma_set_max_seg_size(dev, EDU_BUFFER_SIZE);
+	/* Destroyed at unbind, before the interrupt. */
+	pool = dmam_pool_create(DRV_NAME, dev, sizeof(struct edu_desc), 0, 0);
+	if (!pool)
+		return -ENOMEM;
+	differ2 = edu_sg_round_trip(pdev, edu, pool, &segments);
 	if (differ2 < 0)
 		return differ2;
-	dev_info(dev, "edu: streaming DMA round trip of %d bytes, %d differ\n",
-		 EDU_BUFFER_SIZE, differ2);
+	dev_info(dev,
+		 "edu: scatter-gather DMA round trip of %lu bytes in %u segments, %d differ\n",
+		 SG_PAGES * PAGE_SIZE, segments, differ2);
 	if (differ + differ2)
 		return -EIO;
 

@@ -263,40 +263,6 @@ fn projection(dev: &Device<Bound>) -> Result {
 /// Allocation (zeroed) and free of a 64-byte block of a DMA pool of 64-byte aligned blocks.
 fn pool_alloc(dev: &Device<Bound>) -> Result {
     let pool = DmaPool::<[u8; 64]>::new(dev, c_str!("bench"), 64, 0)?;
-    measure("tmp_kbox40", n::POOL, |n| {
-        let t0 = now();
-        for _ in 0..n {
-            let b = KBox::new([0u64; 5], GFP_KERNEL)?;
-            drop(black_box(b));
-        }
-        Ok(now() - t0)
-    })?;
-    let lock = KBox::pin_init(kernel::new_spinlock_irq!(0u64, "tmp"), GFP_KERNEL)?;
-    measure("tmp_spinlock_irq", n::POOL, |n| {
-        let t0 = now();
-        for _ in 0..n {
-            *hide(&*lock).lock() += 1;
-        }
-        Ok(now() - t0)
-    })?;
-    let arc = Arc::new(0u64, GFP_KERNEL)?;
-    measure("tmp_arc_clone", n::POOL, |n| {
-        let t0 = now();
-        for _ in 0..n {
-            drop(black_box(hide(&arc).clone()));
-        }
-        Ok(now() - t0)
-    })?;
-    measure("tmp_pool_access", n::POOL, |n| {
-        let t0 = now();
-        for _ in 0..n {
-            // SAFETY: tmp.
-            let obj = black_box(pool.alloc(dev, GFP_KERNEL)?);
-            drop(black_box(obj.access(dev)?.read()));
-            drop(obj);
-        }
-        Ok(now() - t0)
-    })?;
     measure("pool_alloc_64", n::POOL, |n| {
         let t0 = now();
         for _ in 0..n {

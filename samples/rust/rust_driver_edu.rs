@@ -6,8 +6,9 @@
 //! identification register, a liveness register that returns the complement of what was written
 //! to it, a factorial unit, and a DMA engine that copies between memory and a 4 KiB buffer
 //! inside the device. At probe the driver checks the first three, then copies a pattern to the
-//! device and back, once through a coherent allocation and once through streaming mappings,
-//! checks every byte, and logs the results. The factorial unit and the DMA engine report their
+//! device and back, once through a coherent allocation and once through scatter-gather mappings
+//! of separate pages, one transfer per segment, programmed from descriptors it keeps in a DMA
+//! pool; it checks every byte and logs the results. The factorial unit and the DMA engine report their
 //! completion by interrupt: the driver takes its MSI vector, or the INTx line where MSI is not
 //! available, and waits for the handler, which acknowledges the interrupt and signals the
 //! event; it polls nothing. Where the ARM LPAE io-pgtable format is built, it
@@ -20,15 +21,18 @@ use kernel::{
     device::{Bound, Core, Device},
     device_id::IdArray,
     devres::Devres,
-    dma::{CoherentAllocation, DataDirection, DmaAddress, DmaMask, StreamingMapping},
+    dma::{CoherentAllocation, DataDirection, DmaAddress, DmaMask, DmaPool, Segment, SgMapping},
+    dma_read, dma_write,
     irq::{
         self,
         pci::{IrqType, IrqTypes, IrqVectors},
         IrqReturn,
     },
+    page::{Page, PAGE_SIZE},
     pci,
     prelude::*,
     sync::{completion::Completion, Arc},
+    types::{AsBytes, FromBytes},
 };
 
 /// The registers this driver uses.
@@ -70,6 +74,8 @@ const MMU_IOVA: usize = 0x10_0000_0000;
 const MMU_PAGES: usize = 8;
 /// The device reaches 28 bits of address.
 const EDU_DMA_MASK: DmaMask = DmaMask::new::<28>();
+/// The pages of the scatter-gather round trip.
+const SG_PAGES: usize = 3;
 /// A transfer takes about 100 ms of the device's clock; give up on an interrupt after a second.
 const IRQ_TIMEOUT_MS: u32 = 1000;
 
@@ -77,6 +83,17 @@ const IRQ_TIMEOUT_MS: u32 = 1000;
 const ID_MAGIC: u32 = 0xed;
 
 type Bar = pci::Bar<{ regs::END }>;
+
+/// One transfer for the DMA engine, as the driver queues it: plain data in DMA-pool memory.
+#[derive(FromBytes, AsBytes)]
+#[repr(C)]
+struct Desc {
+    src: u64,
+    dst: u64,
+    len: u32,
+    /// `regs::DMA_FROM_DEVICE` or 0.
+    dir: u32,
+}
 
 /// What the interrupt handler has seen, shared with the code that waits for it.
 #[pin_data]
@@ -150,7 +167,8 @@ impl EduDriver {
         Ok(())
     }
 
-    /// Runs one transfer of [`EDU_BUFFER_SIZE`] bytes and waits for its interrupt.
+    /// Runs one transfer of `len` bytes (at most [`EDU_BUFFER_SIZE`]) and waits for its
+    /// interrupt.
     ///
     /// If the device does not finish in time, the transfer is still programmed, and the caller
     /// frees or unmaps its memory when the error returns: bus mastering is turned off first, so
@@ -161,11 +179,12 @@ impl EduDriver {
         events: &Events,
         src: DmaAddress,
         dst: DmaAddress,
+        len: usize,
         from_device: bool,
     ) -> Result {
         bar.write64::<{ regs::DMA_SRC }>(src);
         bar.write64::<{ regs::DMA_DST }>(dst);
-        bar.write64::<{ regs::DMA_COUNT }>(EDU_BUFFER_SIZE as u64);
+        bar.write64::<{ regs::DMA_COUNT }>(len as u64);
         let dir = if from_device {
             regs::DMA_FROM_DEVICE
         } else {
@@ -192,9 +211,17 @@ impl EduDriver {
             buf.write(i, Self::pattern(i, 0x5a))?;
             buf.write(EDU_BUFFER_SIZE + i, 0)?;
         }
-        Self::dma(pdev, bar, events, buf.dma_handle(), EDU_BUFFER, false)?;
+        Self::dma(
+            pdev,
+            bar,
+            events,
+            buf.dma_handle(),
+            EDU_BUFFER,
+            EDU_BUFFER_SIZE,
+            false,
+        )?;
         let back = buf.dma_handle_of(EDU_BUFFER_SIZE)?;
-        Self::dma(pdev, bar, events, EDU_BUFFER, back, true)?;
+        Self::dma(pdev, bar, events, EDU_BUFFER, back, EDU_BUFFER_SIZE, true)?;
         let mut differ = 0;
         for i in 0..EDU_BUFFER_SIZE {
             if buf.read(EDU_BUFFER_SIZE + i)? != Self::pattern(i, 0x5a) {
@@ -204,28 +231,98 @@ impl EduDriver {
         Ok(differ)
     }
 
-    /// Copies a pattern to the device through one streaming mapping and back through another;
-    /// returns the number of bytes that differ.
-    fn streaming_round_trip(pdev: &pci::Device<Core>, bar: &Bar, events: &Events) -> Result<usize> {
-        let dev: &Device<Bound> = pdev.as_ref();
-        let mut out = KVec::with_capacity(EDU_BUFFER_SIZE, GFP_KERNEL)?;
-        let mut zeroes = KVec::with_capacity(EDU_BUFFER_SIZE, GFP_KERNEL)?;
-        for i in 0..EDU_BUFFER_SIZE {
-            out.push(Self::pattern(i, 0xa5), GFP_KERNEL)?;
-            zeroes.push(0u8, GFP_KERNEL)?;
+    /// Queues, in DMA-pool memory, the transfers that copy `src` to `dst` through the device's
+    /// buffer: for each piece that lies within one segment of each, one transfer in and one out.
+    fn queue(
+        dev: &Device<Bound>,
+        pool: &DmaPool<Desc>,
+        src: &[Segment],
+        dst: &[Segment],
+    ) -> Result<KVec<kernel::dma::PoolObject<Desc>>> {
+        let mut descs = KVec::new();
+        let (mut i, mut j, mut si, mut dj) = (0, 0, 0, 0);
+        while i < src.len() && j < dst.len() {
+            let len = (src[i].len - si).min(dst[j].len - dj).min(EDU_BUFFER_SIZE);
+            let from = src[i].addr + si as u64;
+            let to = dst[j].addr + dj as u64;
+            for (s, d, dir) in [
+                (from, EDU_BUFFER, 0),
+                (EDU_BUFFER, to, regs::DMA_FROM_DEVICE),
+            ] {
+                let desc = pool.alloc(dev, GFP_KERNEL)?;
+                let v = desc.access(dev)?;
+                dma_write!(
+                    v[0] = Desc {
+                        src: s,
+                        dst: d,
+                        len: len as u32,
+                        dir: dir as u32
+                    }
+                )?;
+                descs.push(desc, GFP_KERNEL)?;
+            }
+            (si, dj) = (si + len, dj + len);
+            if si == src[i].len {
+                (i, si) = (i + 1, 0);
+            }
+            if dj == dst[j].len {
+                (j, dj) = (j + 1, 0);
+            }
         }
-        let out = StreamingMapping::map(dev, out, DataDirection::ToDevice)?;
-        Self::dma(pdev, bar, events, out.dma_handle(), EDU_BUFFER, false)?;
-        drop(out.unmap());
+        Ok(descs)
+    }
 
-        let back = StreamingMapping::map(dev, zeroes, DataDirection::FromDevice)?;
-        Self::dma(pdev, bar, events, EDU_BUFFER, back.dma_handle(), true)?;
+    /// Copies a pattern from [`SG_PAGES`] separate pages to the device and back into as many,
+    /// through scatter-gather mappings, one transfer per segment from descriptors in a DMA pool;
+    /// returns the number of bytes that differ and the number of segments.
+    fn sg_round_trip(
+        pdev: &pci::Device<Core>,
+        bar: &Bar,
+        events: &Events,
+        pool: &DmaPool<Desc>,
+    ) -> Result<(usize, usize)> {
+        let dev: &Device<Bound> = pdev.as_ref();
+        let pages = || -> Result<KVec<Page>> {
+            let mut pages = KVec::new();
+            for _ in 0..SG_PAGES {
+                pages.push(Page::alloc_page(GFP_KERNEL | dev.dma_zone())?, GFP_KERNEL)?;
+            }
+            Ok(pages)
+        };
+        let out = SgMapping::map(dev, pages()?, DataDirection::ToDevice, GFP_KERNEL)?;
+        let mut cpu = out.sync_for_cpu();
+        for p in 0..SG_PAGES {
+            for (i, b) in cpu.get_mut(p).into_iter().flatten().enumerate() {
+                *b = Self::pattern(p * PAGE_SIZE + i, 0xa5);
+            }
+        }
+        let out = cpu.sync_for_device();
+        let back = SgMapping::map(dev, pages()?, DataDirection::FromDevice, GFP_KERNEL)?;
+        let mut src = KVec::new();
+        let mut dst = KVec::new();
+        for s in out.segments() {
+            src.push(s, GFP_KERNEL)?;
+        }
+        for s in back.segments() {
+            dst.push(s, GFP_KERNEL)?;
+        }
+        for desc in Self::queue(dev, pool, &src, &dst)? {
+            let d = dma_read!(desc.access(dev)?[0])?;
+            let from_device = d.dir as u64 == regs::DMA_FROM_DEVICE;
+            Self::dma(pdev, bar, events, d.src, d.dst, d.len as usize, from_device)?;
+        }
+        drop(out.unmap());
         let back = back.sync_for_cpu();
-        Ok(back
-            .iter()
-            .enumerate()
-            .filter(|&(i, &b)| b != Self::pattern(i, 0xa5))
-            .count())
+        let mut differ = 0;
+        for p in 0..SG_PAGES {
+            let bytes = back.get(p).ok_or(EINVAL)?;
+            differ += bytes
+                .iter()
+                .enumerate()
+                .filter(|&(i, &b)| b != Self::pattern(p * PAGE_SIZE + i, 0xa5))
+                .count();
+        }
+        Ok((differ, src.len()))
     }
 
     /// Builds an ARM LPAE stage-1 table that maps a coherent DMA buffer at [`MMU_IOVA`], as a
@@ -352,11 +449,15 @@ impl pci::Driver for EduDriver {
             EDU_BUFFER_SIZE,
             differ
         );
-        let differ2 = Self::streaming_round_trip(pdev, bar, &events)?;
+        // The device moves its buffer's size at most at a time: cut transfers to that.
+        dev.dma_set_max_seg_size(EDU_BUFFER_SIZE as u32)?;
+        let pool = DmaPool::<Desc>::new(dev, c_str!("rust_driver_edu"), 0, 0)?;
+        let (differ2, segments) = Self::sg_round_trip(pdev, bar, &events, &pool)?;
         dev_info!(
             pdev,
-            "edu: streaming DMA round trip of {} bytes, {} differ\n",
-            EDU_BUFFER_SIZE,
+            "edu: scatter-gather DMA round trip of {} bytes in {} segments, {} differ\n",
+            SG_PAGES * PAGE_SIZE,
+            segments,
             differ2
         );
         if differ + differ2 != 0 {

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Control: plain-data descriptors by derive, a ring filled before its address is handed out,
-//! projected fields, a DMA pool and memory without a kernel mapping, all in safe code.
+//! projected fields, a DMA pool, memory without a kernel mapping and a scatter-gather mapping,
+//! all in safe code.
 // expect: ok
 
 use kernel::{
     c_str,
     device::{Bound, Device},
-    dma::{CoherentAllocation, DeviceOnlyAllocation, DmaAddress, DmaPool},
+    dma::{CoherentAllocation, DataDirection, DeviceOnlyAllocation, DmaAddress, DmaPool, SgMapping},
     dma_read, dma_write,
     prelude::*,
     types::{AsBytes, FromBytes},
@@ -36,5 +37,12 @@ pub fn ring(dev: &Device<Bound>) -> Result<u32> {
     dma_write!(r[0].len = 256)?;
     dma_write!(buf.access(dev)?[0] = [0; 256])?;
     let _scratch = DeviceOnlyAllocation::alloc(dev, 4096, GFP_KERNEL)?;
+    let data = KVVec::from_elem(0u8, 3 * 4096, GFP_KERNEL)?;
+    let sg = SgMapping::map(dev, data, DataDirection::ToDevice, GFP_ATOMIC)?;
+    let first = sg.segments().next().map_or(0, |s| s.addr);
+    let mut cpu = sg.sync_for_cpu();
+    cpu[0] = 1;
+    let _data = cpu.sync_for_device().unmap();
+    dma_write!(r[1].addr = first)?;
     dma_read!(r[0].status)
 }

@@ -10,13 +10,16 @@
 
 use super::testing::{register_or_fail, DevRef, EDU};
 use crate::{
-    alloc::flags::{GFP_KERNEL, __GFP_NOWARN},
+    alloc::{
+        flags::{GFP_KERNEL, __GFP_NOWARN},
+        KVVec, KVec,
+    },
     bindings, c_str,
     device::{Bound, Core, Device},
     devres::Devres,
     dma::{
         attrs, Attrs, CoherentAllocation, DataDirection, DeviceOnlyAllocation, DmaMask, DmaPool,
-        PoolObject, StreamingMapping,
+        PoolObject, SgMapping, StreamingMapping,
     },
     error::{code::*, Error},
     io_pgtable::{prot, ArmLpaeS1, ArmV7s, Config, IoPageTable, NoFlush, Prot},
@@ -70,6 +73,11 @@ struct BadInput {
 }
 
 /// Discards the value of a call, keeping its error.
+/// The device in the `Core` context, for the setters.
+fn core<'a>(c: &Ctx<'a>) -> &'a Device<Core> {
+    c.pdev.as_ref()
+}
+
 fn ok<T>(r: Result<T>) -> Result {
     r.map(|_| ())
 }
@@ -94,7 +102,7 @@ fn new_table(c: &Ctx<'_>, cfg: Config) -> Result {
 }
 
 /// The table. Entries are grouped by API; the comment of each is its name in the report.
-static INPUTS: [BadInput; 58] = [
+static INPUTS: [BadInput; 63] = [
     // DMA masks.
     BadInput {
         what: "DMA mask of 0 bits",
@@ -217,6 +225,48 @@ static INPUTS: [BadInput; 58] = [
                 |_, _| Err(EDOM),
             ))
         },
+    },
+    // Scatter-gather mappings and segment limits.
+    BadInput {
+        what: "scatter-gather mapping of an empty buffer",
+        expect: EINVAL,
+        call: |c| {
+            ok(SgMapping::map(
+                c.dev,
+                KVVec::<u8>::new(),
+                DataDirection::ToDevice,
+                GFP_KERNEL,
+            ))
+        },
+    },
+    BadInput {
+        what: "scatter-gather mapping of a list of empty buffers",
+        expect: EINVAL,
+        call: |c| {
+            let mut list = KVec::new();
+            list.push(KVVec::<u8>::new(), GFP_KERNEL)?;
+            ok(SgMapping::map(
+                c.dev,
+                list,
+                DataDirection::ToDevice,
+                GFP_KERNEL,
+            ))
+        },
+    },
+    BadInput {
+        what: "maximum segment size 0",
+        expect: EINVAL,
+        call: |c| core(c).dma_set_max_seg_size(0),
+    },
+    BadInput {
+        what: "segment boundary mask 0x1000 (not 2^n - 1)",
+        expect: EINVAL,
+        call: |c| core(c).dma_set_seg_boundary(0x1000),
+    },
+    BadInput {
+        what: "segment boundary mask below a page",
+        expect: EINVAL,
+        call: |c| core(c).dma_set_seg_boundary(0x1ff),
     },
     // DMA pools.
     BadInput {
