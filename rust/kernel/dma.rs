@@ -59,6 +59,8 @@ mod pool_tests;
 mod sg_tests;
 #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
 pub(crate) mod tests;
+#[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+mod unbind_tests;
 
 /// A bus address that a device uses to reach memory.
 ///

@@ -48,6 +48,9 @@ pub(super) unsafe trait MapKind: Send + 'static {
 
     /// Called when the unbind unmapped the mapping (for the tests' counts).
     fn released_at_unbind() {}
+
+    /// Called when the owner unmapped the mapping (for the tests' counts).
+    fn unmapped_by_owner() {}
 }
 
 /// A mapping of a binding, on the binding's unbind list.
@@ -102,12 +105,16 @@ impl<K: MapKind> MapNode<K> {
         )?;
         // INVARIANT: A live mapping for `dev` (the caller's guarantee).
         *node.state.lock() = Some(map()?);
+        #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+        super::unbind_tests::LIVE.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
         // SAFETY: The node is pinned in its box, not on a list, and its drop takes it off.
         if let Err(e) = unsafe { list.add(node.as_ref().map_unchecked(|n| &n.link)) } {
             // Off the list: unmap here.
             if let Some(kind) = node.state.lock().take() {
                 // SAFETY: Live, and taken out: unmapped once.
                 unsafe { kind.unmap(node.dev, true) };
+                #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+                super::unbind_tests::LIVE.fetch_sub(1, core::sync::atomic::Ordering::SeqCst);
             }
             return Err(e);
         }
@@ -130,15 +137,18 @@ impl<K: MapKind> MapNode<K> {
     /// Unmaps, synchronising for the CPU first unless `skip_sync`, if the unbind has not; takes
     /// the node off the list.
     pub(super) fn finish(&self, skip_sync: bool) {
-        if !self.list.remove(&self.link) {
-            // Off the list: the unbind unmapped it (or this ran before), under the list's lock,
-            // which `remove` took.
-            return;
-        }
-        if let Some(kind) = self.state.lock().take() {
-            // SAFETY: Live (type invariant, under the lock), and taken out: unmapped once.
-            unsafe { kind.unmap(self.dev, skip_sync) };
-        }
+        // Under the list's lock, so that an unbind does not return before this unmap is done:
+        // the device stays bound until then. Off the list, the unbind unmapped it already (or
+        // this ran before), under the same lock.
+        self.list.remove_then(&self.link, || {
+            if let Some(kind) = self.state.lock().take() {
+                // SAFETY: Live (type invariant, under the lock), and taken out: unmapped once.
+                unsafe { kind.unmap(self.dev, skip_sync) };
+                K::unmapped_by_owner();
+                #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+                super::unbind_tests::LIVE.fetch_sub(1, core::sync::atomic::Ordering::SeqCst);
+            }
+        });
     }
 
     /// The release function of the node: the unbind unmaps, writing nothing into the buffer.
@@ -154,6 +164,8 @@ impl<K: MapKind> MapNode<K> {
             // binding is being released, so the device is still bound.
             unsafe { kind.unmap(node.dev, true) };
             K::released_at_unbind();
+            #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+            super::unbind_tests::LIVE.fetch_sub(1, core::sync::atomic::Ordering::SeqCst);
         }
     }
 }
@@ -212,5 +224,10 @@ unsafe impl MapKind for Single {
     #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
     fn released_at_unbind() {
         super::tests::STREAMING_RELEASED.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
+    }
+
+    #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+    fn unmapped_by_owner() {
+        super::unbind_tests::OWNER_UNMAPPED.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
     }
 }

@@ -421,7 +421,13 @@ impl<T: AsBytes + FromBytes> PoolObject<T> {
 impl<T: AsBytes + FromBytes> Drop for PoolObject<T> {
     fn drop(&mut self) {
         // The block may have been returned by the unbind already: then this frees nothing.
-        self.pool.inner.shared.lock().free(self.node());
+        let freed = self.pool.inner.shared.lock().free(self.node());
+        #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+        if freed {
+            super::unbind_tests::POOL_OWNER_FREED
+                .fetch_add(1, core::sync::atomic::Ordering::SeqCst);
+        }
+        let _ = freed;
         // SAFETY: The node is owned by this object (type invariant), off the list now, and freed
         // once, here.
         drop(unsafe { KBox::from_raw(self.node.as_ptr()) });

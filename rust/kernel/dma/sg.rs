@@ -363,6 +363,11 @@ unsafe impl MapKind for SgKind {
     fn released_at_unbind() {
         super::sg_tests::SG_RELEASED.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
     }
+
+    #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+    fn unmapped_by_owner() {
+        super::unbind_tests::SG_OWNER_UNMAPPED.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// A driver-owned buffer of many pieces, mapped for a device as a list of segments, which the

@@ -11,9 +11,10 @@
 //! driver data, after every other managed resource of the binding: each node still on it is
 //! released, under the lock, and the list is closed.
 //!
-//! An owner takes its node off the list ([`UnbindList::remove`]) before it tears the resource
-//! down itself; if the node was off the list already, the unbind has released it, completely,
-//! since that happens under the same lock.
+//! An owner that tears the resource down itself takes its node off the list and releases it
+//! under the list's lock ([`UnbindList::remove_then`]); if the node was off the list already, the
+//! unbind has released it, completely, since that happens under the same lock. So an unbind never
+//! returns while an owner's release of a resource of the binding is under way.
 
 use crate::{
     device::{Bound, Device},
@@ -140,12 +141,18 @@ impl UnbindList {
         Ok(())
     }
 
-    /// Takes `node` off the list; returns whether it was on it. If it was not, the unbind
-    /// released it: completely, since it does so under the lock this takes.
+    /// Takes `node` off the list and, if it was on it, runs `release` with the list's lock still
+    /// held (it must not sleep); returns whether it was. If it was not, the unbind released it:
+    /// completely, since it does so under the same lock. Either way the resource is released
+    /// before an unbind that overlaps this call returns.
     #[allow(dead_code)]
-    pub(crate) fn remove(&self, node: &UnbindNode) -> bool {
+    pub(crate) fn remove_then(&self, node: &UnbindNode, release: impl FnOnce()) -> bool {
         let mut state = self.state.lock();
-        Self::unlink(&mut state, node)
+        let linked = Self::unlink(&mut state, node);
+        if linked {
+            release();
+        }
+        linked
     }
 
     fn unlink(state: &mut ListState, node: &UnbindNode) -> bool {
