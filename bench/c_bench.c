@@ -26,6 +26,7 @@
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/rcupdate.h>
+#include <linux/scatterlist.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -58,6 +59,8 @@
 /* The live-mappings benchmark: mappings held at once, and their size. */
 #define STREAMING_LIVE 1000
 #define STREAMING_LIVE_SIZE 64
+#define SG_PAGES 64
+#define N_SG 16
 /* The page-table benchmark: pages per iteration, where and to what. */
 #define PGTABLE_PAGES 1000
 #define PGTABLE_IOVA 0x1000000000UL
@@ -416,6 +419,58 @@ err_free:
 	return ret;
 }
 
+/*
+ * A scatter-gather table of SG_PAGES separate pages built, mapped to the
+ * device and unmapped, as the Rust side's SgMapping does each time.
+ */
+static int bench_sg(struct c_bench *b, u64 n, u64 *ns, void *arg)
+{
+	struct page **pages = arg;
+	struct scatterlist *sg;
+	struct sg_table sgt;
+	u64 i, t0;
+	int j, ret;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++) {
+		ret = sg_alloc_table(&sgt, SG_PAGES, GFP_KERNEL);
+		if (ret)
+			return ret;
+		for_each_sgtable_sg(&sgt, sg, j)
+			sg_set_page(sg, pages[j], PAGE_SIZE, 0);
+		ret = dma_map_sgtable(b->dev, &sgt, DMA_TO_DEVICE, 0);
+		if (ret) {
+			sg_free_table(&sgt);
+			return ret;
+		}
+		dma_unmap_sgtable(b->dev, &sgt, DMA_TO_DEVICE, 0);
+		sg_free_table(&sgt);
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static int bench_sg_pages(struct c_bench *b)
+{
+	struct page **pages;
+	int i, ret = -ENOMEM;
+
+	pages = kcalloc(SG_PAGES, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	for (i = 0; i < SG_PAGES; i++) {
+		pages[i] = alloc_page(GFP_KERNEL);
+		if (!pages[i])
+			goto out;
+	}
+	ret = measure(b, "sg_map_unmap_64", N_SG, bench_sg, pages);
+out:
+	while (i--)
+		__free_page(pages[i]);
+	kfree(pages);
+	return ret;
+}
+
 /* A plain pointer read of the value, the C counterpart of the Devres access. */
 static int bench_plain_read(struct c_bench *b, u64 n, u64 *ns, void *arg)
 {
@@ -753,6 +808,9 @@ static int run_all(struct c_bench *b)
 	ret = measure(b, "streaming_live_1000", N_STREAMING_LIVE,
 		      bench_streaming_live, buf);
 	kfree(buf);
+	if (ret)
+		return ret;
+	ret = bench_sg_pages(b);
 	if (ret)
 		return ret;
 

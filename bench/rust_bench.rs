@@ -27,7 +27,7 @@ use kernel::{
     device::{Bound, Core, Device},
     device_id::IdArray,
     devres::Devres,
-    dma::{CoherentAllocation, DataDirection, DmaMask, DmaPool, StreamingMapping},
+    dma::{CoherentAllocation, DataDirection, DmaMask, DmaPool, SgMapping, StreamingMapping},
     dma_read, dma_write,
     io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush, PhysAddr},
     irq::{
@@ -58,6 +58,8 @@ mod n {
     pub(crate) const STREAMING: u64 = 64;
     /// Rounds of [`super::STREAMING_LIVE`] streaming mappings made, all kept live, and dropped.
     pub(crate) const STREAMING_LIVE: u64 = 16;
+    /// Scatter-gather map + unmap of [`super::SG_PAGES`] pages.
+    pub(crate) const SG: u64 = 16;
     /// `Devres` accesses.
     pub(crate) const DEVRES: u64 = 1 << 20;
     /// Map and unmap of [`super::PGTABLE_PAGES`] pages.
@@ -293,6 +295,29 @@ fn streaming(dev: &Device<Bound>) -> Result {
 /// mapped, then all dropped (each unmapped and freed). Only the mapping and the dropping are
 /// timed: each round allocates its buffers before its timed part, and the time per operation is
 /// that of a whole round, all [`STREAMING_LIVE`] mappings.
+/// Pages of the scatter-gather row.
+const SG_PAGES: usize = 64;
+
+/// A scatter-gather mapping of [`SG_PAGES`] separate pages made (its table built and mapped) and
+/// unmapped.
+fn sg(dev: &Device<Bound>) -> Result {
+    let mut pages = KVec::with_capacity(SG_PAGES, GFP_KERNEL)?;
+    for _ in 0..SG_PAGES {
+        pages.push(kernel::page::Page::alloc_page(GFP_KERNEL)?, GFP_KERNEL)?;
+    }
+    let mut pages = Some(pages);
+    measure("sg_map_unmap_64", n::SG, |n| {
+        let mut p = pages.take().ok_or(EINVAL)?;
+        let t0 = now();
+        for _ in 0..n {
+            p = SgMapping::map(dev, p, DataDirection::ToDevice, GFP_KERNEL)?.unmap();
+        }
+        let t = now() - t0;
+        pages = Some(p);
+        Ok(t)
+    })
+}
+
 fn streaming_live(dev: &Device<Bound>) -> Result {
     let mut bufs: KVec<Option<KVec<u8>>> = KVec::with_capacity(STREAMING_LIVE, GFP_KERNEL)?;
     let mut maps: KVec<Option<StreamingMapping<u8>>> =
@@ -531,6 +556,7 @@ fn run_all(dev: &Device<Bound>, bar: &Arc<Devres<Bar>>, vectors: &IrqVectors) ->
     pool_alloc(dev)?;
     streaming(dev)?;
     streaming_live(dev)?;
+    sg(dev)?;
     devres(dev)?;
     pgtable(dev)?;
     mmio(dev, bar)?;

@@ -148,6 +148,7 @@ rows=(
 	"pool_alloc_64 pool_alloc_64 pool_alloc_64"
 	"streaming_4k streaming_4k streaming_4k"
 	"streaming_live_1000 streaming_live_1000 streaming_live_1000"
+	"sg_map_unmap_64 sg_map_unmap_64 sg_map_unmap_64"
 	"devres_access(C:plain) plain_read devres_access"
 	"devres_try_access(C:plain) plain_read devres_try_access"
 	"devres_try_access(C:rcu) rcu_read devres_try_access"

@@ -394,6 +394,7 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
         Ok(self.dma_handle + (i * core::mem::size_of::<T>()) as DmaAddress)
     }
 
+    #[inline]
     pub(super) fn element(&self, i: usize) -> Result<*mut T> {
         if i >= self.count {
             return Err(EINVAL);

@@ -467,6 +467,7 @@ pub struct PoolView<'a, T: AsBytes + FromBytes> {
 }
 
 impl<T: AsBytes + FromBytes> PoolView<'_, T> {
+    #[inline]
     pub(super) fn element(&self, i: usize) -> Result<*mut T> {
         if i != 0 {
             return Err(EINVAL);

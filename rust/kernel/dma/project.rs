@@ -7,7 +7,7 @@
 //! field exists and that the value has its type; the index is checked at run time ([`EINVAL`]
 //! past the end), and so is what the compiler can not see: the field's address is checked to lie
 //! within the element and to be aligned for its type (a field of a packed struct may not be).
-//! For fields the compiler lays out, these checks fold to constants.
+//! These checks are on the field's offset, a constant, and fold away.
 //!
 //! They work on every DMA memory made of elements that the CPU accesses with volatile
 //! operations, the types that implement the sealed [`Elements`]: a [`CoherentAllocation`] and
@@ -68,6 +68,7 @@ impl<T: AsBytes + FromBytes> Elements for super::CoherentAllocation<T> {
         self.count()
     }
 
+    #[inline]
     fn element_ptr(&self, i: usize) -> Result<*mut T> {
         self.element(i)
     }
@@ -82,6 +83,7 @@ impl<T: AsBytes + FromBytes> Elements for super::PoolView<'_, T> {
         1
     }
 
+    #[inline]
     fn element_ptr(&self, i: usize) -> Result<*mut T> {
         self.element(i)
     }
@@ -96,6 +98,7 @@ impl<E: Elements + ?Sized> Elements for &E {
         (**self).count()
     }
 
+    #[inline]
     fn element_ptr(&self, i: usize) -> Result<*mut E::Elem> {
         (**self).element_ptr(i)
     }
@@ -103,6 +106,12 @@ impl<E: Elements + ?Sized> Elements for &E {
 
 /// Checks that the projection `f` of element `i` of `e` is a field: inside the element and
 /// aligned for `F`.
+///
+/// The checks are on the field's offset in the element, which is a constant for a projection by
+/// the macros (a field's address is the element's plus its offset), so they fold away; only the
+/// element's index is checked at run time then. An address that the offset does not describe
+/// (a projection through `Deref`) fails them.
+#[inline(always)]
 fn field<E: Elements + ?Sized, F>(
     e: &E,
     i: usize,
@@ -110,12 +119,20 @@ fn field<E: Elements + ?Sized, F>(
 ) -> Result<*mut F> {
     let p = e.element_ptr(i)?;
     let field = f(p);
-    let (start, base) = (field as usize, p as usize);
-    let end = start.checked_add(core::mem::size_of::<F>()).ok_or(EINVAL)?;
-    if start < base
-        || end > base + core::mem::size_of::<E::Elem>()
-        || start % core::mem::align_of::<F>() != 0
-    {
+    let offset = (field as usize).wrapping_sub(p as usize);
+    // Below the element, the offset wraps to a huge value and fails this too.
+    let inside = match core::mem::size_of::<E::Elem>().checked_sub(core::mem::size_of::<F>()) {
+        Some(room) => offset <= room,
+        None => false,
+    };
+    // The element is aligned for its type: where that covers `F`'s alignment, the offset
+    // decides.
+    let aligned = if core::mem::align_of::<F>() <= core::mem::align_of::<E::Elem>() {
+        offset % core::mem::align_of::<F>() == 0
+    } else {
+        field as usize % core::mem::align_of::<F>() == 0
+    };
+    if !inside || !aligned {
         return Err(EINVAL);
     }
     Ok(field)
@@ -125,6 +142,7 @@ fn field<E: Elements + ?Sized, F>(
 ///
 /// [`dma_read!`]: crate::dma_read
 #[doc(hidden)]
+#[inline(always)]
 pub fn __read<E: Elements + ?Sized, F: FromBytes>(
     e: &E,
     i: usize,
@@ -155,6 +173,7 @@ pub struct Field<'a, F> {
 impl<F: AsBytes> Field<'_, F> {
     /// Writes `value` to the field with a volatile write.
     #[doc(hidden)]
+    #[inline(always)]
     pub fn write(self, value: F) {
         // SAFETY: `ptr` is valid and aligned (type invariant); the element type is `FromBytes`,
         // so any bytes written into it leave a valid value, and the memory is only accessed with
@@ -167,6 +186,7 @@ impl<F: AsBytes> Field<'_, F> {
 ///
 /// [`dma_write!`]: crate::dma_write
 #[doc(hidden)]
+#[inline(always)]
 pub fn __field<E: Elements + ?Sized, F: AsBytes>(
     e: &E,
     i: usize,
