@@ -29,6 +29,8 @@
 //! Reference: [`Documentation/core-api/dma-api.rst`](srctree/Documentation/core-api/dma-api.rst)
 //!
 //! [`Core`]: crate::device::Core
+//! [`dma_read!`]: crate::dma_read
+//! [`dma_write!`]: crate::dma_write
 //! [`Devres`]: crate::devres::Devres
 
 use crate::{
@@ -40,9 +42,9 @@ use crate::{
 mod coherent;
 mod mapping;
 mod mask;
-mod pool;
+pub mod pool;
 pub mod project;
-mod sg;
+pub mod sg;
 mod streaming;
 
 pub(crate) use coherent::CoherentMemory;

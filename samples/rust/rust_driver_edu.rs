@@ -8,12 +8,12 @@
 //! inside the device. At probe the driver checks the first three, then copies a pattern to the
 //! device and back, once through a coherent allocation and once through scatter-gather mappings
 //! of separate pages, one transfer per segment, programmed from descriptors it keeps in a DMA
-//! pool; it checks every byte and logs the results. The factorial unit and the DMA engine report their
-//! completion by interrupt: the driver takes its MSI vector, or the INTx line where MSI is not
-//! available, and waits for the handler, which acknowledges the interrupt and signals the
-//! event; it polls nothing. Where the ARM LPAE io-pgtable format is built, it
-//! also describes a coherent buffer in an LPAE stage-1 page table, as a driver for a device with
-//! its own MMU would, and checks the translation of every page.
+//! pool; it checks every byte and logs the results. The factorial unit and the DMA engine report
+//! their completion by interrupt: the driver takes its MSI vector, or the INTx line where MSI is
+//! not available, and waits for the handler, which acknowledges the interrupt and signals the
+//! event; it polls nothing. Where the ARM LPAE io-pgtable format is built, it also describes a
+//! coherent buffer in an LPAE stage-1 page table, as a driver for a device with its own MMU
+//! would, and checks the translation of every page.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{

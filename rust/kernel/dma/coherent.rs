@@ -80,7 +80,8 @@ pub struct CoherentAllocation<T: AsBytes + FromBytes> {
 ///
 /// Only types of this crate that are released at unbind at the latest hold it (a
 /// [`CoherentAllocation`] or a [`DeviceOnlyAllocation`], which live in a [`Devres`], and a device
-/// page table, which does too), so the memory is freed at unbind at the latest, while the driver is still bound.
+/// page table, which does too), so the memory is freed at unbind at the latest, while the driver
+/// is still bound.
 ///
 /// # Invariants
 ///
@@ -227,10 +228,8 @@ impl<T: AsBytes + FromBytes + Send + Sync + 'static> CoherentAllocation<T> {
         // device address is handed out only through `f`, which the device can not be told
         // about before `f` returns and the slice's borrow ends, and the allocation is not
         // shared until it is registered below.
-        f(
-            unsafe { core::slice::from_raw_parts_mut(alloc.cpu_addr.as_ptr(), count) },
-            alloc.dma_handle,
-        )?;
+        let elems = unsafe { core::slice::from_raw_parts_mut(alloc.cpu_addr.as_ptr(), count) };
+        f(elems, alloc.dma_handle)?;
         Devres::new(dev, alloc, gfp)
     }
 

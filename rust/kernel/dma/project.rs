@@ -241,8 +241,8 @@ macro_rules! dma_read {
 ///
 /// `dma_write!(mem[i] = v)` writes element `i`, `dma_write!(mem[i].a.b = v)` its field `a.b`;
 /// see [`dma_read!`]. It evaluates to a `Result<()>`: [`EINVAL`] if `i` is out of bounds or the
-/// field is not aligned, in which case `v` is not evaluated. A field that does not exist, or a value of another type than the
-/// field's, is a compile error.
+/// field is not aligned, in which case `v` is not evaluated. A field that does not exist, or a
+/// value of another type than the field's, is a compile error.
 ///
 /// # Examples
 ///
@@ -278,18 +278,19 @@ macro_rules! dma_write {
 macro_rules! __dma_project {
     (@read [$($mem:tt)+] [$idx:expr] $(. $field:tt)*) => {
         $crate::dma::project::__read(&($($mem)+), $idx, |__elem| {
-            // SAFETY: `__elem` points to an element in bounds; this only computes the address of
-            // one of its fields, which `__read` checks again. (Compilers since 1.82 know that
-            // this needs no `unsafe`; older ones, which the kernel supports, require it.)
+            // Compilers since 1.82 know that this needs no `unsafe`; older ones, which the kernel
+            // supports, require it.
             #[allow(unused_unsafe)]
+            // SAFETY: `__elem` points to an element in bounds; this only computes the address of
+            // one of its fields, which `__read` checks again.
             let __field = unsafe { ::core::ptr::addr_of_mut!((*__elem) $(. $field)*) };
             __field
         })
     };
     (@write [$($mem:tt)+] [$idx:expr] $(. $field:tt)* = $value:expr) => {
         match $crate::dma::project::__field(&($($mem)+), $idx, |__elem| {
-            // SAFETY: As for a read.
             #[allow(unused_unsafe)]
+            // SAFETY: As for a read.
             let __field = unsafe { ::core::ptr::addr_of_mut!((*__elem) $(. $field)*) };
             __field
         }) {
