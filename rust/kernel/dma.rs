@@ -39,7 +39,7 @@ use crate::{
     error::{code::*, Result},
 };
 
-mod coherent;
+pub(crate) mod coherent;
 mod mapping;
 mod mask;
 pub mod pool;
@@ -47,7 +47,6 @@ pub mod project;
 pub mod sg;
 mod streaming;
 
-pub(crate) use coherent::CoherentMemory;
 pub use coherent::{CoherentAllocation, DeviceOnlyAllocation};
 pub use mask::DmaMask;
 pub use pool::{DmaPool, PoolObject, PoolView};

@@ -31,9 +31,9 @@ use core::{
 };
 use macros::{pin_data, pinned_drop};
 
-mod unbind;
+pub(crate) mod unbind;
 
-pub(crate) use unbind::{UnbindList, UnbindNode};
+pub(crate) use unbind::UnbindList;
 
 /// The bus-specific operations behind a [`Registration`].
 ///

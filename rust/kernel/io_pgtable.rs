@@ -58,7 +58,7 @@ use crate::{
     bindings,
     device::{Bound, Device},
     devres::Devres,
-    dma::{CoherentAllocation, CoherentMemory, DmaAddress},
+    dma::{coherent::CoherentMemory, CoherentAllocation, DmaAddress},
     error::{code::*, Result},
     init::InPlaceInit,
     new_mutex, new_spinlock,

@@ -17,7 +17,7 @@ use crate::{
     alloc::{Flags, KBox},
     bindings,
     device::{Bound, Device},
-    driver::{UnbindList, UnbindNode},
+    driver::{unbind::UnbindNode, UnbindList},
     error::Result,
     init::InPlaceInit,
     macros::{pin_data, pinned_drop},
