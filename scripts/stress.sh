@@ -160,8 +160,8 @@ check "kmemleak: scan ran and reported no object (STRESS-KMEMLEAK: ${kmemleak:-n
 sleep_reports=$(grep -cE 'BUG: sleeping function called from invalid context at .*revocable\.rs:[0-9]+' "$SLEEPLOG" || true)
 check "a call that may sleep under a guard, and one after a leaked guard, were both reported (revocable.rs: $sleep_reports)" \
 	eval 'grep -q "SLEEP-REPORT: end" "$SLEEPLOG" && [ "$sleep_reports" -ge 2 ]'
-irq_sleep_reports=$(grep -cE 'BUG: sleeping function called from invalid context at .*dma\.rs:[0-9]+' "$SLEEPLOG" || true)
-check "a call that may sleep in a hard interrupt handler was reported (dma.rs: $irq_sleep_reports)" \
+irq_sleep_reports=$(grep -cE 'BUG: sleeping function called from invalid context at .*dma/streaming\.rs:[0-9]+' "$SLEEPLOG" || true)
+check "a call that may sleep in a hard interrupt handler was reported (dma/streaming.rs: $irq_sleep_reports)" \
 	eval 'grep -q "SLEEP-REPORT: the handler ran [1-9]" "$SLEEPLOG" && [ "$irq_sleep_reports" -ge 1 ]'
 check "kmemleak stayed enabled" eval '[ "$(count "kmemleak: .*(disabled|Memory pool empty)")" -eq 0 ]'
 
