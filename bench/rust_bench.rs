@@ -91,7 +91,7 @@ const STREAMING_LIVE_SIZE: usize = 64;
 const PGTABLE_PAGES: usize = 1000;
 /// Where the page table maps them, and to which physical address.
 const PGTABLE_IOVA: usize = 0x10_0000_0000;
-const PGTABLE_PADDR: PhysAddr = 0x4000_0000;
+const PGTABLE_PADDR: PhysAddr = PhysAddr::new(0x4000_0000);
 
 /// edu's interrupt registers: status (read), raise and acknowledge (written with status bits).
 const EDU_IRQ_STATUS: usize = 0x24;
@@ -382,7 +382,7 @@ fn pgtable_map(t: &IoPageTable<ArmLpaeS1, NoFlush>) -> Result {
         let mapped = unsafe {
             t.map_pages(
                 PGTABLE_IOVA + done,
-                PGTABLE_PADDR + done as PhysAddr,
+                PGTABLE_PADDR + done as u64,
                 SZ_4K,
                 (len - done) / SZ_4K,
                 prot::READ | prot::WRITE,
@@ -426,11 +426,11 @@ fn pgtable(dev: &Device<Bound>) -> Result {
     })?;
     pgtable_map(t)?;
     let ret = measure("pgtable_iova_to_phys", n::PGTABLE_IOVA, |n| {
-        let mut sum: PhysAddr = 0;
+        let mut sum = 0u64;
         let t0 = now();
         for i in 0..n as usize {
             let iova = PGTABLE_IOVA + (i & 511) * SZ_4K + 0x123;
-            sum = sum.wrapping_add(t.iova_to_phys(iova)?);
+            sum = sum.wrapping_add(t.iova_to_phys(iova)?.as_u64());
         }
         let t = now() - t0;
         black_box(sum);

@@ -70,8 +70,93 @@ use core::{ffi::c_void, marker::PhantomData, pin::Pin, ptr::NonNull};
 #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
 pub(crate) mod tests;
 
-/// A physical address.
-pub type PhysAddr = bindings::phys_addr_t;
+/// An address a page table translates to: a physical address, the C `phys_addr_t`.
+///
+/// It is a type of its own rather than an integer, so that it is not compared with, or used as,
+/// a [`DmaAddress`] by accident: the two are the same numbers only without an IOMMU. The table of
+/// a device's own MMU outputs that device's bus addresses, the DMA addresses of its memory;
+/// [`PhysAddr::from_dma`] says so where a driver means it (as [`IoPageTable::map_coherent`] does).
+///
+/// # Examples
+///
+/// ```
+/// use kernel::io_pgtable::PhysAddr;
+///
+/// let page = PhysAddr::new(0x4000_0000);
+/// assert_eq!((page + 0x10).as_u64(), 0x4000_0010);
+/// assert!(PhysAddr::default().is_zero());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(transparent)]
+pub struct PhysAddr(bindings::phys_addr_t);
+
+impl PhysAddr {
+    /// The physical address `addr`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::io_pgtable::PhysAddr;
+    ///
+    /// assert_eq!(PhysAddr::new(0x1000).as_u64(), 0x1000);
+    /// ```
+    pub const fn new(addr: u64) -> Self {
+        Self(addr as bindings::phys_addr_t)
+    }
+
+    /// The output address that stands for the DMA address `addr`, in a table whose output space
+    /// is a device's bus (the MMU of the device itself, whose output the system's IOMMU, if any,
+    /// translates further).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{dma::CoherentAllocation, io_pgtable::PhysAddr};
+    ///
+    /// fn output(buf: &CoherentAllocation<u8>) -> PhysAddr {
+    ///     PhysAddr::from_dma(buf.dma_handle())
+    /// }
+    /// ```
+    pub const fn from_dma(addr: DmaAddress) -> Self {
+        Self(addr as bindings::phys_addr_t)
+    }
+
+    /// Returns the address as an integer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::io_pgtable::PhysAddr;
+    ///
+    /// assert_eq!(PhysAddr::new(7).as_u64(), 7);
+    /// ```
+    pub const fn as_u64(self) -> u64 {
+        self.0 as u64
+    }
+
+    /// Returns whether the address is 0, which [`IoPageTable::iova_to_phys`] returns for "not
+    /// mapped".
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::io_pgtable::PhysAddr;
+    ///
+    /// assert!(PhysAddr::new(0).is_zero());
+    /// ```
+    pub const fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl core::ops::Add<u64> for PhysAddr {
+    type Output = PhysAddr;
+
+    /// The address `rhs` bytes further on.
+    fn add(self, rhs: u64) -> PhysAddr {
+        Self(self.0 + rhs as bindings::phys_addr_t)
+    }
+}
 
 /// Protection flags of a mapping: the C `IOMMU_*` flags.
 ///
@@ -601,7 +686,7 @@ impl<T: FlushOps> FlushAdapter<T> {
 ///     let table = IoPageTable::<ArmLpaeS1, _>::new(dev, cfg, unsafe { NoFlush::new() })?;
 ///     let t = table.access(dev)?;
 ///     let _ttbr = t.regs().ttbr; // program the device's MMU with it
-///     assert_eq!(t.iova_to_phys(0x1000)?, 0); // nothing mapped yet
+///     assert!(t.iova_to_phys(0x1000)?.is_zero()); // nothing mapped yet
 ///     Ok(table)
 /// }
 /// ```
@@ -827,7 +912,7 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
     /// use kernel::{
     ///     device::{Bound, Device},
     ///     dma::CoherentAllocation,
-    ///     io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush},
+    ///     io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush, PhysAddr},
     ///     sync::Arc,
     /// };
     ///
@@ -840,9 +925,9 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
     ///                         GFP_KERNEL)?;
     ///     assert_eq!(t.map_coherent(dev, 0x10_0000, &ring, prot::READ | prot::WRITE)?, 8192);
     ///     let handle = ring.access(dev)?.dma_handle();
-    ///     assert_eq!(t.iova_to_phys(0x10_1008)?, handle + 0x1008);
+    ///     assert_eq!(t.iova_to_phys(0x10_1008)?, PhysAddr::from_dma(handle) + 0x1008);
     ///     assert_eq!(t.unmap_coherent(0x10_0000)?, 8192);
-    ///     assert_eq!(t.iova_to_phys(0x10_0000)?, 0);
+    ///     assert!(t.iova_to_phys(0x10_0000)?.is_zero());
     ///     Ok(())
     /// }
     /// ```
@@ -996,10 +1081,13 @@ impl Table {
         gfp: Flags,
     ) -> core::result::Result<usize, (crate::error::Error, usize)> {
         let len = self.check_iova(iova, pgsize, pgcount).map_err(|e| (e, 0))?;
-        if paddr % pgsize as PhysAddr != 0 {
+        let paddr = paddr.0;
+        if paddr % pgsize as bindings::phys_addr_t != 0 {
             return Err((EINVAL, 0));
         }
-        let last = paddr.checked_add(len as PhysAddr - 1).ok_or((EINVAL, 0))?;
+        let last = paddr
+            .checked_add(len as bindings::phys_addr_t - 1)
+            .ok_or((EINVAL, 0))?;
         if !fits(last, self.cfg.oas) {
             return Err((ERANGE, 0));
         }
@@ -1042,7 +1130,7 @@ impl Table {
                 map(
                     self.ops.as_ptr(),
                     iova + done,
-                    paddr + done as PhysAddr,
+                    paddr + done as bindings::phys_addr_t,
                     pgsize,
                     (len - done) / pgsize,
                     prot.as_raw() as i32,
@@ -1191,7 +1279,7 @@ impl Table {
         let mapped = unsafe {
             self.map_pages(
                 iova,
-                handle as PhysAddr,
+                PhysAddr::from_dma(handle),
                 pgsize,
                 len / pgsize,
                 prot,
@@ -1272,8 +1360,8 @@ impl Table {
         match unsafe { (*self.ops.as_ptr()).iova_to_phys } {
             // SAFETY: `ops` is a live table and `iova` within its input size; no unmap frees a
             // table page meanwhile (the caller holds the lock).
-            Some(f) => unsafe { f(self.ops.as_ptr(), iova) },
-            None => 0,
+            Some(f) => PhysAddr(unsafe { f(self.ops.as_ptr(), iova) }),
+            None => PhysAddr(0),
         }
     }
 }

@@ -330,7 +330,7 @@ impl EduDriver {
     /// unmaps it; returns the number of pages that translated correctly.
     #[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
     fn page_table(dev: &Device<Bound>) -> Result<usize> {
-        use kernel::io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush};
+        use kernel::io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush, PhysAddr};
         const SZ_4K: usize = 1 << 12;
 
         let buf = CoherentAllocation::<u8>::alloc_coherent(dev, MMU_PAGES * SZ_4K, GFP_KERNEL)?;
@@ -348,7 +348,9 @@ impl EduDriver {
             let offset = page * SZ_4K + 0x123;
             // The table's output addresses are the device's DMA addresses, what its MMU puts on
             // the bus: physical addresses on x86_64, the SMMU's I/O virtual ones on arm64.
-            if table.iova_to_phys(MMU_IOVA + offset)? == buf.dma_handle_of(offset)? {
+            if table.iova_to_phys(MMU_IOVA + offset)?
+                == PhysAddr::from_dma(buf.dma_handle_of(offset)?)
+            {
                 good += 1;
             }
         }

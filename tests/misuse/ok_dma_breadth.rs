@@ -44,5 +44,7 @@ pub fn ring(dev: &Device<Bound>) -> Result<u32> {
     cpu[0] = 1;
     let _data = cpu.sync_for_device().unmap();
     dma_write!(r[1].addr = first)?;
+    // What a device's own MMU would translate to: said so, not assumed.
+    let _out = kernel::io_pgtable::PhysAddr::from_dma(first) + 0x10;
     dma_read!(r[0].status)
 }

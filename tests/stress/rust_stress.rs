@@ -486,7 +486,7 @@ fn mmio_round(res: &Resources, round: u32) {
     match (res.pgtable.try_access(), res.coherent.try_access()) {
         (Some(table), Some(buf)) => {
             seen(true);
-            let want = buf.dma_handle() as PhysAddr + 0x10;
+            let want = PhysAddr::from_dma(buf.dma_handle()) + 0x10;
             if table.iova_to_phys(MMU_IOVA + 0x10) != Ok(want) {
                 error();
             }

@@ -32,6 +32,11 @@ const SZ_2M: usize = 1 << 21;
 const SZ_16M: usize = 1 << 24;
 const SZ_1G: usize = 1 << 30;
 
+/// The physical address `addr`.
+const fn phys(addr: u64) -> PhysAddr {
+    PhysAddr::new(addr)
+}
+
 static PROBES: AtomicUsize = AtomicUsize::new(0);
 static CHECKS: Checks = Checks::new();
 static FORMATS: AtomicUsize = AtomicUsize::new(0);
@@ -90,7 +95,7 @@ fn exercise<F: Format>(dev: &Device<Bound>, cfg: Config) -> Result {
             continue;
         }
         let iova = 4 * pgsize;
-        let paddr = (8 * pgsize) as PhysAddr;
+        let paddr = phys((8 * pgsize) as u64);
         if iova + 2 * pgsize > (1usize << ias.min(63)) || 10 * pgsize as u64 > (1u64 << oas.min(63))
         {
             continue;
@@ -100,8 +105,8 @@ fn exercise<F: Format>(dev: &Device<Bound>, cfg: Config) -> Result {
         let mapped = unsafe { t.map_pages(iova, paddr, pgsize, 2, rw, GFP_KERNEL) };
         check!(mapped == Ok(2 * pgsize));
         check!(t.iova_to_phys(iova) == Ok(paddr));
-        check!(t.iova_to_phys(iova + pgsize + 0x10) == Ok(paddr + pgsize as PhysAddr + 0x10));
-        check!(t.iova_to_phys(iova - pgsize) == Ok(0));
+        check!(t.iova_to_phys(iova + pgsize + 0x10) == Ok(paddr + pgsize as u64 + 0x10));
+        check!(t.iova_to_phys(iova - pgsize) == Ok(phys(0)));
         // An overlapping map is refused, with nothing mapped.
         // SAFETY: As above.
         let again = unsafe { t.map_pages(iova + pgsize, paddr, pgsize, 1, rw, GFP_KERNEL) };
@@ -110,10 +115,10 @@ fn exercise<F: Format>(dev: &Device<Bound>, cfg: Config) -> Result {
         let adds = ADD_PAGE.load(SeqCst);
         check!(t.unmap_pages(iova, pgsize, 1) == Ok(pgsize));
         check!(ADD_PAGE.load(SeqCst) > adds);
-        check!(t.iova_to_phys(iova) == Ok(0));
-        check!(t.iova_to_phys(iova + pgsize) == Ok(paddr + pgsize as PhysAddr));
+        check!(t.iova_to_phys(iova) == Ok(phys(0)));
+        check!(t.iova_to_phys(iova + pgsize) == Ok(paddr + pgsize as u64));
         check!(t.unmap_pages(iova + pgsize, pgsize, 1) == Ok(pgsize));
-        check!(t.iova_to_phys(iova + pgsize) == Ok(0));
+        check!(t.iova_to_phys(iova + pgsize) == Ok(phys(0)));
         // Double unmap.
         check!(t.unmap_pages(iova, pgsize, 1) == Err(ENOENT));
     }
@@ -128,8 +133,8 @@ fn bad_inputs(dev: &Device<Bound>) -> Result {
     let t = table.access(dev)?;
     let rw = prot::READ | prot::WRITE;
     // SAFETY: No hardware walks this table; the physical addresses are never accessed.
-    let map = |iova, paddr, pgsize, count| unsafe {
-        t.map_pages(iova, paddr, pgsize, count, rw, GFP_KERNEL)
+    let map = |iova, paddr: u64, pgsize, count| unsafe {
+        t.map_pages(iova, phys(paddr), pgsize, count, rw, GFP_KERNEL)
             .map_err(|(e, _)| e)
     };
     check!(map(0x1000, 0x1000, SZ_64K, 1) == Err(EINVAL)); // page size not in the bitmap
@@ -168,9 +173,9 @@ fn bad_inputs(dev: &Device<Bound>) -> Result {
     let h = high.access(dev)?;
     let top = usize::MAX - (SZ_4K - 1);
     // SAFETY: No hardware walks this table; the physical addresses are never accessed.
-    let map_high = |iova| unsafe { h.map_pages(iova, 0x2000, SZ_4K, 1, rw, GFP_KERNEL) };
+    let map_high = |iova| unsafe { h.map_pages(iova, phys(0x2000), SZ_4K, 1, rw, GFP_KERNEL) };
     check!(map_high(top) == Ok(SZ_4K));
-    check!(h.iova_to_phys(top + 8) == Ok(0x2008));
+    check!(h.iova_to_phys(top + 8) == Ok(phys(0x2008)));
     check!(map_high(0x1000) == Err((ERANGE, 0)));
     check!(map_high(usize::MAX << 39 >> 1) == Err((ERANGE, 0)));
     check!(h.iova_to_phys(0x1000) == Err(ERANGE));
@@ -213,7 +218,7 @@ fn cycles(dev: &Device<Bound>) -> Result {
         let t = table.access(dev)?;
         let iova = (i % 64) * SZ_1G + SZ_2M;
         // SAFETY: No hardware walks this table; the physical addresses are never accessed.
-        let ok = unsafe { t.map_pages(iova, 0x4000_0000, SZ_4K, 16, prot::READ, GFP_KERNEL) };
+        let ok = unsafe { t.map_pages(iova, phys(0x4000_0000), SZ_4K, 16, prot::READ, GFP_KERNEL) };
         check!(ok == Ok(16 * SZ_4K));
         check!(t.unmap_pages(iova, SZ_4K, 16) == Ok(16 * SZ_4K));
         if i % 10 == 0 {
@@ -224,7 +229,8 @@ fn cycles(dev: &Device<Bound>) -> Result {
             )?;
             let d = dart.access(dev)?;
             // SAFETY: As above.
-            let ok = unsafe { d.map_pages(SZ_1G, 0x4000_0000, SZ_16K, 4, prot::READ, GFP_KERNEL) };
+            let ok =
+                unsafe { d.map_pages(SZ_1G, phys(0x4000_0000), SZ_16K, 4, prot::READ, GFP_KERNEL) };
             check!(ok == Ok(4 * SZ_16K));
         }
     }
@@ -241,9 +247,14 @@ fn cycles(dev: &Device<Bound>) -> Result {
             IoPageTable::<ArmLpaeS1, NoFlush>::new(dev, Config::new(SZ_4K, 48, 48), no_flush())?;
         // SAFETY: As above.
         let ok = unsafe {
-            table
-                .access(dev)?
-                .map_pages(i * SZ_1G, 0x4000_0000, SZ_4K, 1, prot::READ, GFP_KERNEL)
+            table.access(dev)?.map_pages(
+                i * SZ_1G,
+                phys(0x4000_0000),
+                SZ_4K,
+                1,
+                prot::READ,
+                GFP_KERNEL,
+            )
         };
         check!(ok == Ok(SZ_4K));
         live.push(table, GFP_KERNEL)?;
@@ -267,23 +278,23 @@ fn coherent(dev: &Device<Bound>) -> Result {
         CoherentAllocation::<u32>::alloc_coherent(dev, 3 * SZ_4K / 4 - 1, GFP_KERNEL)?,
         GFP_KERNEL,
     )?;
-    let handle = mem.access(dev)?.dma_handle() as PhysAddr;
+    let handle = PhysAddr::from_dma(mem.access(dev)?.dma_handle());
     let iova = 64 * SZ_4K;
     check!(t.map_coherent(dev, iova, &mem, rw) == Ok(3 * SZ_4K));
     for page in 0..3 {
         let off = page * SZ_4K + 0x44;
-        check!(t.iova_to_phys(iova + off) == Ok(handle + off as PhysAddr));
+        check!(t.iova_to_phys(iova + off) == Ok(handle + off as u64));
     }
-    check!(t.iova_to_phys(iova + 3 * SZ_4K) == Ok(0));
+    check!(t.iova_to_phys(iova + 3 * SZ_4K) == Ok(phys(0)));
     // Over a mapped range, or with a bad iova: refused, and nothing stays mapped.
     check!(t.map_coherent(dev, iova + SZ_4K, &mem, rw) == Err(EEXIST));
     check!(t.map_coherent(dev, iova + 0x800, &mem, rw) == Err(EINVAL));
     check!(t.map_coherent(dev, 1 << 48, &mem, rw) == Err(ERANGE));
-    check!(t.iova_to_phys(iova + 4 * SZ_4K) == Ok(0));
+    check!(t.iova_to_phys(iova + 4 * SZ_4K) == Ok(phys(0)));
     // Unmapped in part with `unmap_pages`, the rest goes with `unmap_coherent`.
     check!(t.unmap_pages(iova, SZ_4K, 1) == Ok(SZ_4K));
     check!(t.unmap_coherent(iova) == Ok(2 * SZ_4K));
-    check!(t.iova_to_phys(iova + SZ_4K) == Ok(0));
+    check!(t.iova_to_phys(iova + SZ_4K) == Ok(phys(0)));
     check!(t.unmap_coherent(iova) == Err(ENOENT));
     // The memory is still the driver's.
     check!(mem.access(dev)?.write(0, 0x5a5a_5a5a).is_ok());
@@ -292,10 +303,10 @@ fn coherent(dev: &Device<Bound>) -> Result {
     check!(big.access(dev)?.map_coherent(dev, 0, &mem, rw) == Err(EINVAL));
     // Across the end of a leaf table (2 MiB with 4 KiB pages), where the C code stops short.
     check!(t.map_coherent(dev, SZ_2M - SZ_4K, &mem, rw) == Ok(3 * SZ_4K));
-    check!(t.iova_to_phys(SZ_2M + 0x10) == Ok(handle + (SZ_4K + 0x10) as PhysAddr));
-    check!(t.iova_to_phys(SZ_2M + SZ_4K + 0x10) == Ok(handle + (2 * SZ_4K + 0x10) as PhysAddr));
+    check!(t.iova_to_phys(SZ_2M + 0x10) == Ok(handle + (SZ_4K + 0x10) as u64));
+    check!(t.iova_to_phys(SZ_2M + SZ_4K + 0x10) == Ok(handle + (2 * SZ_4K + 0x10) as u64));
     check!(t.unmap_coherent(SZ_2M - SZ_4K) == Ok(3 * SZ_4K));
-    check!(t.iova_to_phys(SZ_2M) == Ok(0));
+    check!(t.iova_to_phys(SZ_2M) == Ok(phys(0)));
     // The same through `map_pages`: one call maps the whole range.
     // SAFETY: No hardware walks this table; the memory is the driver's own.
     let across = unsafe { t.map_pages(SZ_2M - SZ_4K, handle, SZ_4K, 3, rw, GFP_KERNEL) };
@@ -323,8 +334,8 @@ fn tracked(dev: &Device<Bound>) -> Result {
             .map_err(|(e, _)| e)
     };
     let base = 16 * SZ_2M;
-    let pa: PhysAddr = 0x4000_0000;
-    let page = |i: usize| (base + i * SZ_4K, pa + (i * SZ_4K) as PhysAddr);
+    let pa = phys(0x4000_0000);
+    let page = |i: usize| (base + i * SZ_4K, pa + (i * SZ_4K) as u64);
 
     // A block over a mapped page inside it is refused (C would replace the page); the page stays.
     check!(map(page(5).0, pa, SZ_4K, 1) == Ok(SZ_4K));
@@ -340,7 +351,7 @@ fn tracked(dev: &Device<Bound>) -> Result {
     // Once the range is empty the block maps; a page out of its middle splits it.
     check!(map(base, pa, SZ_2M, 1) == Ok(SZ_2M));
     check!(t.unmap_pages(page(7).0, SZ_4K, 1) == Ok(SZ_4K));
-    check!(t.iova_to_phys(page(7).0) == Ok(0));
+    check!(t.iova_to_phys(page(7).0) == Ok(phys(0)));
     check!(t.iova_to_phys(page(6).0) == Ok(page(6).1));
     check!(t.iova_to_phys(page(8).0) == Ok(page(8).1));
     check!(map(base, pa, SZ_2M, 1) == Err(EEXIST));
@@ -348,7 +359,7 @@ fn tracked(dev: &Device<Bound>) -> Result {
     // The hole filled, the whole range unmaps in one call of the block size.
     check!(map(page(7).0, page(7).1, SZ_4K, 1) == Ok(SZ_4K));
     check!(t.unmap_pages(base, SZ_2M, 1) == Ok(SZ_2M));
-    check!(t.iova_to_phys(page(6).0) == Ok(0));
+    check!(t.iova_to_phys(page(6).0) == Ok(phys(0)));
     check!(t.unmap_pages(page(7).0, SZ_4K, 1) == Err(ENOENT));
 
     // Ranges mapped by separate calls unmap in one call when they touch, not across a gap.
@@ -378,7 +389,7 @@ fn tracked(dev: &Device<Bound>) -> Result {
     }
     check!(t.iova_to_phys(page(77).0 + 0x10) == Ok(page(77).1 + 0x10));
     check!(t.unmap_pages(base, SZ_4K, 128) == Ok(128 * SZ_4K));
-    check!((0..128).all(|i| t.iova_to_phys(page(i).0) == Ok(0)));
+    check!((0..128).all(|i| t.iova_to_phys(page(i).0) == Ok(phys(0))));
     Ok(())
 }
 
@@ -416,14 +427,14 @@ unsafe impl FlushOps for SlowWalk {
 /// that the first task's unmap was freeing.)
 fn race(dev: &Device<Bound>) -> Result {
     const BASE: usize = 64 * SZ_2M;
-    const PA: PhysAddr = 0x4000_0000;
+    const PA: PhysAddr = PhysAddr::new(0x4000_0000);
     type Shared = Arc<crate::devres::Devres<IoPageTable<ArmLpaeS1, SlowWalk>>>;
     let rw = prot::READ | prot::WRITE;
     let atomic = GFP_NOWAIT | __GFP_NOWARN;
     let cfg = Config::new(SZ_4K | SZ_2M, 48, 48);
     let table: Shared = Arc::new(IoPageTable::new(dev, cfg, SlowWalk)?, GFP_KERNEL)?;
     RACE_STOP.store(false, SeqCst);
-    let expected = |iova: usize| PA + (iova - BASE) as PhysAddr;
+    let expected = |iova: usize| PA + (iova - BASE) as u64;
 
     let t1 = table.clone();
     let blocks = thread::spawn(move || {
@@ -482,7 +493,7 @@ fn race(dev: &Device<Bound>) -> Result {
                     // one address mapped there.
                     let probe = iova + 0x8;
                     match t.iova_to_phys(probe) {
-                        Ok(0) => {}
+                        Ok(p) if p.is_zero() => {}
                         Ok(pa) if pa == expected(probe) => {}
                         _ => {
                             RACE_WRONG.fetch_add(1, SeqCst);
@@ -511,7 +522,7 @@ fn race(dev: &Device<Bound>) -> Result {
         }
     }
     let t = table.access(dev)?;
-    check!((0..1024).all(|p| t.iova_to_phys(BASE + p * SZ_4K) == Ok(0)));
+    check!((0..1024).all(|p| t.iova_to_phys(BASE + p * SZ_4K) == Ok(phys(0))));
     Ok(())
 }
 
@@ -548,9 +559,10 @@ fn noncoherent_walk(dev: &Device<Core>) -> Result {
         let table = new()?;
         let t = table.access(dev)?;
         // SAFETY: No hardware walks this table; the physical address is never accessed.
-        let mapped = unsafe { t.map_pages(0x1000, 0x4000_0000, SZ_4K, 1, prot::READ, GFP_KERNEL) };
+        let mapped =
+            unsafe { t.map_pages(0x1000, phys(0x4000_0000), SZ_4K, 1, prot::READ, GFP_KERNEL) };
         check!(mapped.is_ok());
-        check!(t.iova_to_phys(0x1234) == Ok(0x4000_0234));
+        check!(t.iova_to_phys(0x1234) == Ok(phys(0x4000_0234)));
         check!(t.unmap_pages(0x1000, SZ_4K, 1) == Ok(SZ_4K));
     }
     dev.dma_set_mask(DmaMask::new::<28>())?;

@@ -22,7 +22,7 @@ use crate::{
         PoolObject, SgMapping, StreamingMapping,
     },
     error::{code::*, Error},
-    io_pgtable::{prot, ArmLpaeS1, ArmV7s, Config, IoPageTable, NoFlush, Prot},
+    io_pgtable::{prot, ArmLpaeS1, ArmV7s, Config, IoPageTable, NoFlush, PhysAddr, Prot},
     kunit::Test,
     pci,
     prelude::*,
@@ -44,7 +44,7 @@ const OAS: u32 = 40;
 /// A page mapped in [`Ctx::table`], and one mapped and unmapped again.
 const MAPPED: usize = 0x1000;
 const UNMAPPED: usize = 0x3000;
-const PHYS: u64 = 0x1000_0000;
+const PHYS: PhysAddr = PhysAddr::new(0x1000_0000);
 
 /// The live objects the entries misuse.
 struct Ctx<'a> {
@@ -83,7 +83,7 @@ fn ok<T>(r: Result<T>) -> Result {
 }
 
 /// Maps one page of `pgsize` (or `count` of them) with the unsafe entry point.
-fn map(c: &Ctx<'_>, iova: usize, paddr: u64, pgsize: usize, count: usize) -> Result {
+fn map(c: &Ctx<'_>, iova: usize, paddr: PhysAddr, pgsize: usize, count: usize) -> Result {
     // SAFETY: No hardware walks the table, so the physical addresses are never accessed; and
     // every call made with this helper is refused before anything is mapped.
     let r = unsafe {
@@ -432,7 +432,7 @@ static INPUTS: [BadInput; 63] = [
     BadInput {
         what: "map: physical address past the output size",
         expect: ERANGE,
-        call: |c| map(c, 0x10000, 1 << OAS, SZ_4K, 1),
+        call: |c| map(c, 0x10000, PhysAddr::new(1 << OAS), SZ_4K, 1),
     },
     BadInput {
         what: "map: iova range wraps around",
@@ -447,7 +447,7 @@ static INPUTS: [BadInput; 63] = [
     BadInput {
         what: "map: physical address 0",
         expect: EINVAL,
-        call: |c| map(c, 0x10000, 0, SZ_4K, 1),
+        call: |c| map(c, 0x10000, PhysAddr::new(0), SZ_4K, 1),
     },
     BadInput {
         what: "map: over a mapped page",
