@@ -130,6 +130,8 @@ impl PhysAddr {
     ///
     /// assert_eq!(PhysAddr::new(7).as_u64(), 7);
     /// ```
+    // `phys_addr_t` has 32 bits on some 32-bit configurations.
+    #[allow(clippy::unnecessary_cast)]
     pub const fn as_u64(self) -> u64 {
         self.0 as u64
     }
