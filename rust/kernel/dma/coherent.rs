@@ -224,10 +224,9 @@ impl<T: AsBytes + FromBytes + Send + Sync + 'static> CoherentAllocation<T> {
         f: impl FnOnce(&mut [T], DmaAddress) -> Result,
     ) -> Result<Devres<Self>> {
         let alloc = Self::alloc_raw(dev, count, gfp, Attrs::default())?;
-        // SAFETY: In bounds (the whole allocation). Nothing else knows the memory yet: its
-        // device address is handed out only through `f`, which the device can not be told
-        // about before `f` returns and the slice's borrow ends, and the allocation is not
-        // shared until it is registered below.
+        // SAFETY: The whole allocation. Nothing else knows the memory yet: its address reaches
+        // the device only through `f`, after whose return the slice's borrow has ended, and the
+        // allocation is not shared until it is registered below.
         let elems = unsafe { core::slice::from_raw_parts_mut(alloc.cpu_addr.as_ptr(), count) };
         f(elems, alloc.dma_handle)?;
         Devres::new(dev, alloc, gfp)
