@@ -3,8 +3,9 @@
 # kernel and run KUnit (kunit.sh), then compile the misuse catalogue against
 # the built kernel crate (misuse.sh), boot the sample driver end to end
 # (e2e.sh) on the same build, by MSI and once more by INTx (pci=nomsi), run
-# the DMA suite once more with swiotlb=force
-# (swiotlb.sh), and lint (lint.sh); then, for arm64 (DRVCORE_ARCH=arm64, its
+# the DMA suite once more with swiotlb=force (swiotlb.sh) and the
+# configuration-space suite on QEMU's q35 with an NVMe controller
+# (kunit.sh --q35), and lint (lint.sh); then, for arm64 (DRVCORE_ARCH=arm64, its
 # own build), the KUnit suites and the end-to-end boot once more, unless
 # CHECK_ARM64=0. The unsafe audit
 # (unsafe-audit.sh) reads the sources only, and the self-test of the
@@ -57,7 +58,7 @@ finish() {
 }
 
 mkdir -p "$LOGS"
-rm -f "$LOGS"/{logscan,audit,kunit,misuse,e2e,e2e-intx,swiotlb,lint,kunit-arm64,e2e-arm64}.counts
+rm -f "$LOGS"/{logscan,audit,kunit,kunit-q35,misuse,e2e,e2e-intx,swiotlb,lint,kunit-arm64,e2e-arm64}.counts
 
 # One test: the scanner that judges the kernel logs of kunit.sh and stress.sh
 # finds the planted reports and nothing else, so that it cannot rot unseen.
@@ -108,6 +109,10 @@ if grep -q '^Running tests with:' "$LOGS/kunit.log" 2>/dev/null; then
 	tally e2e-intx "$LOGS/e2e-intx.counts"
 	bash "$S/swiotlb.sh" || true
 	tally swiotlb "$LOGS/swiotlb.counts"
+	# The same kernel on the PCI Express machine (q35, with an NVMe
+	# controller): the suites that need extended configuration space.
+	bash "$S/kunit.sh" --q35 || true
+	tally kunit-q35 "$LOGS/kunit-q35.counts"
 	# Last: it may bring the build up to date first (a no-op here); its
 	# clippy pass writes nothing into the build.
 	bash "$S/lint.sh" || true
@@ -117,6 +122,7 @@ else
 	not_run e2e "the kernel build failed"
 	not_run e2e-intx "the kernel build failed"
 	not_run swiotlb "the kernel build failed"
+	not_run kunit-q35 "the kernel build failed"
 	not_run lint "the kernel build failed"
 fi
 

@@ -13,7 +13,8 @@
 # rust_driver_edu), E2E_BIND (required|optional, see below), E2E_KO (the .ko
 # to load, as a path inside the root; default
 # $KOUT/samples/rust/$E2E_MODULE.ko, the in-tree build; its file name must be
-# $E2E_MODULE.ko, as /init loads /modules/$E2E_MODULE.ko), E2E_EXPECTED
+# $E2E_MODULE.ko, as /init checks that module; /init loads it by the edu
+# device's modalias from /lib/modules/<release>/extra), E2E_EXPECTED
 # (checks file, default tests/e2e/expected), E2E_EXTRA (further checks files,
 # see below), E2E_APPEND (added to the kernel command line, for instance
 # pci=nomsi), E2E_TIMEOUT (seconds, default
@@ -75,8 +76,19 @@ fi
 	not_run "E2E_KO ($MODULE_KO) is not named $E2E_MODULE.ko"
 [ -f "$E2E_EXPECTED" ] || not_run "no checks file $E2E_EXPECTED"
 
-step "building the initramfs ($MODULE_KO)"
-make_initramfs "$WORK" "$TOP/tests/e2e/init" "$MODULE_KO" || not_run "could not build the initramfs"
+# The module is installed as a distribution installs it, under
+# /lib/modules/<release>/extra with depmod's index, and /init loads it only
+# by the edu device's modalias: the aliases that modpost wrote into the
+# module from its id table (MODULE_DEVICE_TABLE in C,
+# kernel::module_device_table! in Rust) must name the device.
+KREL=$(cat "$ROOT$KOUT/include/config/kernel.release" 2>/dev/null) ||
+	not_run "no kernel release in $ROOT$KOUT/include/config/kernel.release"
+step "building the initramfs ($MODULE_KO, installed for $KREL)"
+echo "    aliases of the module:"
+in_root "modinfo -F alias $MODULE_KO" | sed 's/^/        alias: /' ||
+	not_run "modinfo failed on $MODULE_KO"
+INITRAMFS_KREL=$KREL make_initramfs "$WORK" "$TOP/tests/e2e/init" "$MODULE_KO" ||
+	not_run "could not build the initramfs"
 
 step "booting in QEMU (TCG, timeout ${E2E_TIMEOUT} s, log: $LOG)"
 append="console=$CONSOLE kunit.enable=0 oops=panic panic=-1 loglevel=7"
@@ -105,6 +117,10 @@ no_report() {
 	return 1
 }
 check "no kernel report (BUG, WARNING, Oops, call trace, ...: KERNEL_REPORTS)" no_report
+# The id table's entry, as file2alias writes it (upper-case hex, any
+# subsystem, class and interface).
+check "the module carries the alias of its id table (pci:v00001234d000011E8sv*sd*bc*sc*i*)" \
+	grep -qxF 'pci:v00001234d000011E8sv*sd*bc*sc*i*' <(in_root "modinfo -F alias $MODULE_KO")
 for f in "$E2E_EXPECTED" $E2E_EXTRA; do
 	[ -f "$f" ] || { check "checks file $f exists" false; continue; }
 	n=0

@@ -106,9 +106,9 @@ in_root() {
 }
 
 # Build $1/initramfs.cpio.gz (a path inside the root) from busybox (the
-# architecture's), the
-# /init script $2 (a host path) and the modules $3... (paths inside the
-# root), which land in /modules.
+# architecture's), the /init script $2 (a host path) and the modules $3...
+# (paths inside the root), which land in /modules, or with INITRAMFS_KREL set
+# in /lib/modules/$INITRAMFS_KREL/extra, indexed by depmod.
 make_initramfs() {
 	local work=$1 init=$2
 	shift 2
@@ -121,6 +121,15 @@ make_initramfs() {
 	for m in "$@"; do
 		cp "$ROOT$m" "$ROOT$work/initramfs/modules/"
 	done
+	# INITRAMFS_KREL: the modules are installed instead, under
+	# /lib/modules/$INITRAMFS_KREL/extra with depmod's index files, so that
+	# modprobe finds them by alias (a device's modalias).
+	if [ -n "${INITRAMFS_KREL:-}" ]; then
+		local dir=$work/initramfs/lib/modules/$INITRAMFS_KREL
+		mkdir -p "$ROOT$dir/extra"
+		mv "$ROOT$work"/initramfs/modules/* "$ROOT$dir/extra/"
+		in_root "depmod -b $work/initramfs $INITRAMFS_KREL" || return 1
+	fi
 	in_root "cd $work/initramfs && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet | gzip -9 >$work/initramfs.cpio.gz"
 }
 

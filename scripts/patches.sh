@@ -24,7 +24,7 @@ declare -A ADDS=(
 		rust/kernel/io.rs rust/helpers/io.c"
 	["rust: add device id tables, driver registration and PCI drivers"]="
 		rust/kernel/device_id.rs rust/kernel/driver.rs rust/kernel/driver/unbind.rs rust/kernel/pci.rs
-		rust/helpers/pci.c"
+		rust/kernel/pci/config.rs rust/helpers/pci.c"
 	["rust: macros: derive FromBytes and AsBytes"]="
 		rust/macros/plain_data.rs"
 	["rust: add DMA masks, coherent allocations and streaming mappings"]="
@@ -39,7 +39,8 @@ declare -A ADDS=(
 	["rust: kunit: add a test handle and kernel threads for tests"]="
 		rust/kernel/kunit/suite.rs rust/kernel/kunit/thread.rs"
 	["rust: add KUnit suites for the driver-core abstractions"]="
-		rust/kernel/pci/* rust/kernel/devres/* rust/kernel/dma/*tests.rs rust/kernel/io_pgtable/*"
+		rust/kernel/pci/*tests.rs rust/kernel/pci/testing.rs rust/kernel/pci/bad_inputs.rs
+		rust/kernel/devres/* rust/kernel/dma/*tests.rs rust/kernel/io_pgtable/*"
 	["samples: rust: add a PCI driver for QEMU's edu device"]="
 		samples/rust/rust_driver_edu.rs"
 	["Documentation: rust: add a guide to the driver-core abstractions"]="

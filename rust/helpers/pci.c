@@ -11,3 +11,8 @@ unsigned long rust_helper_pci_resource_flags(const struct pci_dev *pdev, int bar
 {
 	return pci_resource_flags(pdev, bar);
 }
+
+int rust_helper_pcibios_err_to_errno(int err)
+{
+	return pcibios_err_to_errno(err);
+}

@@ -148,6 +148,51 @@ impl<T: RawDeviceId, U, const N: usize> IdArray<T, U, N> {
         }
     }
 
+    /// Returns the size in bytes of the C table, terminator included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{bindings::pci_device_id, device_id::IdArray, pci};
+    ///
+    /// static TABLE: IdArray<pci::DeviceId, (), 2> = IdArray::new([
+    ///     (pci::DeviceId::from_id(0x1234, 0x11e8), ()),
+    ///     (pci::DeviceId::from_id(0x1234, 0x11e9), ()),
+    /// ]);
+    ///
+    /// assert_eq!(TABLE.raw_size(), 3 * core::mem::size_of::<pci_device_id>());
+    /// ```
+    pub const fn raw_size(&self) -> usize {
+        core::mem::size_of::<RawIdArray<T, N>>()
+    }
+
+    /// Returns a copy of the bytes of the C table, terminator included, for
+    /// [`module_device_table!`](crate::module_device_table); `BYTES` must be
+    /// [`IdArray::raw_size`], or the evaluation fails.
+    ///
+    /// The bytes are `MaybeUninit`: a C id type may have padding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::mem::MaybeUninit;
+    /// use kernel::{device_id::IdArray, pci};
+    ///
+    /// static TABLE: IdArray<pci::DeviceId, (), 1> =
+    ///     IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+    /// static COPY: [MaybeUninit<u8>; TABLE.raw_size()] = TABLE.raw_bytes();
+    ///
+    /// // SAFETY: The first two bytes are the vendor id, initialised.
+    /// let vendor = unsafe { [COPY[0].assume_init(), COPY[1].assume_init()] };
+    /// assert_eq!(u16::from_ne_bytes(vendor), 0x1234);
+    /// ```
+    pub const fn raw_bytes<const BYTES: usize>(&self) -> [MaybeUninit<u8>; BYTES] {
+        assert!(BYTES == core::mem::size_of::<RawIdArray<T, N>>());
+        // SAFETY: `self.raw` is `BYTES` bytes long, as just checked, and every byte of it may be
+        // read as a `MaybeUninit<u8>`, padding included.
+        unsafe { core::ptr::read(core::ptr::from_ref(&self.raw).cast()) }
+    }
+
     /// Returns the data of entry `index`, or `None` if there is no such entry.
     ///
     /// # Examples
@@ -326,3 +371,66 @@ impl<T: RawDeviceId, U, const N: usize> IdInfo<T, U> for IdArray<T, U, N> {
 
 // SAFETY: The C table is plain data that is only ever read; the data is shared only as `&U`.
 unsafe impl<T: RawDeviceId, U: Sync, const N: usize> Sync for IdArray<T, U, N> {}
+
+/// Returns [`IdArray::raw_size`] of `table`, a table of `T` ids: for
+/// [`module_device_table!`](crate::module_device_table), which names the id type of the bus.
+///
+/// # Examples
+///
+/// ```
+/// use core::marker::PhantomData;
+/// use kernel::{bindings::pci_device_id, device_id::{raw_size_of, IdArray}, pci};
+///
+/// static TABLE: IdArray<pci::DeviceId, (), 1> =
+///     IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+///
+/// let size = raw_size_of(PhantomData::<pci::DeviceId>, &TABLE);
+/// assert_eq!(size, 2 * core::mem::size_of::<pci_device_id>());
+/// ```
+pub const fn raw_size_of<T: RawDeviceId, U, const N: usize>(
+    _id: core::marker::PhantomData<T>,
+    table: &IdArray<T, U, N>,
+) -> usize {
+    table.raw_size()
+}
+
+/// Gives a loadable module the aliases of a device id table, as the C `MODULE_DEVICE_TABLE`
+/// does, so that `modprobe` of a device's `modalias` loads the module.
+///
+/// `$bus` is the bus module whose `DeviceId` the table holds (`pci`), which is also the C
+/// table type that `modpost` reads (`scripts/mod/file2alias.c`); `$table` is the driver's
+/// [`IdArray`] static, the one its `ID_TABLE` names. The macro places a copy of the C table under
+/// the symbol `__mod_<bus>__<table>_device_table`, from which `modpost` writes one
+/// `MODULE_ALIAS` per entry into the module: the aliases follow the table. Built into the kernel
+/// it emits nothing, as in C; a table of another bus's ids does not build.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{device_id::IdArray, pci};
+///
+/// static TABLE: IdArray<pci::DeviceId, (), 1> =
+///     IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+///
+/// // The module carries the alias "pci:v00001234d000011E8sv*sd*bc*sc*i*".
+/// kernel::module_device_table!(pci, TABLE);
+/// ```
+#[macro_export]
+macro_rules! module_device_table {
+    ($bus:ident, $table:ident) => {
+        const _: () = {
+            // The table is one of the bus's ids, also where nothing is emitted.
+            const SIZE: usize = $crate::device_id::raw_size_of(
+                ::core::marker::PhantomData::<$crate::$bus::DeviceId>,
+                &$table,
+            );
+
+            #[cfg(MODULE)]
+            #[used]
+            #[export_name = concat!(
+                        "__mod_", stringify!($bus), "__", stringify!($table), "_device_table"
+                    )]
+            static ALIASES: [::core::mem::MaybeUninit<u8>; SIZE] = $table.raw_bytes();
+        };
+    };
+}

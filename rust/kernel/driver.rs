@@ -463,6 +463,75 @@ impl DriverData {
     }
 }
 
+/// The probe of a bus adapter, the part every bus shares: installs the driver data of a `T`,
+/// calls `probe` and publishes what it returns. When `probe` fails, the data path of the
+/// binding is stopped and `fence` called before the driver core releases the binding's managed
+/// resources, as after `remove` ([`remove_device`]). Returns the C status for the bus.
+///
+/// `probe` makes the bus's `Device<Core>` and calls the driver: the driver data is installed by
+/// then, so the device counts as bound for the call.
+///
+/// # Safety
+///
+/// `dev` must be the `struct device` that the bus is probing with its device lock held, with no
+/// bound or core reference to it handed out yet for this binding; the bus must call
+/// [`remove_device`] for `T` at unbind if and only if this returned 0.
+pub(crate) unsafe fn probe_device<T: Send + Sync + 'static>(
+    dev: *mut bindings::device,
+    probe: impl FnOnce() -> Result<Pin<KBox<T>>>,
+    fence: impl FnOnce(),
+) -> core::ffi::c_int {
+    crate::error::from_result(|| {
+        // SAFETY: By the function's contract `dev` is being bound, locked, and no bound
+        // reference exists yet.
+        let header = unsafe { DriverData::install::<T>(dev) }?;
+        match probe() {
+            Ok(data) => {
+                // SAFETY: Installed above for `T`, in this probe; published once. The bus calls
+                // `remove` only after a successful probe (function's contract).
+                unsafe { DriverData::publish(header, data) };
+                Ok(0)
+            }
+            Err(e) => {
+                // The driver core releases the managed resources when this returns: first no
+                // handler or work may run any more, then the device stops its DMA.
+                // SAFETY: Our driver data; probe failed, nothing is released yet.
+                unsafe { DriverData::stop_data_path(dev) };
+                fence();
+                Err(e)
+            }
+        }
+    })
+}
+
+/// The remove of a bus adapter, the part every bus shares: lends the driver's data to `remove`,
+/// then stops the data path of the binding (its interrupt handlers and bound work) and calls
+/// `fence` (for PCI, bus mastering off), before the driver core releases the binding's managed
+/// resources and then the driver data.
+///
+/// # Safety
+///
+/// `dev` must be the `struct device` of a device bound to `T` by [`probe_device`], which the bus
+/// is unbinding, with its device lock held.
+pub(crate) unsafe fn remove_device<T: Send + Sync + 'static>(
+    dev: *mut bindings::device,
+    remove: impl FnOnce(Pin<&T>),
+    fence: impl FnOnce(),
+) {
+    // SAFETY: By the function's contract the device is bound to `T` (by `probe_device`, which
+    // installed its driver data) for the length of the call.
+    let bound = unsafe { Device::<Bound>::from_raw(dev) };
+    // `remove` only runs after a successful probe, which published the driver's value.
+    if let Ok(data) = bound.drvdata::<T>() {
+        remove(data);
+    }
+    // Before anything is freed: no interrupt handler or bound work runs any more, then the
+    // device stops its DMA.
+    // SAFETY: Our driver data; `remove` has returned, nothing is released yet.
+    unsafe { DriverData::stop_data_path(dev) };
+    fence();
+}
+
 impl Device<Bound> {
     /// Returns the driver's data, the value its `probe` returned, if it is a `T`.
     ///

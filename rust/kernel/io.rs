@@ -122,7 +122,7 @@ impl<const SIZE: usize> IoRaw<SIZE> {
 pub struct Io<const SIZE: usize = 0>(IoRaw<SIZE>);
 
 /// Returns whether an access of `T` at `offset` stays within `size` bytes and is aligned.
-const fn offset_valid<T>(offset: usize, size: usize) -> bool {
+pub(crate) const fn offset_valid<T>(offset: usize, size: usize) -> bool {
     let width = core::mem::size_of::<T>();
     match offset.checked_add(width) {
         Some(end) => end <= size && offset % width == 0,

@@ -55,7 +55,7 @@ use crate::{
     device_id::{self, RawDeviceId},
     devres::Devres,
     driver,
-    error::{code::*, from_result, to_result, Result},
+    error::{code::*, to_result, Result},
     io::{Io, IoRaw},
     str::CStr,
     types::{ARef, AlwaysRefCounted, Opaque},
@@ -63,8 +63,14 @@ use crate::{
 };
 use core::{marker::PhantomData, ops::Deref, pin::Pin, ptr};
 
+mod config;
+
+pub use config::{ConfigKind, ConfigSpace, Extended, Standard, CFG_SPACE_EXP_SIZE, CFG_SPACE_SIZE};
+
 #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
 mod bad_inputs;
+#[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+mod config_tests;
 #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
 pub(crate) mod testing;
 #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
@@ -142,6 +148,97 @@ impl DeviceId {
             driver_data: 0,
             override_only: 0,
         })
+    }
+
+    /// This entry, matching only devices with the subsystem ids `subvendor` and `subdevice`
+    /// (either may be [`ANY_ID`]), as the C `PCI_DEVICE_SUB` does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci::DeviceId;
+    ///
+    /// // QEMU's edu, with the subsystem ids it reports.
+    /// const EDU: DeviceId = DeviceId::from_id(0x1234, 0x11e8).with_subsystem(0x1af4, 0x1100);
+    /// assert_eq!((EDU.subvendor(), EDU.subdevice()), (0x1af4, 0x1100));
+    /// ```
+    pub const fn with_subsystem(mut self, subvendor: u32, subdevice: u32) -> Self {
+        self.0.subvendor = subvendor;
+        self.0.subdevice = subdevice;
+        self
+    }
+
+    /// This entry, matching only devices whose class code agrees with `class` in the bits of
+    /// `class_mask` (24 bits: base class, subclass, programming interface).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci::DeviceId;
+    ///
+    /// // An NVMe controller (class 01, subclass 08, interface 02) of any vendor.
+    /// const NVME: DeviceId = DeviceId::from_class(0x010802, 0xffffff);
+    /// // A vendor's devices of base class 0x02 (network) only.
+    /// const NET: DeviceId = DeviceId::from_id(0x8086, kernel::pci::ANY_ID).with_class(0x020000, 0xff0000);
+    /// assert_eq!((NVME.class(), NET.class_mask()), (0x010802, 0xff0000));
+    /// ```
+    pub const fn with_class(mut self, class: u32, class_mask: u32) -> Self {
+        self.0.class = class;
+        self.0.class_mask = class_mask;
+        self
+    }
+
+    /// Returns the subsystem vendor id this entry matches.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci::{DeviceId, ANY_ID};
+    ///
+    /// assert_eq!(DeviceId::from_id(0x1234, 0x11e8).subvendor(), ANY_ID);
+    /// ```
+    pub const fn subvendor(&self) -> u32 {
+        self.0.subvendor
+    }
+
+    /// Returns the subsystem device id this entry matches.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci::DeviceId;
+    ///
+    /// let id = DeviceId::from_id(0x1234, 0x11e8).with_subsystem(0x1af4, 0x1100);
+    /// assert_eq!(id.subdevice(), 0x1100);
+    /// ```
+    pub const fn subdevice(&self) -> u32 {
+        self.0.subdevice
+    }
+
+    /// Returns the class code this entry matches, in the bits of [`DeviceId::class_mask`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci::DeviceId;
+    ///
+    /// assert_eq!(DeviceId::from_class(0x00ff00, 0xffff00).class(), 0x00ff00);
+    /// ```
+    pub const fn class(&self) -> u32 {
+        self.0.class
+    }
+
+    /// Returns the bits of the class code this entry compares; 0 matches every class.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci::DeviceId;
+    ///
+    /// assert_eq!(DeviceId::from_id(0x1234, 0x11e8).class_mask(), 0);
+    /// ```
+    pub const fn class_mask(&self) -> u32 {
+        self.0.class_mask
     }
 
     /// Returns the vendor id this entry matches.
@@ -378,53 +475,35 @@ impl<T: Driver> Adapter<T> {
         pdev: *mut bindings::pci_dev,
         id: *const bindings::pci_device_id,
     ) -> core::ffi::c_int {
-        from_result(|| {
-            // SAFETY: The PCI core calls `probe` with a valid device that is being bound, with
-            // the device lock held; no bound reference exists yet.
-            let header = unsafe { driver::DriverData::install::<T>(&raw mut (*pdev).dev) }?;
-            // Managed resources added from now on are released when probe fails or at unbind,
-            // and the driver data is installed, so the device counts as bound (to us) for the
-            // length of the call.
-            // SAFETY: As just said, `pdev` is valid, bound and locked for the call.
+        let probe = move || {
+            // SAFETY: `probe_device` installed the driver data: `pdev` is valid, bound (to us)
+            // and locked for the call.
             let dev = unsafe { Device::<Core>::from_raw(pdev) };
             // SAFETY: The id the PCI core passes to probe is valid for the call.
             let info = unsafe { Self::id_info(id) }?;
-            match T::probe(dev, info) {
-                Ok(data) => {
-                    // SAFETY: Installed above for `T`, in this probe; published once. The PCI
-                    // core calls `remove` only after a successful probe.
-                    unsafe { driver::DriverData::publish(header, data) };
-                    Ok(0)
-                }
-                Err(e) => {
-                    // The driver core releases the managed resources when this returns: first
-                    // no handler or work may run any more.
-                    // SAFETY: Our driver data, probe failed, nothing is released yet.
-                    unsafe { driver::DriverData::stop_data_path(&raw mut (*pdev).dev) };
-                    // SAFETY: `pdev` is valid and locked for the call.
-                    unsafe { Self::stop_dma(pdev) };
-                    Err(e)
-                }
-            }
-        })
+            T::probe(dev, info)
+        };
+        let fence = move || {
+            // SAFETY: `pdev` is valid and locked for the call.
+            unsafe { Self::stop_dma(pdev) }
+        };
+        // SAFETY: The PCI core calls `probe` with a valid device that is being bound, with the
+        // device lock held, and calls `remove` only after a successful probe.
+        unsafe { driver::probe_device::<T>(&raw mut (*pdev).dev, probe, fence) }
     }
 
     extern "C" fn remove_callback(pdev: *mut bindings::pci_dev) {
         // SAFETY: The PCI core calls `remove` with a valid device, bound to us, with the device
         // lock held.
         let dev = unsafe { Device::<Core>::from_raw(pdev) };
-        let bound: &device::Device<Bound> = dev.as_ref();
-        // `remove` only runs after a successful probe, which published the driver's value.
-        if let Ok(data) = bound.drvdata::<T>() {
-            T::remove(dev, data);
+        let fence = move || {
+            // SAFETY: `pdev` is valid and locked for the call.
+            unsafe { Self::stop_dma(pdev) }
+        };
+        // SAFETY: As just said; the device was bound by `probe_device` for `T`.
+        unsafe {
+            driver::remove_device::<T>(&raw mut (*pdev).dev, |data| T::remove(dev, data), fence)
         }
-        // Before anything is freed: the driver's managed resources (DMA memory among them) and
-        // then the driver data are released after this returns. First no interrupt handler or
-        // bound work runs any more, then the device stops its DMA.
-        // SAFETY: Our driver data; `remove` has returned, nothing is released yet.
-        unsafe { driver::DriverData::stop_data_path(&raw mut (*pdev).dev) };
-        // SAFETY: `pdev` is valid and locked for the call.
-        unsafe { Self::stop_dma(pdev) };
     }
 }
 
@@ -538,6 +617,72 @@ impl<Ctx: DeviceContext> Device<Ctx> {
     pub fn device_id(&self) -> u16 {
         // SAFETY: As for `vendor_id`.
         unsafe { (*self.as_raw()).device }
+    }
+
+    /// Returns the subsystem vendor id of the device.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci;
+    ///
+    /// fn log_subsystem(pdev: &pci::Device) {
+    ///     let (sv, sd) = (pdev.subsystem_vendor_id(), pdev.subsystem_device_id());
+    ///     kernel::dev_info!(pdev, "subsystem {:04x}:{:04x}\n", sv, sd);
+    /// }
+    /// ```
+    pub fn subsystem_vendor_id(&self) -> u16 {
+        // SAFETY: As for `vendor_id`.
+        unsafe { (*self.as_raw()).subsystem_vendor }
+    }
+
+    /// Returns the subsystem device id of the device.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci;
+    ///
+    /// fn is_edu_subsystem(pdev: &pci::Device) -> bool {
+    ///     pdev.subsystem_vendor_id() == 0x1af4 && pdev.subsystem_device_id() == 0x1100
+    /// }
+    /// ```
+    pub fn subsystem_device_id(&self) -> u16 {
+        // SAFETY: As for `vendor_id`.
+        unsafe { (*self.as_raw()).subsystem_device }
+    }
+
+    /// Returns the class code of the device: base class, subclass and programming interface,
+    /// 24 bits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci;
+    ///
+    /// fn is_nvme(pdev: &pci::Device) -> bool {
+    ///     pdev.class() == 0x010802
+    /// }
+    /// ```
+    pub fn class(&self) -> u32 {
+        // SAFETY: As for `vendor_id`.
+        unsafe { (*self.as_raw()).class }
+    }
+
+    /// Returns the revision id of the device.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::pci;
+    ///
+    /// fn needs_workaround(pdev: &pci::Device) -> bool {
+    ///     pdev.revision_id() < 0x10
+    /// }
+    /// ```
+    pub fn revision_id(&self) -> u8 {
+        // SAFETY: As for `vendor_id`.
+        unsafe { (*self.as_raw()).revision }
     }
 
     /// Returns the length of BAR `bar` in bytes, 0 for an unused BAR; [`EINVAL`] for a BAR number

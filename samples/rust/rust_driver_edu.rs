@@ -157,6 +157,9 @@ struct EduDriver {
 static ID_TABLE: IdArray<pci::DeviceId, (), 1> =
     IdArray::new([(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
 
+// The module's aliases: `modprobe` of an edu's modalias loads it.
+kernel::module_device_table!(pci, ID_TABLE);
+
 impl EduDriver {
     fn check_liveness(bar: &Bar) -> Result {
         const PATTERN: u32 = 0x5a5a_a5a5;

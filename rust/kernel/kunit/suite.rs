@@ -110,6 +110,38 @@ impl Test {
         };
         false
     }
+
+    /// Marks the case as skipped, for `reason`, which the results show: for a case whose device
+    /// the machine does not have. What the case records after still counts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{c_str, kunit::Test};
+    ///
+    /// fn needs_device(test: &mut Test, present: bool) {
+    ///     if !present {
+    ///         test.skip(c_str!("no such device on this machine"));
+    ///     }
+    /// }
+    /// # // SAFETY: A doctest runs as a KUnit case, which outlives `test`.
+    /// # let mut test = unsafe { Test::from_raw(kernel::bindings::kunit_get_current_test()) };
+    /// # needs_device(&mut test, true);
+    /// ```
+    pub fn skip(&mut self, reason: &CStr) {
+        let reason = reason.as_bytes();
+        // SAFETY: `self.0` is the running case (type invariant), whose status and comment only
+        // the case's own task writes while it runs; KUnit reads them when the case has ended.
+        unsafe {
+            let comment = &mut (*self.0).status_comment;
+            let n = reason.len().min(comment.len() - 1);
+            for (dst, &src) in comment.iter_mut().zip(&reason[..n]) {
+                *dst = src as _;
+            }
+            comment[n] = 0;
+            (*self.0).status = bindings::kunit_status_KUNIT_SKIPPED;
+        }
+    }
 }
 
 /// Builds a case entry for [`kunit_suite!`](crate::kunit_suite).

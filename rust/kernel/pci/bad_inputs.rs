@@ -102,7 +102,7 @@ fn new_table(c: &Ctx<'_>, cfg: Config) -> Result {
 }
 
 /// The table. Entries are grouped by API; the comment of each is its name in the report.
-static INPUTS: [BadInput; 63] = [
+static INPUTS: [BadInput; 70] = [
     // DMA masks.
     BadInput {
         what: "DMA mask of 0 bits",
@@ -501,6 +501,45 @@ static INPUTS: [BadInput; 63] = [
             ok(big
                 .access(c.dev)?
                 .map_coherent(c.dev, 0, c.ring, prot::READ))
+        },
+    },
+    // PCI configuration space (edu: conventional PCI, 256 bytes, MSI its only capability).
+    BadInput {
+        what: "config read past the standard space",
+        expect: EINVAL,
+        call: |c| ok(c.pdev.config_space().try_read32(pci::CFG_SPACE_SIZE)),
+    },
+    BadInput {
+        what: "config read crossing the end of the space",
+        expect: EINVAL,
+        call: |c| ok(c.pdev.config_space().try_read16(pci::CFG_SPACE_SIZE - 1)),
+    },
+    BadInput {
+        what: "config read at an unaligned offset",
+        expect: EINVAL,
+        call: |c| ok(c.pdev.config_space().try_read32(0x02)),
+    },
+    BadInput {
+        what: "config write past the standard space",
+        expect: EINVAL,
+        call: |c| c.pdev.config_space().try_write8(0, usize::MAX),
+    },
+    BadInput {
+        what: "extended config space of a conventional PCI device",
+        expect: EINVAL,
+        call: |c| ok(c.pdev.config_space_extended()),
+    },
+    BadInput {
+        what: "capability the device lacks (PCI Express)",
+        expect: ENOENT,
+        call: |c| ok(c.pdev.find_capability(bindings::PCI_CAP_ID_EXP as u8)),
+    },
+    BadInput {
+        what: "extended capability of a device without extended space",
+        expect: ENOENT,
+        call: |c| {
+            ok(c.pdev
+                .find_ext_capability(bindings::PCI_EXT_CAP_ID_ERR as u16))
         },
     },
 ];
