@@ -40,6 +40,7 @@ declare -A ADDS=(
 		rust/kernel/kunit/suite.rs rust/kernel/kunit/thread.rs"
 	["rust: add KUnit suites for the driver-core abstractions"]="
 		rust/kernel/pci/*tests.rs rust/kernel/pci/testing.rs rust/kernel/pci/bad_inputs.rs
+		rust/kernel/driver/generic_tests.rs
 		rust/kernel/devres/* rust/kernel/dma/*tests.rs rust/kernel/io_pgtable/*"
 	["samples: rust: add a PCI driver for QEMU's edu device"]="
 		samples/rust/rust_driver_edu.rs"
@@ -51,6 +52,9 @@ declare -A ADDS=(
 		rust/kernel/sync/lock/spinlock_irq.rs"
 	["rust: add interrupt handlers, PCI interrupt vectors and bound work"]="
 		rust/kernel/irq.rs rust/kernel/irq/*"
+	["rust: add platform drivers"]="
+		rust/kernel/platform.rs rust/kernel/platform/* rust/kernel/of.rs rust/kernel/acpi.rs
+		rust/helpers/ioport.c"
 )
 OVERLAY_DIRS=(rust samples Documentation)
 

@@ -2,6 +2,16 @@
 
 #include <linux/io.h>
 
+void __iomem *rust_helper_ioremap(phys_addr_t offset, size_t size)
+{
+	return ioremap(offset, size);
+}
+
+void rust_helper_iounmap(volatile void __iomem *addr)
+{
+	iounmap(addr);
+}
+
 u8 rust_helper_readb(const void __iomem *addr)
 {
 	return readb(addr);

@@ -12,14 +12,50 @@
 
 use core::mem::{ManuallyDrop, MaybeUninit};
 
+/// Copies `name` and its NUL into the C `char` array of an id entry (a device name, a
+/// `compatible` string, an ACPI id), for the `const` constructors of a bus's id types.
+///
+/// # Panics
+///
+/// Panics if `name` is empty (the entry would read as the table's terminator) or does not fit
+/// the array with its NUL. Id tables are `static`s, so this is a compile-time error there.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{c_str, device_id::c_name};
+///
+/// const NAME: [u8; 8] = c_name(c_str!("edu"));
+/// assert_eq!(&NAME, b"edu\0\0\0\0\0");
+/// ```
+pub const fn c_name<const N: usize>(name: &crate::str::CStr) -> [u8; N] {
+    let bytes = name.as_bytes_with_nul();
+    assert!(
+        bytes.len() > 1,
+        "an id name must not be empty: it would end the table"
+    );
+    assert!(
+        bytes.len() <= N,
+        "an id name must fit its C field, NUL included"
+    );
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < bytes.len() {
+        out[i] = bytes[i];
+        i += 1;
+    }
+    out
+}
+
 /// A C device id type whose entries carry an index in a `driver_data` field.
 ///
 /// # Safety
 ///
 /// - `Self` must have the same layout as [`RawDeviceId::RawType`] (a transparent wrapper).
-/// - [`RawDeviceId::DRIVER_DATA_OFFSET`] must be the offset of a field of type `usize` (or of the
-///   C `kernel_ulong_t`) within `RawType` that the bus leaves untouched and hands back on a
-///   match, and an all-zero `RawType` must be the table terminator.
+/// - [`RawDeviceId::DRIVER_DATA_OFFSET`] must be the offset of a field of the size and alignment
+///   of `usize` within `RawType` (the C `kernel_ulong_t`, or a pointer that no C code
+///   dereferences, as the `data` of `struct of_device_id`) that the bus leaves untouched and
+///   hands back on a match, and an all-zero `RawType` must be the table terminator.
 ///
 /// # Examples
 ///

@@ -31,6 +31,12 @@ use core::{
 };
 use macros::{pin_data, pinned_drop};
 
+#[cfg(all(
+    CONFIG_RUST_DRIVER_CORE_KUNIT_TEST,
+    CONFIG_HAS_DMA,
+    CONFIG_IOMMU_IO_PGTABLE
+))]
+pub(crate) mod generic_tests;
 pub(crate) mod unbind;
 
 pub(crate) use unbind::UnbindList;

@@ -199,7 +199,7 @@ pub trait ThreadedHandler: Send + Sync + 'static {
 /// While [`Keep::valid_for`] returns `true` for a bound device, the lines it keeps stay
 /// allocated to that device until the devres list of the binding that `dev` proves is released,
 /// and they are released only after every devres action added later.
-unsafe trait Keep: Send + Sync {
+pub(crate) unsafe trait Keep: Send + Sync {
     /// Whether the lines are still allocated, to `dev`'s current binding.
     fn valid_for(&self, dev: &Device<Bound>) -> bool;
 }
@@ -225,7 +225,7 @@ impl Irq {
     /// # Safety
     ///
     /// `irq` must be an interrupt line of `dev` for as long as `keep.valid_for()` says so.
-    unsafe fn new<K: Keep + 'static>(dev: &Device, irq: u32, keep: Arc<K>) -> Self {
+    pub(crate) unsafe fn new<K: Keep + 'static>(dev: &Device, irq: u32, keep: Arc<K>) -> Self {
         // INVARIANT: By the caller's contract.
         Self {
             irq,
@@ -237,6 +237,13 @@ impl Irq {
     /// Returns the interrupt number.
     pub fn number(&self) -> u32 {
         self.irq
+    }
+
+    /// Whether [`Registration::new`] would accept this line for `dev`, for the test suites.
+    #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+    #[allow(dead_code)]
+    pub(crate) fn is_valid_for(&self, dev: &Device<Bound>) -> bool {
+        self.dev.as_raw() == dev.as_raw() && self.keep.valid_for(dev)
     }
 }
 

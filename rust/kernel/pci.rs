@@ -179,7 +179,8 @@ impl DeviceId {
     /// // An NVMe controller (class 01, subclass 08, interface 02) of any vendor.
     /// const NVME: DeviceId = DeviceId::from_class(0x010802, 0xffffff);
     /// // A vendor's devices of base class 0x02 (network) only.
-    /// const NET: DeviceId = DeviceId::from_id(0x8086, kernel::pci::ANY_ID).with_class(0x020000, 0xff0000);
+    /// const NET: DeviceId =
+    ///     DeviceId::from_id(0x8086, kernel::pci::ANY_ID).with_class(0x020000, 0xff0000);
     /// assert_eq!((NVME.class(), NET.class_mask()), (0x010802, 0xff0000));
     /// ```
     pub const fn with_class(mut self, class: u32, class_mask: u32) -> Self {

@@ -391,7 +391,7 @@ impl Device<Bound> {
     ///     let cfg = pdev.config_space_extended()?;
     ///     let low = cfg.try_read32(dsn + 4)?;
     ///     let high = cfg.try_read32(dsn + 8)?;
-    ///     Ok(u64::from(high) << 32 | u64::from(low))
+    ///     Ok((u64::from(high) << 32) | u64::from(low))
     /// }
     /// ```
     pub fn find_ext_capability(&self, id: u16) -> Result<u16> {

@@ -98,7 +98,7 @@ fn edu_checks(pdev: &pci::Device<Core>) -> Result {
     probe_check!(CHECKS, cfg.read8::<0x08>()? == EDU_REVISION);
     probe_check!(
         CHECKS,
-        cfg.read32::<0x08>()? == EDU_CLASS << 8 | u32::from(EDU_REVISION)
+        cfg.read32::<0x08>()? == (EDU_CLASS << 8) | u32::from(EDU_REVISION)
     );
     probe_check!(CHECKS, u32::from(cfg.read16::<0x2c>()?) == EDU_SUBVENDOR);
     probe_check!(CHECKS, u32::from(cfg.try_read16(0x2e)?) == EDU_SUBDEVICE);

@@ -8,6 +8,10 @@
 //! binds a device through `driver_override` and checks the id data `probe` gets, and it has the
 //! device run a DMA transfer across its unbind to check that bus mastering is off before
 //! anything of the binding is released. Without an `edu` device every case fails.
+//!
+//! Its probe also runs the bus-independent checks of `driver::generic_tests`, the same code
+//! that the platform suite runs on its devices, and keeps their resources past the first
+//! device's unbind: released by it, and refused by the next binding.
 
 use crate::{
     bindings, c_str,
@@ -16,6 +20,7 @@ use crate::{
     device_id::IdArray,
     devres::{self, Devres},
     dma::{CoherentAllocation, DmaAddress, DmaMask},
+    driver::generic_tests::{self, Kept},
     error::{code::*, to_result, Error},
     kunit::Test,
     pci::{
@@ -57,7 +62,13 @@ const CHECK_BOUNDS: u32 = 1 << 5;
 const CHECK_BAD_BAR: u32 = 1 << 6;
 const CHECK_BUSY: u32 = 1 << 7;
 const CHECK_LIVENESS: u32 = 1 << 8;
-const ALL_CHECKS: u32 = (1 << 9) - 1;
+const CHECK_GENERIC: u32 = 1 << 9;
+const ALL_CHECKS: u32 = (1 << 10) - 1;
+/// What the first device's binding keeps past its unbind (`driver::generic_tests`).
+static KEPT: ArcSlot<Kept> = ArcSlot::new();
+/// Whether the rebind found what the earlier binding kept refused: 0 not checked, 1 refused,
+/// 2 not refused.
+static STALE: AtomicU32 = AtomicU32::new(0);
 
 fn reset() {
     PROBES.store(0, Ordering::SeqCst);
@@ -65,6 +76,8 @@ fn reset() {
     DROPS.store(0, Ordering::SeqCst);
     DROPS_BEFORE_REMOVE.store(0, Ordering::SeqCst);
     PROBE_CHECKS.store(0, Ordering::SeqCst);
+    STALE.store(0, Ordering::SeqCst);
+    drop(KEPT.take());
 }
 
 fn check(ok: bool, bit: u32) {
@@ -131,7 +144,15 @@ impl pci::Driver for GoodDriver {
     fn probe(pdev: &pci::Device<Core>, info: Option<&u32>) -> Result<Pin<KBox<Self>>> {
         PROBES.fetch_add(1, Ordering::SeqCst);
         let bar = probe_checks(pdev, info)?;
-        PDEV.keep_first(pdev);
+        let dev: &Device<Bound> = pdev.as_ref();
+        check(generic_tests::exercise(dev).is_ok(), CHECK_GENERIC);
+        if PDEV.keep_first(pdev) || PDEV.dev() == pdev.raw_device() {
+            if let Some(old) = KEPT.take() {
+                let refused = old.check_stale(dev).is_ok();
+                STALE.store(if refused { 1 } else { 2 }, Ordering::SeqCst);
+            }
+            KEPT.put(Arc::new(Kept::new(dev)?, GFP_KERNEL)?);
+        }
         Ok(KBox::pin(GoodDriver { _bar: bar }, GFP_KERNEL)?)
     }
 
@@ -197,21 +218,32 @@ fn bind_unbind_rebind(test: &mut Test) {
     let dev = PDEV.dev();
     crate::kunit_expect!(test, !dev.is_null());
     if !dev.is_null() {
+        let before = generic_tests::released();
         PDEV.unbind();
         crate::kunit_expect_eq!(test, REMOVES.load(Ordering::SeqCst), 1);
         crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), 1);
         // SAFETY: `dev` is valid and now unbound.
         crate::kunit_expect!(test, unsafe { (*dev).driver.is_null() });
+        // What the binding kept is revoked, and exactly that was released.
+        let released = generic_tests::released().since(before);
+        crate::kunit_expect_eq!(test, released, generic_tests::KEPT_RELEASED);
+        let kept = KEPT.take();
+        crate::kunit_expect!(test, kept.as_ref().is_some_and(|k| k.check_released().is_ok()));
+        if let Some(kept) = kept {
+            KEPT.put(kept);
+        }
 
         crate::kunit_expect_eq!(test, PDEV.bind(), 1);
         crate::kunit_expect_eq!(test, PROBES.load(Ordering::SeqCst), n + 1);
         crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), 1);
+        crate::kunit_expect_eq!(test, STALE.load(Ordering::SeqCst), 1);
     }
 
     drop(reg);
     crate::kunit_expect_eq!(test, REMOVES.load(Ordering::SeqCst), n + 1);
     crate::kunit_expect_eq!(test, DROPS.load(Ordering::SeqCst), n + 1);
     crate::kunit_expect_eq!(test, DROPS_BEFORE_REMOVE.load(Ordering::SeqCst), 0);
+    drop(KEPT.take());
     PDEV.put();
 }
 
