@@ -228,7 +228,10 @@ fn bind_unbind_rebind(test: &mut Test) {
         let released = generic_tests::released().since(before);
         crate::kunit_expect_eq!(test, released, generic_tests::KEPT_RELEASED);
         let kept = KEPT.take();
-        crate::kunit_expect!(test, kept.as_ref().is_some_and(|k| k.check_released().is_ok()));
+        crate::kunit_expect!(
+            test,
+            kept.as_ref().is_some_and(|k| k.check_released().is_ok())
+        );
         if let Some(kept) = kept {
             KEPT.put(kept);
         }

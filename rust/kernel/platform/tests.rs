@@ -536,11 +536,99 @@ fn mmio_through_a_memory_resource(test: &mut Test) {
     unsafe { bindings::pci_dev_put(edu) };
 }
 
+/// QEMU's firmware configuration device, as the firmware describes it: by the ACPI id
+/// `QEMU0002` on x86 (with I/O ports only), by the `compatible` string `qemu,fw-cfg-mmio` in
+/// arm64's device tree (with its registers as a memory resource). No driver of the test kernel
+/// binds it (`CONFIG_FW_CFG_SYSFS` is off).
+static FW_IDS: IdArray<platform::DeviceId, u32, 1> =
+    IdArray::new([(platform::DeviceId::new(c_str!("rust-platform-nofw")), 1)]);
+static FW_OF_IDS: IdArray<crate::of::DeviceId, u32, 1> = IdArray::new([(
+    crate::of::DeviceId::new(c_str!("qemu,fw-cfg-mmio")),
+    FW_OF_INFO,
+)]);
+static FW_ACPI_IDS: IdArray<crate::acpi::DeviceId, u32, 1> =
+    IdArray::new([(crate::acpi::DeviceId::new(c_str!("QEMU0002")), FW_ACPI_INFO)]);
+const FW_OF_INFO: u32 = 20;
+const FW_ACPI_INFO: u32 = 10;
+
+static FW_PROBES: AtomicUsize = AtomicUsize::new(0);
+/// The entry data the probe got (0 for none).
+static FW_INFO: AtomicU64 = AtomicU64::new(0);
+/// The first four bytes of the signature item read through the mapped registers, or the
+/// negative error of the mapping.
+static FW_SIGNATURE: AtomicU64 = AtomicU64::new(0);
+
+/// The registers of `qemu,fw-cfg-mmio`: the data register at 0, the selector (16 bits, big
+/// endian) at 8; item 0 is the signature, "QEMU".
+const FW_DATA: usize = 0x00;
+const FW_SELECTOR: usize = 0x08;
+
+struct FwCfgDriver;
+
+impl platform::Driver for FwCfgDriver {
+    type IdInfo = u32;
+    const ID_TABLE: platform::IdTable<u32> = &FW_IDS;
+    const OF_ID_TABLE: Option<crate::of::IdTable<u32>> = Some(&FW_OF_IDS);
+    const ACPI_ID_TABLE: Option<crate::acpi::IdTable<u32>> = Some(&FW_ACPI_IDS);
+
+    fn probe(pdev: &platform::Device<Core>, info: Option<&u32>) -> Result<Pin<KBox<Self>>> {
+        FW_PROBES.fetch_add(1, SeqCst);
+        FW_INFO.store(info.copied().unwrap_or(0).into(), SeqCst);
+        let signature = match pdev.ioremap_resource_sized::<0x10>(0) {
+            Ok(regs) => {
+                let regs = regs.access(pdev.as_ref())?;
+                // Item 0 reads the same in either byte order.
+                regs.write16::<FW_SELECTOR>(0);
+                let bytes = [(); 4].map(|()| regs.read8::<FW_DATA>());
+                u64::from(u32::from_le_bytes(bytes))
+            }
+            Err(e) => e.to_errno() as u64,
+        };
+        FW_SIGNATURE.store(signature, SeqCst);
+        Ok(KBox::pin(FwCfgDriver, GFP_KERNEL)?)
+    }
+}
+
+/// A device that firmware describes binds by its OF or ACPI entry, whose data probe gets; on
+/// arm64 its memory resource maps and its registers read the device's signature.
+fn firmware_match(test: &mut Test) {
+    let expected = if cfg!(CONFIG_OF) {
+        FW_OF_INFO
+    } else if cfg!(CONFIG_ACPI) {
+        FW_ACPI_INFO
+    } else {
+        test.skip(c_str!("neither OF nor ACPI"));
+        return;
+    };
+    FW_PROBES.store(0, SeqCst);
+    FW_INFO.store(0, SeqCst);
+    FW_SIGNATURE.store(0, SeqCst);
+    let Some(reg) = register::<FwCfgDriver>(test, c_str!("rust_platform_fwcfg")) else {
+        return;
+    };
+    drop(reg);
+    crate::kunit_expect_eq!(test, FW_PROBES.load(SeqCst), 1);
+    crate::kunit_expect_eq!(test, FW_INFO.load(SeqCst), u64::from(expected));
+    let signature = FW_SIGNATURE.load(SeqCst);
+    if cfg!(CONFIG_OF) {
+        crate::kunit_expect_eq!(test, signature, u64::from(u32::from_le_bytes(*b"QEMU")));
+    } else {
+        // x86's has I/O ports, and no memory resource.
+        crate::kunit_expect_eq!(test, signature, EINVAL.to_errno() as u64);
+    }
+    crate::pr_info!(
+        "rust_platform: firmware device bound by its {} entry, signature {:#x}\n",
+        if cfg!(CONFIG_OF) { "OF" } else { "ACPI" },
+        signature
+    );
+}
+
 crate::kunit_suite!(
     rust_platform,
     [
         bind_unbind_rebind,
         override_binds_without_entry,
-        mmio_through_a_memory_resource
+        mmio_through_a_memory_resource,
+        firmware_match
     ]
 );
