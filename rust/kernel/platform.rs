@@ -474,11 +474,12 @@ impl<Ctx: DeviceContext> Device<Ctx> {
     /// }
     /// ```
     pub fn name(&self) -> &CStr {
-        // SAFETY: `self.as_raw()` is valid (type invariant). `name` is set before the device is
-        // added and never changed; it points to storage allocated with the device or, for
-        // devices made from a device tree node, to the device's name, and both are freed when
-        // the device is released, which the reference that `&self` proves holds off. No caller
-        // of `device_rename()` renames a platform device.
+        // `name` is set before the device is added and never changed: it points to storage
+        // allocated with the device or, for devices made from a device tree node, to the
+        // device's name, both freed when the device is released. No caller of
+        // `device_rename()` renames a platform device.
+        // SAFETY: `self.as_raw()` is valid (type invariant), and so is `name` (see above), for
+        // as long as the reference that `&self` proves holds off the release.
         unsafe { CStr::from_char_ptr((*self.as_raw()).name) }
     }
 }
