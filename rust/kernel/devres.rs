@@ -30,9 +30,26 @@
 //!   release callbacks without holding the devres lock, so the inner drop's `devres_remove()`
 //!   does not deadlock; it finds its node gone and revokes, which the inner release callback
 //!   later finds done.
-//! - A reader inside [`Devres::try_access`] while the device unbinds: the release waits in
-//!   `synchronize_rcu()` for the reader before it drops the value. An owner's drop needs no such
-//!   wait, since readers borrow the `Devres` it is dropping.
+//! - A reader inside [`Devres::try_access`] while the device unbinds: the value is dropped only
+//!   after an RCU grace period that began after it was refused to new readers. An owner's drop
+//!   needs no such wait, since readers borrow the `Devres` it is dropping.
+//!
+//! # One grace period per unbind
+//!
+//! When the driver is unbound (or its probe fails), the bus, once the driver's `remove` has
+//! returned and its data path has stopped, calls [`revoke_begin`]: it fences every `Devres` of
+//! the binding (refuses it to new readers, [`Revocable::fence`]), waits for one grace period,
+//! and records for each that no reader is inside ([`Revocable::set_drained`]). The release
+//! callbacks that the driver core then runs, in the list's order, drop the values without
+//! waiting again. An unbind therefore waits for one grace period, however many `Devres` the
+//! binding holds, and for none if it holds none.
+//!
+//! From the fence on, other tasks find every value revoked. The unbinding task itself still
+//! reaches each value until its own release: a value given to [`register`] after a
+//! `Devres<Bar>` may stop the hardware through it when it is released, as a C `devm` action
+//! does through registers mapped before it. Its reads and the releases are sequential, in one
+//! task, so they need no grace period. A `Devres` that is not drained (one created by
+//! a caller that does not go through a bus adapter of these bindings) still waits for its own.
 //!
 //! C header: [`include/linux/device/devres.h`](srctree/include/linux/device/devres.h)
 //!
@@ -62,17 +79,61 @@ use crate::{
     sync::Arc,
     types::{ARef, ForeignOwnable},
 };
-use core::ffi::c_void;
+use core::{
+    ffi::c_void,
+    sync::atomic::{AtomicPtr, Ordering},
+};
 use macros::pin_data;
 
 #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
 mod tests;
 
+/// What the single release callback of every [`Devres`] node asks of the shared state.
+#[derive(Clone, Copy)]
+enum Op {
+    /// Revoke and drop the value, then the node's reference: the release at unbind.
+    Release,
+    /// [`Revocable::fence`] the value; returns whether this fenced it.
+    Fence,
+    /// [`Revocable::set_drained`] the value.
+    Drain,
+}
+
+/// The payload of a [`Devres`] node: the shared state, from [`Arc::into_raw`], and the function
+/// that knows its type.
+#[derive(Clone, Copy)]
+struct NodeData {
+    inner: *const c_void,
+    op: unsafe fn(*const c_void, Op) -> bool,
+}
+
 #[pin_data]
 struct Inner<T> {
     dev: ARef<Device>,
+    /// The task that fenced the value ([`revoke_begin`]), which releases it: it may still read
+    /// it until then. Null until fenced.
+    releaser: AtomicPtr<bindings::task_struct>,
     #[pin]
     data: Revocable<T>,
+}
+
+impl<T> Inner<T> {
+    /// Returns a guard to the value if it is available, or if it is fenced and this task is the
+    /// one that will release it.
+    fn try_access(&self) -> Option<RevocableGuard<'_, T>> {
+        self.data.try_access().or_else(|| {
+            // SAFETY: `get_current()` has no precondition; the pointer is only compared.
+            let current = unsafe { bindings::get_current() };
+            if self.releaser.load(Ordering::Relaxed) != current {
+                return None;
+            }
+            // SAFETY: This task fenced the value and releases it: its revocation begins only in
+            // this task's release callback for it, after the caller's borrow of the `Devres`
+            // has ended (the guard borrows it), or in the owner's drop, which needs the
+            // `Devres` not to be borrowed.
+            unsafe { self.data.try_access_unrevoked() }
+        })
+    }
 }
 
 /// A value that is revoked and dropped when the driver is unbound from the device; see the
@@ -84,10 +145,10 @@ struct Inner<T> {
 ///
 /// # Invariants
 ///
-/// - A node allocated for `release::<T>` was added to the devres list of `inner.dev`; its
-///   payload holds a reference to `inner` (from [`Arc::into_raw`]) that belongs to whoever
-///   takes the node off the list: the release callback, or `drop` through `devres_remove()`,
-///   which finds it by that pointer.
+/// - A node allocated for [`release`] was added to the devres list of `inner.dev`; its
+///   [`NodeData`] holds a reference to `inner` (from [`Arc::into_raw`]), which belongs to
+///   whoever takes the node off the list: the release callback, or `drop` through
+///   `devres_remove()`, which finds it by that pointer, and `op::<T>`.
 /// - `inner.data` is revoked no later than when the device's devres list is released, which
 ///   happens after the driver is unbound (or its probe failed).
 ///
@@ -117,24 +178,59 @@ unsafe impl<T: Send + Sync + 'static> Send for Devres<T> {}
 // SAFETY: Shared access hands out `&T` to several tasks, which `T: Sync` allows.
 unsafe impl<T: Send + Sync + 'static> Sync for Devres<T> {}
 
-/// The devres release callback of a [`Devres<T>`] node.
+/// The devres release callback of every [`Devres`] node, whatever its `T`: one function, so
+/// that [`revoke_begin`] finds them all.
 ///
 /// # Safety
 ///
-/// `res` must be the payload of a node allocated by [`Devres::new`] for this `T`, taken off the
-/// device's list by the driver core.
-unsafe extern "C" fn release<T: Send + 'static>(_dev: *mut bindings::device, res: *mut c_void) {
-    // SAFETY: The payload holds the reference that `Devres::new` stored; being taken off the list
-    // by the driver core, the node's reference now belongs to this callback.
-    let inner = unsafe { Arc::from_raw(res.cast::<*const Inner<T>>().read()) };
-    // The driver core releases the list from the unbinding task after the driver's `remove`
-    // returned (or its probe failed). A guard borrows the `Devres`, so it lives no longer than
-    // a callback of the driver. (A leaked guard's open section is reported at the next sleep.)
-    // SAFETY: No guard of the driver's is alive here: this is outside any read-side section.
-    unsafe { inner.data.revoke_shared() };
+/// `res` must be the [`NodeData`] of a node allocated by [`Devres::new`], taken off the device's
+/// list by the driver core.
+unsafe extern "C" fn release(_dev: *mut bindings::device, res: *mut c_void) {
+    // SAFETY: `Devres::new` wrote a `NodeData` into the node before adding it.
+    let payload = unsafe { res.cast::<NodeData>().read() };
+    // SAFETY: Taken off the list by the driver core, the node's reference is this callback's
+    // to release; `op` is the function `Devres::new` paired with it.
+    unsafe { (payload.op)(payload.inner, Op::Release) };
 }
 
-/// Matches the node whose payload is the pointer `data`, for `devres_remove()`.
+/// The operations on the shared state of a `Devres<T>`, reached from a node's payload.
+///
+/// # Safety
+///
+/// `inner` must come from `Arc::into_raw` of an `Arc<Inner<T>>` and be alive. For
+/// [`Op::Release`] the caller must own that reference (a node taken off the list), which this
+/// releases, and be outside any RCU read-side critical section; for [`Op::Drain`] a grace
+/// period must have ended since the value was fenced.
+unsafe fn op<T: Send + 'static>(inner: *const c_void, op: Op) -> bool {
+    let inner = inner.cast::<Inner<T>>();
+    match op {
+        Op::Release => {
+            // SAFETY: The caller owns this reference (function's contract).
+            let inner = unsafe { Arc::from_raw(inner) };
+            // The driver core releases the list from the unbinding task after the driver's
+            // `remove` returned (or its probe failed). A guard borrows the `Devres`, so it lives
+            // no longer than a callback of the driver. (A leaked guard's open section is
+            // reported at the next sleep.) A drained value is dropped without a grace period.
+            // SAFETY: No guard of the driver's is alive here: this is outside any read-side
+            // section (function's contract).
+            unsafe { inner.data.revoke_shared() }
+        }
+        Op::Fence => {
+            // SAFETY: `inner` is alive (function's contract).
+            let inner = unsafe { &*inner };
+            // SAFETY: `get_current()` has no precondition.
+            let current = unsafe { bindings::get_current() };
+            // Before the fence, so that this task reads the value until it releases it.
+            inner.releaser.store(current, Ordering::Relaxed);
+            inner.data.fence()
+        }
+        // SAFETY: `inner` is alive, and a grace period has ended since the fence (function's
+        // contract).
+        Op::Drain => unsafe { (*inner).data.set_drained() },
+    }
+}
+
+/// Matches the node whose payload points to the shared state `data`, for `devres_remove()`.
 ///
 /// A node is matched by the shared state it points to, not by its address: the state is kept
 /// alive by the `Devres` that looks for it, so no other node can hold the same pointer, whereas
@@ -142,16 +238,99 @@ unsafe extern "C" fn release<T: Send + 'static>(_dev: *mut bindings::device, res
 ///
 /// # Safety
 ///
-/// `res` must be the payload of a node whose release function is `release::<T>` for some `T`
+/// `res` must be the payload of a node whose release function is [`release`]
 /// (`devres_remove()` calls this only for nodes with the release function it is given).
 unsafe extern "C" fn match_node(
     _dev: *mut bindings::device,
     res: *mut c_void,
     data: *mut c_void,
 ) -> core::ffi::c_int {
-    // SAFETY: The payload of such a node is one pointer, written before the node was added.
-    let stored = unsafe { res.cast::<*const c_void>().read() };
+    // SAFETY: The payload of such a node is a `NodeData`, written before the node was added.
+    let stored = unsafe { res.cast::<NodeData>().read() }.inner;
     (stored == data.cast_const()).into()
+}
+
+/// Fences every [`Devres`] on the device's list ([`Revocable::fence`]); the callback of
+/// `devres_for_each_res()`, which calls it with the list's spinlock held.
+///
+/// # Safety
+///
+/// `res` must be the payload of a node whose release function is [`release`], on the list, and
+/// `count` a `usize` to add the number of values fenced to.
+unsafe extern "C" fn fence_node(_dev: *mut bindings::device, res: *mut c_void, count: *mut c_void) {
+    // SAFETY: The payload of such a node is a `NodeData`.
+    let payload = unsafe { res.cast::<NodeData>().read() };
+    // SAFETY: While the node is on the list, its reference keeps `inner` alive; the list's lock
+    // is held, so no task takes it off meanwhile. `op` belongs to the payload.
+    if unsafe { (payload.op)(payload.inner, Op::Fence) } {
+        // SAFETY: `count` is the caller's `usize` (function's contract).
+        unsafe { *count.cast::<usize>() += 1 };
+    }
+}
+
+/// Records for every fenced [`Devres`] on the device's list that no reader is inside
+/// ([`Revocable::set_drained`]); the callback of `devres_for_each_res()`.
+///
+/// # Safety
+///
+/// `res` must be the payload of a node whose release function is [`release`], on the list, and
+/// a grace period must have ended since every value on the list that is fenced was fenced.
+unsafe extern "C" fn drain_node(_dev: *mut bindings::device, res: *mut c_void, _: *mut c_void) {
+    // SAFETY: The payload of such a node is a `NodeData`.
+    let payload = unsafe { res.cast::<NodeData>().read() };
+    // SAFETY: `inner` is alive as in `fence_node`; a grace period has ended since the fence
+    // (function's contract).
+    unsafe { (payload.op)(payload.inner, Op::Drain) };
+}
+
+/// Begins the revocation of every [`Devres`] of the device's binding with one grace period:
+/// fences them all, waits for one `synchronize_rcu()` (none if there is no `Devres`), and
+/// records them drained, so that their release callbacks drop them without waiting; see
+/// [one grace period per unbind](self#one-grace-period-per-unbind).
+///
+/// Values created after it returns are not drained and wait for a grace period of their own.
+///
+/// # Safety
+///
+/// `dev` must be a valid device, and the caller must not be inside an RCU read-side critical
+/// section (the grace period would end at its own sleep, with its reader still inside).
+// Called by the bus adapters (`driver.rs`); at the steps of the patch series before them,
+// nothing calls it.
+#[allow(dead_code)]
+pub(crate) unsafe fn revoke_begin(dev: *mut bindings::device) {
+    crate::might_sleep!();
+    let mut fenced = 0usize;
+    // SAFETY: `dev` is valid; the callback is given the release function it expects, and a
+    // `usize` to count in.
+    unsafe {
+        bindings::devres_for_each_res(
+            dev,
+            Some(release),
+            None,
+            core::ptr::null_mut(),
+            Some(fence_node),
+            core::ptr::from_mut(&mut fenced).cast(),
+        )
+    };
+    if fenced == 0 {
+        return;
+    }
+    // Every reader that saw a value available entered its read-side critical section before
+    // the fence, so before this grace period began.
+    crate::sync::rcu::synchronize_rcu();
+    // SAFETY: `dev` is valid; every value fenced above was fenced before the grace period that
+    // just ended, and a value fenced by another task is not on this list (only this function
+    // fences the values of a `Devres` node).
+    unsafe {
+        bindings::devres_for_each_res(
+            dev,
+            Some(release),
+            None,
+            core::ptr::null_mut(),
+            Some(drain_node),
+            core::ptr::null_mut(),
+        )
+    };
 }
 
 impl<T: Send + 'static> Devres<T> {
@@ -176,18 +355,23 @@ impl<T: Send + 'static> Devres<T> {
         let inner = Arc::pin_init(
             crate::try_pin_init!(Inner {
                 dev: ARef::from(&**dev),
+                releaser: AtomicPtr::new(core::ptr::null_mut()),
                 data <- Revocable::new(data),
             }? Error),
             flags,
         )?;
-        let payload = Arc::into_raw(inner.clone()).cast_mut().cast::<c_void>();
+        let payload = NodeData {
+            inner: Arc::into_raw(inner.clone()).cast(),
+            op: op::<T>,
+        };
         // INVARIANT: Once added, the node is on the list of a bound device, so the list is
         // released no earlier than the unbind, and that release revokes `inner.data`.
         let name = c_str!("rust Devres");
-        // SAFETY: `release::<T>` takes a payload that is the reference of `Arc::into_raw`.
-        if let Err(e) = unsafe { add_node(dev, release::<T>, payload, flags, name) } {
+        // SAFETY: `release` takes a `NodeData` whose reference comes from `Arc::into_raw` of an
+        // `Arc<Inner<T>>` and whose `op` is `op::<T>`.
+        if let Err(e) = unsafe { add_node(dev, release, payload, flags, name) } {
             // SAFETY: The node was not added: the reference is still ours.
-            drop(unsafe { Arc::from_raw(payload.cast::<Inner<T>>()) });
+            drop(unsafe { Arc::from_raw(payload.inner.cast::<Inner<T>>()) });
             return Err(e);
         }
         Ok(Self { inner })
@@ -239,7 +423,7 @@ impl<T: Send + 'static> Devres<T> {
     /// }
     /// ```
     pub fn try_access(&self) -> Option<RevocableGuard<'_, T>> {
-        self.inner.data.try_access()
+        self.inner.try_access()
     }
 
     /// Runs `f` on the value inside an RCU read-side critical section, or returns `None` once
@@ -255,7 +439,7 @@ impl<T: Send + 'static> Devres<T> {
     /// }
     /// ```
     pub fn try_access_with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
-        self.inner.data.try_access_with(f)
+        self.inner.try_access().map(|guard| f(&guard))
     }
 
     /// Returns the device the value was created for.
@@ -294,21 +478,22 @@ impl<T: Send + 'static> Drop for Devres<T> {
             .cast_mut()
             .cast::<c_void>();
         // SAFETY: The device is alive (counted by `inner.dev`); `devres_remove()` calls
-        // `match_node` only for nodes released by `release::<T>`, as it requires, and `data` is
+        // `match_node` only for nodes released by `release`, as it requires, and `data` is
         // only compared.
         let res = unsafe {
             bindings::devres_remove(
                 self.inner.dev.as_raw(),
-                Some(release::<T>),
+                Some(release),
                 Some(match_node),
                 data,
             )
         };
         if !res.is_null() {
             // SAFETY: The node was still on the list and is now ours: the release callback will
-            // not run, so its reference to `inner` is ours to drop, and the node ours to free.
+            // not run, so its reference to `inner` (the one `match_node` found) is ours to drop,
+            // and the node ours to free.
             unsafe {
-                drop(Arc::from_raw(res.cast::<*const Inner<T>>().read()));
+                drop(Arc::from_raw(res.cast::<NodeData>().read().inner.cast::<Inner<T>>()));
                 bindings::devres_free(res);
             }
         }
@@ -338,7 +523,8 @@ pub fn register<T: Send + 'static>(
     flags: Flags,
 ) -> Result {
     let payload = KBox::pin_init(data, flags)?.into_foreign().cast_mut();
-    // SAFETY: `drop_box::<T>` takes a payload from `into_foreign()` of a `Pin<KBox<T>>`.
+    // SAFETY: `drop_box::<T>` takes a payload that is a pointer from `into_foreign()` of a
+    // `Pin<KBox<T>>`.
     let added = unsafe { add_node(dev, drop_box::<T>, payload, flags, c_str!("rust register")) };
     if added.is_err() {
         // SAFETY: The node was not added: the box is still ours, reclaimed once here.
@@ -347,28 +533,29 @@ pub fn register<T: Send + 'static>(
     added
 }
 
-/// Adds to the devres list of `dev` a node whose payload is the one pointer `payload` and whose
-/// release callback is `release`, allocated with `flags`; [`ENOMEM`] if the node can not be
-/// allocated, in which case the payload is not taken.
+/// Adds to the devres list of `dev` a node whose payload is `payload` and whose release
+/// callback is `release`, allocated with `flags`; [`ENOMEM`] if the node can not be allocated,
+/// in which case the payload is not taken.
 ///
 /// # Safety
 ///
 /// `release` must accept a node whose payload is `payload`, and once the node is added it owns
 /// what `payload` owns: the driver core calls it exactly once, at unbind at the latest, unless
-/// the node is taken off the list with `devres_remove()` first.
-unsafe fn add_node(
+/// the node is taken off the list with `devres_remove()` first. `P` must need no alignment
+/// beyond a pointer's (the driver core aligns the payload for DMA, at least that).
+unsafe fn add_node<P: Copy>(
     dev: &Device<Bound>,
     release: unsafe extern "C" fn(*mut bindings::device, *mut c_void),
-    payload: *mut c_void,
+    payload: P,
     flags: Flags,
     name: &'static CStr,
 ) -> Result {
-    // SAFETY: `release` matches the payload, a pointer written below before the node is added;
-    // `name` is a static C string.
+    // SAFETY: `release` matches the payload, written below before the node is added; `name` is
+    // a static C string.
     let node = unsafe {
         bindings::__devres_alloc_node(
             Some(release),
-            core::mem::size_of::<*mut c_void>(),
+            core::mem::size_of::<P>(),
             flags.as_raw(),
             bindings::NUMA_NO_NODE,
             name.as_char_ptr(),
@@ -377,8 +564,8 @@ unsafe fn add_node(
     if node.is_null() {
         return Err(ENOMEM);
     }
-    // SAFETY: `node` has room for the pointer.
-    unsafe { node.cast::<*mut c_void>().write(payload) };
+    // SAFETY: `node` has room for a `P`, aligned for it (caller's guarantee).
+    unsafe { node.cast::<P>().write(payload) };
     // SAFETY: `dev` is bound, so the list is released at unbind at the latest; `node` is a
     // complete devres node, and from here on `release` owns the payload (caller's guarantee).
     unsafe { bindings::devres_add(dev.as_raw(), node) };

@@ -500,10 +500,14 @@ pub(crate) unsafe fn probe_device<T: Send + Sync + 'static>(
             }
             Err(e) => {
                 // The driver core releases the managed resources when this returns: first no
-                // handler or work may run any more, then the device stops its DMA.
+                // handler or work may run any more, then the device stops its DMA, then one
+                // grace period for every `Devres`.
                 // SAFETY: Our driver data; probe failed, nothing is released yet.
                 unsafe { DriverData::stop_data_path(dev) };
                 fence();
+                // SAFETY: `dev` is valid; a probe runs in process context, outside any
+                // read-side critical section.
+                unsafe { crate::devres::revoke_begin(dev) };
                 Err(e)
             }
         }
@@ -511,9 +515,10 @@ pub(crate) unsafe fn probe_device<T: Send + Sync + 'static>(
 }
 
 /// The remove of a bus adapter, the part every bus shares: lends the driver's data to `remove`,
-/// then stops the data path of the binding (its interrupt handlers and bound work) and calls
-/// `fence` (for PCI, bus mastering off), before the driver core releases the binding's managed
-/// resources and then the driver data.
+/// then stops the data path of the binding (its interrupt handlers and bound work), calls
+/// `fence` (for PCI, bus mastering off) and revokes every `Devres` of the binding with one
+/// grace period ([`devres`](crate::devres#one-grace-period-per-unbind)), before the driver
+/// core releases the binding's managed resources and then the driver data.
 ///
 /// # Safety
 ///
@@ -524,18 +529,23 @@ pub(crate) unsafe fn remove_device<T: Send + Sync + 'static>(
     remove: impl FnOnce(Pin<&T>),
     fence: impl FnOnce(),
 ) {
-    // SAFETY: By the function's contract the device is bound to `T` (by `probe_device`, which
-    // installed its driver data) for the length of the call.
-    let bound = unsafe { Device::<Bound>::from_raw(dev) };
-    // `remove` only runs after a successful probe, which published the driver's value.
-    if let Ok(data) = bound.drvdata::<T>() {
-        remove(data);
+    {
+        // SAFETY: By the function's contract the device is bound to `T` (by `probe_device`,
+        // which installed its driver data) for the length of the call.
+        let bound = unsafe { Device::<Bound>::from_raw(dev) };
+        // `remove` only runs after a successful probe, which published the driver's value.
+        if let Ok(data) = bound.drvdata::<T>() {
+            remove(data);
+        }
     }
     // Before anything is freed: no interrupt handler or bound work runs any more, then the
-    // device stops its DMA.
+    // device stops its DMA, then every reader of a `Devres` is waited for, all at once.
     // SAFETY: Our driver data; `remove` has returned, nothing is released yet.
     unsafe { DriverData::stop_data_path(dev) };
     fence();
+    // SAFETY: `dev` is valid; a bus's remove runs in process context, outside any read-side
+    // critical section.
+    unsafe { crate::devres::revoke_begin(dev) };
 }
 
 impl Device<Bound> {

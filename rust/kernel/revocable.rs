@@ -15,6 +15,12 @@
 //! Readers hold an RCU read-side critical section and therefore must not sleep while they hold
 //! a guard.
 //!
+//! Many values can be revoked with one grace period instead of one each: [`Revocable::fence`]
+//! refuses new readers of each, a single `synchronize_rcu()` waits for the readers of all of
+//! them, [`Revocable::set_drained`] records that for each, and their revocations then drop the
+//! values without waiting again. This is how the driver core's unbind revokes every
+//! [`Devres`](crate::devres::Devres) of a binding.
+//!
 //! # Examples
 //!
 //! ```
@@ -47,21 +53,29 @@ use macros::{pin_data, pinned_drop};
 
 /// The value is present and may be handed to readers.
 const AVAILABLE: u8 = 0;
+/// The value is present but refused to new readers ([`Revocable::fence`]); readers that saw it
+/// available may still be inside.
+const FENCED: u8 = 1;
+/// The value is present, refused to new readers, and a grace period has ended since it was
+/// fenced: no reader is inside ([`Revocable::set_drained`]).
+const DRAINED: u8 = 2;
 /// A revoker won the race and is waiting for readers or dropping the value.
-const REVOKING: u8 = 1;
+const REVOKING: u8 = 3;
 /// The value has been dropped.
-const REVOKED: u8 = 2;
+const REVOKED: u8 = 4;
 
 /// A value that can be revoked once; see the [module documentation](self).
 ///
 /// # Invariants
 ///
-/// - While `state` is `AVAILABLE`, `data` holds a valid `T`.
-/// - `state` only moves forward: `AVAILABLE` to `REVOKING` (one revoker wins), `REVOKING` to
-///   `REVOKED` after `data` has been dropped.
+/// - While `state` is `AVAILABLE`, `FENCED` or `DRAINED`, `data` holds a valid `T`.
+/// - `state` only moves forward: `AVAILABLE` to `FENCED` ([`Revocable::fence`]), `FENCED` to
+///   `DRAINED` once a grace period has ended after the fence; any of the three to `REVOKING`
+///   (one revoker wins), `REVOKING` to `REVOKED` after `data` has been dropped.
 /// - `done` is completed for all waiters exactly when `state` becomes `REVOKED`.
 /// - A reader that saw `AVAILABLE` holds an RCU read-side critical section (or a guarantee of
-///   its caller) until it stops using the reference.
+///   its caller) until it stops using the reference. No reader sees any other state as
+///   available, so in `DRAINED` no reader is inside.
 ///
 /// # Examples
 ///
@@ -197,6 +211,29 @@ impl<T> Revocable<T> {
         result
     }
 
+    /// Returns a guard to the value also when it is fenced or drained, or `None` once a
+    /// revocation has begun.
+    ///
+    /// # Safety
+    ///
+    /// No revocation of the value may begin while the guard lives. The task that will revoke
+    /// it, between the fence and its revocation, satisfies this, as does one that holds the
+    /// only handle through which the value is revoked.
+    pub(crate) unsafe fn try_access_unrevoked(&self) -> Option<RevocableGuard<'_, T>> {
+        let guard = rcu::read_lock();
+        if self.state.load(Ordering::Acquire) >= REVOKING {
+            return None;
+        }
+        // INVARIANT: The value is present (type invariant: the state is before `REVOKING`) and
+        // stays so while the guard lives (caller's guarantee), inside the guard's section.
+        Some(RevocableGuard {
+            // SAFETY: As above, the value is present.
+            data: NonNull::from(unsafe { &*self.data.get() }),
+            _rcu: guard,
+            _p: PhantomData,
+        })
+    }
+
     /// # Safety
     ///
     /// The caller must hold an RCU read-side critical section for as long as it uses the
@@ -253,6 +290,73 @@ impl<T> Revocable<T> {
         self.state.load(Ordering::Relaxed) == AVAILABLE
     }
 
+    /// Refuses the value to new readers, without waiting for the readers inside and without
+    /// dropping it; returns `true` if this call fenced it, `false` if it was fenced or revoked
+    /// already.
+    ///
+    /// Never sleeps and takes no lock, so it may be called with a spinlock held. A later
+    /// [`Revocable::revoke_shared`] still waits for a grace period, unless
+    /// [`Revocable::set_drained`] has recorded that one ended since the fence.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::revocable::Revocable;
+    ///
+    /// let r = KBox::pin_init(Revocable::new(4u32), GFP_KERNEL)?;
+    /// assert!(r.fence());
+    /// assert!(r.try_access().is_none());
+    /// assert!(!r.is_available());
+    /// // Fenced once only.
+    /// assert!(!r.fence());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn fence(&self) -> bool {
+        // INVARIANT: Only `AVAILABLE` moves to `FENCED`; the value stays.
+        self.state
+            .compare_exchange(AVAILABLE, FENCED, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Records that no reader is inside a fenced value any more, so that its revocation drops
+    /// it without a grace period of its own; returns `true` if the value was fenced and is now
+    /// drained, `false` in any other state (available, drained already, or being revoked).
+    ///
+    /// Never sleeps and takes no lock.
+    ///
+    /// # Safety
+    ///
+    /// An RCU grace period must have ended after the value was fenced: the caller fenced it
+    /// with [`Revocable::fence`] and then waited with `synchronize_rcu()` (or learnt that a
+    /// grace period ended since, with `poll_state_synchronize_rcu()` of a cookie taken after
+    /// the fence).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{revocable::Revocable, sync::rcu};
+    ///
+    /// let a = KBox::pin_init(Revocable::new(1u32), GFP_KERNEL)?;
+    /// let b = KBox::pin_init(Revocable::new(2u32), GFP_KERNEL)?;
+    /// a.fence();
+    /// b.fence();
+    /// // One grace period for both.
+    /// rcu::synchronize_rcu();
+    /// // SAFETY: Both were fenced before the grace period that just ended.
+    /// assert!(unsafe { a.set_drained() && b.set_drained() });
+    /// // SAFETY: This task holds no guard and is not in a read-side critical section.
+    /// // Neither revocation waits for another grace period.
+    /// assert!(unsafe { a.revoke_shared() && b.revoke_shared() });
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub unsafe fn set_drained(&self) -> bool {
+        // INVARIANT: The caller guarantees that a grace period ended after the fence, so no
+        // reader that saw the value available is still inside.
+        self.state
+            .compare_exchange(FENCED, DRAINED, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
     /// Revokes the value: later accesses fail and the value is dropped now.
     ///
     /// The value is taken exclusively, so no guard of it can be alive and no reader can start:
@@ -278,7 +382,8 @@ impl<T> Revocable<T> {
     }
 
     /// Revokes a value that other tasks may be reading: later accesses fail, readers that saw
-    /// the value are waited for (`synchronize_rcu()`), and then it is dropped.
+    /// the value are waited for (`synchronize_rcu()`, unless [`Revocable::set_drained`] has
+    /// recorded that none is inside), and then it is dropped.
     ///
     /// Returns `true` if this call dropped the value, `false` if another call did (in which case
     /// this one waits until that drop has finished). Sleeps.
@@ -354,31 +459,40 @@ impl<T> Revocable<T> {
     pub fn wait_revoked(&self) {
         crate::might_sleep!();
         if self.state.load(Ordering::Acquire) == REVOKING {
-            // SAFETY: `done` was initialised in `new`; the revoker that moved the state out of
-            // `AVAILABLE` completes it.
+            // SAFETY: `done` was initialised in `new`; the revoker that moved the state to
+            // `REVOKING` completes it.
             unsafe { bindings::wait_for_completion(self.done.get()) };
         }
     }
 
     fn revoke_internal(&self, sync: bool) -> bool {
-        if self
-            .state
-            .compare_exchange(AVAILABLE, REVOKING, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            // SAFETY: `done` was initialised in `new`; it is completed by the winning revoker,
-            // which exists since the state has left `AVAILABLE`.
-            unsafe { bindings::wait_for_completion(self.done.get()) };
-            return false;
+        let mut from = self.state.load(Ordering::Acquire);
+        loop {
+            if from >= REVOKING {
+                // SAFETY: `done` was initialised in `new`; it is completed by the winning
+                // revoker, which exists since the state has reached `REVOKING`.
+                unsafe { bindings::wait_for_completion(self.done.get()) };
+                return false;
+            }
+            match self.state.compare_exchange(
+                from,
+                REVOKING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => from = now,
+            }
         }
         // Every reader that saw `AVAILABLE` is inside an RCU read-side critical section that
-        // began before the state changed; wait for all of them. Without `sync` the caller
-        // guarantees there are none.
-        if sync {
+        // began before the state left it; wait for all of them, unless a grace period has
+        // ended since the fence (`DRAINED`). Without `sync` the caller guarantees there are
+        // none.
+        if sync && from != DRAINED {
             rcu::synchronize_rcu();
         }
-        // SAFETY: This task won the only transition out of `AVAILABLE`, so the value is still
-        // there, no new reader can reach it, and old readers are gone (waited for above, or
+        // SAFETY: This task won the only transition to `REVOKING`, so the value is still there,
+        // no new reader can reach it, and old readers are gone (waited for above, drained, or
         // none by the contract of `revoke_nosync`).
         unsafe { core::ptr::drop_in_place(self.data.get()) };
         // INVARIANT: The value has been dropped; waiters are released only now.
@@ -396,8 +510,8 @@ impl<T> PinnedDrop for Revocable<T> {
         // in place.
         let this = unsafe { Pin::get_unchecked_mut(self) };
         // No reader or revoker can exist: they would borrow `self`. A revocation either
-        // completed (`REVOKED`) or never started.
-        if *this.state.get_mut() == AVAILABLE {
+        // completed (`REVOKED`) or never started (the value may be fenced or drained).
+        if *this.state.get_mut() < REVOKING {
             // SAFETY: The value is present (type invariant) and nobody else can reach it.
             unsafe { core::ptr::drop_in_place(this.data.get()) };
         }

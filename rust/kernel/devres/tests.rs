@@ -20,7 +20,7 @@ use crate::{
     },
     prelude::*,
     revocable::Revocable,
-    sync::Arc,
+    sync::{rcu, Arc},
 };
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering::SeqCst};
 
@@ -96,9 +96,13 @@ enum Mode {
     Nested,
     /// A `Devres<SlowPayload>` in [`SLOW_SLOT`], for an owner whose drop overlaps the unbind.
     SlowSlot,
+    /// [`MANY`] more `Devres` in the driver data.
+    Many,
 }
 
 static MODE: AtomicU32 = AtomicU32::new(Mode::Plain as u32);
+/// How many `Devres` [`Mode::Many`] adds.
+static MANY: AtomicUsize = AtomicUsize::new(0);
 static PROBES: AtomicUsize = AtomicUsize::new(0);
 /// Results of the checks made in probe that only probe can make.
 static PROBE_FAILURES: AtomicUsize = AtomicUsize::new(0);
@@ -139,6 +143,7 @@ fn mode() -> Mode {
         3 => Mode::EarlyDrop,
         4 => Mode::Nested,
         5 => Mode::SlowSlot,
+        6 => Mode::Many,
         _ => Mode::Plain,
     }
 }
@@ -179,6 +184,7 @@ fn identity_check(dev: &Device<Bound>) -> Result {
 struct TestDriver {
     _own: Devres<Payload>,
     _nested: Option<Devres<Devres<Payload>>>,
+    _many: KVec<Devres<Payload>>,
 }
 
 impl pci::Driver for TestDriver {
@@ -194,6 +200,7 @@ impl pci::Driver for TestDriver {
         probe_expect(own.try_access_with(|p| p.magic.load(SeqCst)) == Some(ALIVE));
 
         let mut nested = None;
+        let mut many = KVec::new();
         match mode() {
             Mode::Plain => identity_check(dev)?,
             Mode::Shared => store_arc(&SHARED, Devres::new(dev, Payload::new(), GFP_KERNEL)?)?,
@@ -218,11 +225,17 @@ impl pci::Driver for TestDriver {
                 let inner = Devres::new(dev, Payload::new(), GFP_KERNEL)?;
                 devres::register(dev, inner, GFP_KERNEL)?;
             }
+            Mode::Many => {
+                for _ in 0..MANY.load(SeqCst) {
+                    many.push(Devres::new(dev, Payload::new(), GFP_KERNEL)?, GFP_KERNEL)?;
+                }
+            }
         }
         Ok(KBox::pin(
             TestDriver {
                 _own: own,
                 _nested: nested,
+                _many: many,
             },
             GFP_KERNEL,
         )?)
@@ -472,6 +485,31 @@ fn race_reader_vs_unbind(test: &mut Test) {
     finish(test);
 }
 
+/// An unbind waits for one grace period, whether the binding holds 1, 11 or 101 `Devres`, and
+/// drops every one of them.
+fn one_grace_period_per_unbind(test: &mut Test) {
+    let Some((reg, dev)) = setup(test, Mode::Many) else {
+        return;
+    };
+    for many in [0, 10, 100] {
+        MANY.store(many, SeqCst);
+        // Rebind, so that the binding holds `many` more.
+        unbind(dev);
+        if !crate::kunit_expect!(test, bind(dev) == 1) {
+            break;
+        }
+        let (dropped, grace_periods) = (DROPPED.load(SeqCst), rcu::GRACE_PERIODS.load(SeqCst));
+        unbind(dev);
+        crate::kunit_expect_eq!(test, rcu::GRACE_PERIODS.load(SeqCst) - grace_periods, 1);
+        // The driver data's own and the `many` others.
+        crate::kunit_expect_eq!(test, DROPPED.load(SeqCst) - dropped, 1 + many);
+        crate::kunit_expect_eq!(test, bind(dev), 1);
+    }
+    MANY.store(0, SeqCst);
+    drop(reg);
+    finish(test);
+}
+
 /// Race 3: two tasks revoke at once; exactly one drops the value, and both return only after
 /// the drop has finished.
 fn race_two_revokers(test: &mut Test) {
@@ -550,5 +588,6 @@ crate::kunit_suite!(
         race_nested_unbind,
         race_reader_vs_unbind,
         race_two_revokers,
+        one_grace_period_per_unbind,
     ]
 );

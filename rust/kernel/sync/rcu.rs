@@ -118,11 +118,19 @@ pub fn read_lock() -> Guard {
 /// ```
 pub fn synchronize_rcu() {
     crate::might_sleep!();
+    #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+    GRACE_PERIODS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     // Misuse inside a read-side critical section is reported by the kernel (lockdep, and the
     // sleep check above); callers that free memory after it uphold what makes that sound.
     // SAFETY: `synchronize_rcu()` has no memory-safety precondition: it frees nothing.
     unsafe { bindings::synchronize_rcu() };
 }
+
+/// The number of calls of [`synchronize_rcu`], for the tests that count the grace periods an
+/// operation waits for.
+#[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+pub(crate) static GRACE_PERIODS: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(0);
 
 /// Announces that the calling function may sleep, as the C `might_sleep()` does.
 ///
