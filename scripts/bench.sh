@@ -17,6 +17,17 @@
 # the two sides used different counts, a step failed, or the log has a BUG,
 # WARNING, Oops or Call Trace.
 #
+# The unbind rows: after those rounds, /init loads rust_unbind.rs and
+# c_unbind.c (once each per round, alternating), whose module init binds one
+# edu device with 1, 10 and 100 managed values of 64 bytes (Rust: Devres,
+# C: devm_kzalloc()) and times 7 unbinds for each count; their times are ns
+# per whole unbind, not per value. After the table, a note gives for each
+# count Rust - C in ms beside one grace period (the synchronize_rcu row),
+# and the check "BENCH check unbind_flat" (rule below) fails the bench when
+# the Rust unbind grows with the count, or exceeds C's by more than the one
+# grace period that revocation needs or by clearly less (no wait at all). The grace periods must be normal ones:
+# the bench fails if /init reports rcu_expedited other than 0.
+#
 # Then the sample driver and its C twin: bench/c_driver_edu.c does what
 # samples/rust/rust_driver_edu.rs does with the C API. After the table come,
 # for the Rust sample's in-tree module ($KOUT/samples/rust/rust_driver_edu.ko)
@@ -59,7 +70,8 @@ for try in $(seq 1 "$BENCH_BUILD_TRIES"); do
 	rm -rf "$ROOT$WORK"
 	mkdir -p "$ROOT$WORK"
 	cp "$TOP"/bench/Kbuild "$TOP"/bench/rust_bench.rs "$TOP"/bench/c_bench.c \
-		"$TOP"/bench/c_driver_edu.c "$ROOT$WORK/"
+		"$TOP"/bench/c_driver_edu.c "$TOP"/bench/rust_unbind.rs "$TOP"/bench/c_unbind.c \
+		"$ROOT$WORK/"
 	if in_root "make -C $KSRC O=$KOUT LLVM=1 M=$WORK -j$JOBS modules"; then
 		built=1
 		break
@@ -70,7 +82,7 @@ for try in $(seq 1 "$BENCH_BUILD_TRIES"); do
 	fi
 done
 [ -n "$built" ] || die "could not build the benchmark modules"
-for ko in rust_bench c_bench c_driver_edu; do
+for ko in rust_bench c_bench c_driver_edu rust_unbind c_unbind; do
 	[ -f "$ROOT$WORK/$ko.ko" ] || die "the build made no $WORK/$ko.ko"
 done
 
@@ -119,7 +131,8 @@ check_line="BENCH check devres_access_no_atomics: $verdict"
 echo "$check_line"
 
 step "building the initramfs"
-make_initramfs "$WORK" "$TOP/tests/bench/init" "$WORK/c_bench.ko" "$WORK/rust_bench.ko" ||
+make_initramfs "$WORK" "$TOP/tests/bench/init" "$WORK/c_bench.ko" "$WORK/rust_bench.ko" \
+	"$WORK/c_unbind.ko" "$WORK/rust_unbind.ko" ||
 	die "could not build the initramfs"
 
 step "booting in QEMU (TCG, 2 CPUs, 2 edu devices, timeout ${BENCH_TIMEOUT} s, log: $LOG)"
@@ -135,7 +148,8 @@ printf '    QEMU ended after %d s (exit status %d)\n' "$((SECONDS - start))" "$r
 # The table: one row per operation, as "label c_name rust_name". The C side
 # has no revocation: both Devres rows compare with a plain pointer read, and
 # try_access() also with a read under rcu_read_lock(); the coherent
-# allocations are also compared with C's managed (devres) variants.
+# allocations are also compared with C's managed (devres) variants. The
+# unbind rows are ns per whole unbind of a binding holding N values.
 rows=(
 	"coherent_alloc_4k coherent_alloc_4k coherent_alloc_4k"
 	"coherent_alloc_64k coherent_alloc_64k coherent_alloc_64k"
@@ -158,6 +172,9 @@ rows=(
 	"irq_round_trip irq_round_trip irq_round_trip"
 	"bound_work_dispatch work_dispatch bound_work_dispatch"
 	"synchronize_rcu synchronize_rcu synchronize_rcu"
+	"unbind_devres_1 unbind_devres_1 unbind_devres_1"
+	"unbind_devres_10 unbind_devres_10 unbind_devres_10"
+	"unbind_devres_100 unbind_devres_100 unbind_devres_100"
 )
 problems=()
 # Prints "n median min max count" of side $1, operation $2 over all rounds:
@@ -175,6 +192,63 @@ result() {
 		"$(cut -d' ' -f4 <<<"$lines" | sort -g | tail -n 1)" \
 		"$(wc -l <<<"$lines")"
 }
+
+# The unbind check. With gp the synchronize_rcu row's C median (one grace
+# period), rust(N) and c(N) the medians of the unbind_devres_N rows:
+#   flat:     rust(N) - rust(1) <= max(gp, 20% of rust(1)) for N = 10, 100;
+#   one gp:   rust(N) - c(N) <= 1.5 gp for N = 1, 10, 100;
+#   waits:    rust(N) - c(N) >= 0.5 gp for N = 1, 10, 100.
+# An unbind that waits for one grace period however many values the binding
+# holds passes all three with room: its rows differ by the per-value work (a
+# few microseconds each, against a grace period of about 16 ms under TCG at
+# HZ=250), and the half grace period on either side of the one revocation
+# needs leaves room for that work, for a grace period that was already under
+# way when the unbind began, and for the noise of a busy host. An unbind that
+# waits for a grace period per value fails the first two from N = 10 on
+# (about 9 and 99 grace periods more than rust(1)); one that waits for none
+# fails the third: it dropped values that readers may still have been using.
+# The note lines give each count's Rust - C in ms and in grace periods.
+unbind_counts=(1 10 100)
+unbind_verdict=ok
+unbind_reasons=()
+unbind_notes=()
+median_of() { result "$1" "$2" | cut -d' ' -f2; }
+gp=$(median_of c synchronize_rcu)
+rust1=$(median_of rust unbind_devres_1)
+for n in "${unbind_counts[@]}"; do
+	r=$(median_of rust "unbind_devres_$n")
+	c=$(median_of c "unbind_devres_$n")
+	if [ -z "$r" ] || [ -z "$c" ] || [ -z "$gp" ] || [ -z "$rust1" ]; then
+		unbind_verdict=FAIL
+		unbind_reasons+=("n=$n: missing lines")
+		unbind_notes+=("$(printf '  n=%-4s missing' "$n")")
+		continue
+	fi
+	unbind_notes+=("$(awk -v n="$n" -v r="$r" -v c="$c" -v gp="$gp" 'BEGIN {
+		printf "  n=%-4s Rust %10.3f ms   C %10.3f ms   Rust-C %10.3f ms = %6.2f grace periods",
+			n, r / 1e6, c / 1e6, (r - c) / 1e6, (gp > 0 ? (r - c) / gp : 0) }')")
+	if ! awk -v r="$r" -v c="$c" -v gp="$gp" 'BEGIN { exit !(r - c <= 1.5 * gp) }'; then
+		unbind_verdict=FAIL
+		unbind_reasons+=("$(awk -v n="$n" -v r="$r" -v c="$c" -v gp="$gp" 'BEGIN {
+			printf "n=%s: Rust-C %.1f ms > 1.5 grace periods (%.1f ms)", n, (r - c) / 1e6, 1.5 * gp / 1e6 }')")
+	fi
+	if ! awk -v r="$r" -v c="$c" -v gp="$gp" 'BEGIN { exit !(r - c >= 0.5 * gp) }'; then
+		unbind_verdict=FAIL
+		unbind_reasons+=("$(awk -v n="$n" -v r="$r" -v c="$c" -v gp="$gp" 'BEGIN {
+			printf "n=%s: Rust-C %.1f ms < 0.5 grace periods (%.1f ms): no grace period waited for", n, (r - c) / 1e6, 0.5 * gp / 1e6 }')")
+	fi
+	if [ "$n" != 1 ] && ! awk -v r="$r" -v r1="$rust1" -v gp="$gp" \
+		'BEGIN { t = 0.2 * r1; if (gp > t) t = gp; exit !(r - r1 <= t) }'; then
+		unbind_verdict=FAIL
+		unbind_reasons+=("$(awk -v n="$n" -v r="$r" -v r1="$rust1" -v gp="$gp" 'BEGIN {
+			t = 0.2 * r1; if (gp > t) t = gp
+			printf "n=%s: Rust grows by %.1f ms over n=1 > %.1f ms", n, (r - r1) / 1e6, t / 1e6 }')")
+	fi
+done
+rcu_line=$(grep -m1 -oE 'BENCH-INIT: rcu_expedited=[^ ]* rcu_normal=[^ ]*' "$LOG" || true)
+rcu_expedited=$(sed -nE 's/.*rcu_expedited=([^ ]*).*/\1/p' <<<"$rcu_line")
+unbind_check_line="BENCH check unbind_flat: $unbind_verdict"
+[ "$unbind_verdict" = ok ] || unbind_check_line+=" ($(printf '%s; ' "${unbind_reasons[@]}" | sed 's/; $//'))"
 {
 	echo "Rust bindings against the same C calls, in ns per operation: the median over"
 	echo "$BENCH_ROUNDS rounds (C and Rust alternating) of each round's median of 7 repetitions;"
@@ -208,6 +282,13 @@ result() {
 	done
 	echo
 	echo "$check_line"
+	echo
+	echo "Unbind of a binding holding n managed values of 64 bytes (unbind_devres_n rows:"
+	echo "ns per whole unbind, not per value; Rust: Devres<[u64; 8]> in the driver data,"
+	echo "C: devm_kzalloc()), against one grace period (synchronize_rcu, C: $(awk -v g="${gp:-0}" 'BEGIN { printf "%.3f", g / 1e6 }') ms;"
+	echo "${rcu_line#BENCH-INIT: }):"
+	printf '%s\n' "${unbind_notes[@]}"
+	echo "$unbind_check_line"
 } >"$TABLE"
 
 no_timeout() { [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ]; }
@@ -216,6 +297,13 @@ for side in c rust; do
 	got=$(grep -c "BENCH-DONE $side\$" "$LOG" || true)
 	[ "$got" -eq "$BENCH_ROUNDS" ] || problems+=("$got lines 'BENCH-DONE $side', want $BENCH_ROUNDS")
 done
+for side in c rust; do
+	got=$(grep -c "BENCH-DONE $side-unbind\$" "$LOG" || true)
+	[ "$got" -eq "$BENCH_ROUNDS" ] ||
+		problems+=("$got lines 'BENCH-DONE $side-unbind', want $BENCH_ROUNDS")
+done
+[ "$rcu_expedited" = 0 ] ||
+	problems+=("grace periods not normal: '${rcu_line:-no rcu_expedited line}'")
 grep -q 'BENCH-INIT-DONE' "$LOG" || problems+=("no line 'BENCH-INIT-DONE'")
 for bad in 'BENCH-FAILED' 'BENCH-INIT: .* FAILED' 'BUG:' 'WARNING:' 'Oops' 'Call Trace'; do
 	if grep -qE -- "$bad" "$LOG"; then
@@ -223,6 +311,7 @@ for bad in 'BENCH-FAILED' 'BENCH-INIT: .* FAILED' 'BUG:' 'WARNING:' 'Oops' 'Call
 	fi
 done
 [ "$verdict" = ok ] || problems+=("$check_line")
+[ "$unbind_verdict" = ok ] || problems+=("$unbind_check_line")
 
 # The Rust sample against its C twin. Lines of code: a line counts when,
 # with its comments taken out, anything but white space is left. Comments are

@@ -37,7 +37,7 @@
 //! # One grace period per unbind
 //!
 //! When the driver is unbound (or its probe fails), the bus, once the driver's `remove` has
-//! returned and its data path has stopped, calls [`revoke_begin`]: it fences every `Devres` of
+//! returned and its data path has stopped, calls `revoke_begin()`: it fences every `Devres` of
 //! the binding (refuses it to new readers, [`Revocable::fence`]), waits for one grace period,
 //! and records for each that no reader is inside ([`Revocable::set_drained`]). The release
 //! callbacks that the driver core then runs, in the list's order, drop the values without
@@ -130,7 +130,8 @@ impl<T> Inner<T> {
             // SAFETY: This task fenced the value and releases it: its revocation begins only in
             // this task's release callback for it, after the caller's borrow of the `Devres`
             // has ended (the guard borrows it), or in the owner's drop, which needs the
-            // `Devres` not to be borrowed.
+            // `Devres` not to be borrowed. What else runs as this task (an interrupt taken on
+            // its processor) is nested in it and ends before it goes on.
             unsafe { self.data.try_access_unrevoked() }
         })
     }
@@ -145,10 +146,10 @@ impl<T> Inner<T> {
 ///
 /// # Invariants
 ///
-/// - A node allocated for [`release`] was added to the devres list of `inner.dev`; its
-///   [`NodeData`] holds a reference to `inner` (from [`Arc::into_raw`]), which belongs to
-///   whoever takes the node off the list: the release callback, or `drop` through
-///   `devres_remove()`, which finds it by that pointer, and `op::<T>`.
+/// - A node allocated for `release` was added to the devres list of `inner.dev`; its
+///   `NodeData` holds `op::<T>` and a reference to `inner` (from [`Arc::into_raw`]), which
+///   belongs to whoever takes the node off the list: the release callback, or `drop` through
+///   `devres_remove()`, which finds it by that pointer.
 /// - `inner.data` is revoked no later than when the device's devres list is released, which
 ///   happens after the driver is unbound (or its probe failed).
 ///
@@ -493,7 +494,9 @@ impl<T: Send + 'static> Drop for Devres<T> {
             // not run, so its reference to `inner` (the one `match_node` found) is ours to drop,
             // and the node ours to free.
             unsafe {
-                drop(Arc::from_raw(res.cast::<NodeData>().read().inner.cast::<Inner<T>>()));
+                drop(Arc::from_raw(
+                    res.cast::<NodeData>().read().inner.cast::<Inner<T>>(),
+                ));
                 bindings::devres_free(res);
             }
         }

@@ -474,12 +474,10 @@ impl<T> Revocable<T> {
                 unsafe { bindings::wait_for_completion(self.done.get()) };
                 return false;
             }
-            match self.state.compare_exchange(
-                from,
-                REVOKING,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self
+                .state
+                .compare_exchange(from, REVOKING, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => break,
                 Err(now) => from = now,
             }
