@@ -36,8 +36,8 @@
 //!
 //! # One grace period per unbind
 //!
-//! When the driver is unbound (or its probe fails), the bus, once the driver's `remove` has
-//! returned and its data path has stopped, calls `revoke_begin()`: it fences every `Devres` of
+//! When the driver is unbound, the bus, once the driver's `remove` has returned and its data
+//! path has stopped, calls `revoke_begin()`: it fences every `Devres` of
 //! the binding (refuses it to new readers, [`Revocable::fence`]), waits for one grace period,
 //! and records for each that no reader is inside ([`Revocable::set_drained`]). The release
 //! callbacks that the driver core then runs, in the list's order, drop the values without
@@ -45,11 +45,13 @@
 //! binding holds, and for none if it holds none.
 //!
 //! From the fence on, other tasks find every value revoked. The unbinding task itself still
-//! reaches each value until its own release: a value given to [`register`] after a
-//! `Devres<Bar>` may stop the hardware through it when it is released, as a C `devm` action
-//! does through registers mapped before it. Its reads and the releases are sequential, in one
-//! task, so they need no grace period. A `Devres` that is not drained (one created by
-//! a caller that does not go through a bus adapter of these bindings) still waits for its own.
+//! reaches each value through [`Devres::try_access`] until its own release: a value given to
+//! [`register`] after a `Devres<Bar>` may stop the hardware through it when it is released, as
+//! a C `devm` action does through registers mapped before it. Its reads and the releases are
+//! sequential, in one task, so they need no grace period. The bus's `remove` runs in the task
+//! that then releases the list; a probe may not (PCI probes a device on its NUMA node's CPU,
+//! in a worker, and the driver core releases the list from the probing task), so after a
+//! failed probe every `Devres` waits for its own grace period, as one that is not drained does.
 //!
 //! C header: [`include/linux/device/devres.h`](srctree/include/linux/device/devres.h)
 //!
@@ -127,11 +129,15 @@ impl<T> Inner<T> {
             if self.releaser.load(Ordering::Relaxed) != current {
                 return None;
             }
-            // SAFETY: This task fenced the value and releases it: its revocation begins only in
-            // this task's release callback for it, after the caller's borrow of the `Devres`
-            // has ended (the guard borrows it), or in the owner's drop, which needs the
-            // `Devres` not to be borrowed. What else runs as this task (an interrupt taken on
-            // its processor) is nested in it and ends before it goes on.
+            // SAFETY: This task fenced the value in the bus's `remove`, which the driver core
+            // calls from the task that then releases the list (only `remove_device` calls
+            // `revoke_begin`), so it is the task that releases the value: the revocation begins
+            // only in its release callback for the value, which runs in this task after the
+            // guard is gone (a guard is `!Send` and lives in a callback of the driver, which
+            // has returned by then; a forgotten one can not be dereferenced), or in the
+            // owner's drop, which needs the `Devres` not to be borrowed, as the guard borrows
+            // it. What else runs as this task (an interrupt taken on its processor) is nested
+            // in it and ends before it goes on.
             unsafe { self.data.try_access_unrevoked() }
         })
     }
@@ -209,9 +215,10 @@ unsafe fn op<T: Send + 'static>(inner: *const c_void, op: Op) -> bool {
             // SAFETY: The caller owns this reference (function's contract).
             let inner = unsafe { Arc::from_raw(inner) };
             // The driver core releases the list from the unbinding task after the driver's
-            // `remove` returned (or its probe failed). A guard borrows the `Devres`, so it lives
-            // no longer than a callback of the driver. (A leaked guard's open section is
-            // reported at the next sleep.) A drained value is dropped without a grace period.
+            // `remove` returned (or its probe failed). A guard is `!Send` and lives in a
+            // callback of the driver, so not here. (A forgotten guard's open section is
+            // reported at the next sleep, and the guard can not be dereferenced.) A drained
+            // value is dropped without a grace period.
             // SAFETY: No guard of the driver's is alive here: this is outside any read-side
             // section (function's contract).
             unsafe { inner.data.revoke_shared() }
@@ -293,8 +300,10 @@ unsafe extern "C" fn drain_node(_dev: *mut bindings::device, res: *mut c_void, _
 ///
 /// # Safety
 ///
-/// `dev` must be a valid device, and the caller must not be inside an RCU read-side critical
-/// section (the grace period would end at its own sleep, with its reader still inside).
+/// `dev` must be a valid device whose driver is being unbound, with its device lock held, from
+/// the task that then releases its devres list (the bus's `remove`), and the caller must not be
+/// inside an RCU read-side critical section (the grace period would end at its own sleep, with
+/// its reader still inside).
 // Called by the bus adapters (`driver.rs`); at the steps of the patch series before them,
 // nothing calls it.
 #[allow(dead_code)]
@@ -320,8 +329,10 @@ pub(crate) unsafe fn revoke_begin(dev: *mut bindings::device) {
     // the fence, so before this grace period began.
     crate::sync::rcu::synchronize_rcu();
     // SAFETY: `dev` is valid; every value fenced above was fenced before the grace period that
-    // just ended, and a value fenced by another task is not on this list (only this function
-    // fences the values of a `Devres` node).
+    // just ended, and no value on this list was fenced by another call: only this function
+    // fences the values of a `Devres` node, its calls for a device are serialised by the
+    // device lock (the bus's `remove` holds it), and each list is released before the next
+    // call for it.
     unsafe {
         bindings::devres_for_each_res(
             dev,

@@ -500,14 +500,13 @@ pub(crate) unsafe fn probe_device<T: Send + Sync + 'static>(
             }
             Err(e) => {
                 // The driver core releases the managed resources when this returns: first no
-                // handler or work may run any more, then the device stops its DMA, then one
-                // grace period for every `Devres`.
+                // handler or work may run any more, then the device stops its DMA. Each
+                // `Devres` waits for its own grace period: the probe may run in a worker (PCI
+                // probes on the device's NUMA node), not in the task that releases the list,
+                // so no `devres::revoke_begin()` here.
                 // SAFETY: Our driver data; probe failed, nothing is released yet.
                 unsafe { DriverData::stop_data_path(dev) };
                 fence();
-                // SAFETY: `dev` is valid; a probe runs in process context, outside any
-                // read-side critical section.
-                unsafe { crate::devres::revoke_begin(dev) };
                 Err(e)
             }
         }
@@ -543,8 +542,9 @@ pub(crate) unsafe fn remove_device<T: Send + Sync + 'static>(
     // SAFETY: Our driver data; `remove` has returned, nothing is released yet.
     unsafe { DriverData::stop_data_path(dev) };
     fence();
-    // SAFETY: `dev` is valid; a bus's remove runs in process context, outside any read-side
-    // critical section.
+    // SAFETY: `dev` is valid and being unbound, its device lock held (function's contract);
+    // the driver core calls a bus's remove from the task that then releases the devres list,
+    // in process context, outside any read-side critical section.
     unsafe { crate::devres::revoke_begin(dev) };
 }
 

@@ -74,8 +74,9 @@ const REVOKED: u8 = 4;
 ///   (one revoker wins), `REVOKING` to `REVOKED` after `data` has been dropped.
 /// - `done` is completed for all waiters exactly when `state` becomes `REVOKED`.
 /// - A reader that saw `AVAILABLE` holds an RCU read-side critical section (or a guarantee of
-///   its caller) until it stops using the reference. No reader sees any other state as
-///   available, so in `DRAINED` no reader is inside.
+///   its caller) until it stops using the reference. Only `try_access_unrevoked` hands the
+///   value out in another state, to callers that guarantee that no revocation begins while
+///   they read; so once a revocation of a `DRAINED` value begins, no reader is inside.
 ///
 /// # Examples
 ///
@@ -490,8 +491,9 @@ impl<T> Revocable<T> {
             rcu::synchronize_rcu();
         }
         // SAFETY: This task won the only transition to `REVOKING`, so the value is still there,
-        // no new reader can reach it, and old readers are gone (waited for above, drained, or
-        // none by the contract of `revoke_nosync`).
+        // no new reader can reach it, and old readers are gone: waited for above, drained (the
+        // readers of `try_access_unrevoked` end before a revocation begins, by its contract),
+        // or none by the contract of `revoke_nosync`.
         unsafe { core::ptr::drop_in_place(self.data.get()) };
         // INVARIANT: The value has been dropped; waiters are released only now.
         self.state.store(REVOKED, Ordering::Release);
