@@ -6,7 +6,7 @@ CACHE := $(or $(DRVCORE_CACHE),/var/cache/drvcore)
 ROOT := $(CACHE)/trixie
 SH := bash scripts
 
-.PHONY: help check check-debug stress check-misuse lint run rustdoctest e2e bench build toolchain tree patches bisect clean distclean
+.PHONY: help check check-debug stress removal hotplug check-misuse lint run rustdoctest e2e bench build toolchain tree patches bisect clean distclean
 
 help:
 	@echo 'Targets:'
@@ -17,7 +17,14 @@ help:
 	@echo '  check-debug  the KUnit suites under KASAN and lockdep (own build)'
 	@echo '  stress       unbind/bind cycles, racing accessors and fault-injected probes'
 	@echo '               on the debug kernel (STRESS_CYCLES, STRESS_FAULT_PROBES,'
-	@echo '               STRESS_SAMPLE_CYCLES, STRESS_TIMEOUT); needs check-debug first'
+	@echo '               STRESS_SAMPLE_CYCLES, STRESS_REMOVAL_CYCLES, STRESS_TIMEOUT); needs'
+	@echo '               check-debug first'
+	@echo '  removal      surprise removal on the debug kernel: sysfs remove and rescan'
+	@echo '               (STRESS_REMOVAL_CYCLES, default 1,000) while accessor threads use'
+	@echo '               MMIO, DMA and interrupts, the removed devices checked through'
+	@echo '               references kept past their removal; needs check-debug first'
+	@echo '  hotplug      real hot-unplug on the debug kernel: QMP device_del/device_add of'
+	@echo '               an edu behind a PCIe root port of q35 (HOTPLUG_CYCLES, default 20)'
 	@echo '  check-misuse the compile-fail catalogue (tests/misuse/): each misuse of the'
 	@echo '               API must be refused with its rustc error; on the existing build'
 	@echo '  audit        check that every unsafe block and impl has a SAFETY comment and'
@@ -50,6 +57,14 @@ check-debug:
 
 stress:
 	$(SH)/stress.sh
+
+removal:
+	STRESS_CYCLES=0 STRESS_FAULT_PROBES=0 STRESS_SAMPLE_CYCLES=0 \
+		STRESS_REMOVAL_CYCLES=$${STRESS_REMOVAL_CYCLES:-1000} \
+		STRESS_TIMEOUT=$${STRESS_TIMEOUT:-1800} $(SH)/stress.sh
+
+hotplug:
+	$(SH)/hotplug.sh
 
 check-misuse:
 	$(SH)/misuse.sh

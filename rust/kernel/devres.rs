@@ -310,18 +310,8 @@ unsafe extern "C" fn drain_node(_dev: *mut bindings::device, res: *mut c_void, _
 pub(crate) unsafe fn revoke_begin(dev: *mut bindings::device) {
     crate::might_sleep!();
     let mut fenced = 0usize;
-    // SAFETY: `dev` is valid; the callback is given the release function it expects, and a
-    // `usize` to count in.
-    unsafe {
-        bindings::devres_for_each_res(
-            dev,
-            Some(release),
-            None,
-            core::ptr::null_mut(),
-            Some(fence_node),
-            core::ptr::from_mut(&mut fenced).cast(),
-        )
-    };
+    // SAFETY: `dev` is valid; `fence_node` is given a `usize` to count in.
+    unsafe { for_each_node(dev, fence_node, core::ptr::from_mut(&mut fenced).cast()) };
     if fenced == 0 {
         return;
     }
@@ -333,14 +323,31 @@ pub(crate) unsafe fn revoke_begin(dev: *mut bindings::device) {
     // fences the values of a `Devres` node, its calls for a device are serialised by the
     // device lock (the bus's `remove` holds it), and each list is released before the next
     // call for it.
+    unsafe { for_each_node(dev, drain_node, core::ptr::null_mut()) };
+}
+
+/// Calls `f` with `data` on every [`Devres`] node of the device's list, newest first, with the
+/// list's spinlock held (`devres_for_each_res()`).
+///
+/// # Safety
+///
+/// `dev` must be a valid device, and `f` must accept `data` for every node whose release
+/// function is [`release`], without sleeping.
+unsafe fn for_each_node(
+    dev: *mut bindings::device,
+    f: unsafe extern "C" fn(*mut bindings::device, *mut c_void, *mut c_void),
+    data: *mut c_void,
+) {
+    // SAFETY: `dev` is valid; `f` is called only for the nodes of `release`, which it accepts
+    // (caller's guarantee).
     unsafe {
         bindings::devres_for_each_res(
             dev,
             Some(release),
             None,
             core::ptr::null_mut(),
-            Some(drain_node),
-            core::ptr::null_mut(),
+            Some(f),
+            data,
         )
     };
 }

@@ -29,26 +29,56 @@
 //! payload and no resource is left. It prints one summary line and `STRESS-DONE`:
 //!
 //! ```text
-//! STRESS: cycles=N accessors=N accesses=N revoked_seen=N dma=N fault_probes=N failed=N
-//!         succeeded=N leaked=N errors=N
+//! STRESS: cycles=N accessors=N accesses=N revoked_seen=N dma=N irq_raised=N irq_handled=N
+//!         fault_probes=N failed=N succeeded=N leaked=N errors=N
 //! ```
 //!
 //! (on one line) and returns 0 only if every check held. `scripts/stress.sh` builds it as an
 //! external module and boots it on the debug kernel (KASAN, lockdep, kmemleak, debug objects,
 //! DMA-API debug).
+//!
+//! Each binding also takes the device's MSI vector for a handler ([`irq::Registration`]) that
+//! acknowledges and counts the interrupts the MMIO thread raises (edu's `INTR_RAISE` register,
+//! written through [`Devres::try_access`]).
+//!
+//! # Removal mode
+//!
+//! With `removal=1` module init only registers the driver and starts the accessor threads, which
+//! run until the module is unloaded, and the devices disappear from under the driver: the caller
+//! removes them from the bus and brings them back (`remove` and `rescan` in sysfs, or a hot-unplug
+//! and hot-plug of the slot), and each new `pci_dev` is probed and hands its resources to the
+//! threads. Slots are matched by the device's name (its bus address, which a rescan gives the new
+//! `pci_dev` again), so the probe of a device that replaced a removed one finds the removed
+//! `pci_dev`, still referenced (`ARef<pci::Device>` and `ARef<device::Device>`, a zombie), and the
+//! resources of its gone binding. It calls every method that these types offer in the `Normal`
+//! context on the zombie, checks that the ids and sizes are those of the new device and that every
+//! `Devres` of the gone binding refuses access and names the zombie as its device, prints through
+//! it (`STRESS-ZOMBIE:` lines), and drops it all. The first transfer of each binding that completes
+//! prints `STRESS-DMA-RUNNING` for its device. Unloading stops the threads, unbinds, drops every
+//! resource and prints:
+//!
+//! ```text
+//! STRESS-REMOVAL: probes=N zombies=N zombie_checks=N zombie_failed=N accessors=N accesses=N
+//!         revoked_seen=N dma=N irq_raised=N irq_handled=N leaked=N errors=N
+//! ```
+//!
+//! (on one line) and `STRESS-REMOVAL-DONE ok` if every check held (`FAILED` otherwise).
 
 use core::ffi::c_ulong;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use kernel::{
-    bindings, c_str,
-    device::{Core, RawDevice},
+    bindings, c_str, dev_err, dev_info,
+    device::{self, Bound, Core, RawDevice},
     device_id::IdArray,
     devres::Devres,
     dma::{CoherentAllocation, DataDirection, DmaAddress, DmaMask, StreamingMapping},
     driver::Registration,
+    fmt,
+    irq::{self, pci::IrqTypes, IrqReturn},
     kunit::thread,
     new_mutex, pci,
     prelude::*,
+    str::CString,
     sync::{rcu, Arc, Mutex},
     time::Ktime,
     types::ARef,
@@ -61,6 +91,13 @@ use kernel::io_pgtable::{prot, ArmLpaeS1, Config, IoPageTable, NoFlush, PhysAddr
 mod regs {
     pub(crate) const ID: usize = 0x00;
     pub(crate) const LIVENESS: usize = 0x04;
+    pub(crate) const IRQ_STATUS: usize = 0x24;
+    /// Writing a value ORs it into `IRQ_STATUS` and raises the interrupt.
+    pub(crate) const IRQ_RAISE: usize = 0x60;
+    /// Writing a value clears its bits in `IRQ_STATUS`.
+    pub(crate) const IRQ_ACK: usize = 0x64;
+    /// The `IRQ_STATUS` bit this module raises (edu itself uses 0x1 and 0x100).
+    pub(crate) const RAISE_BIT: u32 = 0x1000;
     pub(crate) const DMA_SRC: usize = 0x80;
     pub(crate) const DMA_DST: usize = 0x88;
     pub(crate) const DMA_COUNT: usize = 0x90;
@@ -102,6 +139,8 @@ const PAYLOAD_MAGIC: u64 = 0x5354_5245_5353_0001;
 static CYCLES: AtomicUsize = AtomicUsize::new(10_000);
 /// The number of probe attempts under fault injection.
 static FAULT_PROBES: AtomicUsize = AtomicUsize::new(1_000);
+/// Non-zero for the removal mode (see the module documentation).
+static REMOVAL: AtomicUsize = AtomicUsize::new(0);
 
 /// A `struct kernel_param` that may be a `static`.
 #[repr(transparent)]
@@ -134,14 +173,17 @@ macro_rules! ulong_param {
 }
 ulong_param!(PARAM_CYCLES, "cycles", CYCLES);
 ulong_param!(PARAM_FAULT_PROBES, "fault_probes", FAULT_PROBES);
+ulong_param!(PARAM_REMOVAL, "removal", REMOVAL);
 
 /// `modinfo` descriptions of the parameters, as `MODULE_PARM_DESC()` and `module_param()` emit.
 #[link_section = ".modinfo"]
 #[used]
-static MODINFO_PARAMS: [u8; 153] = *b"parmtype=cycles:ulong\0\
+static MODINFO_PARAMS: [u8; 259] = *b"parmtype=cycles:ulong\0\
 parm=cycles:unbind/bind cycles over all devices\0\
 parmtype=fault_probes:ulong\0\
-parm=fault_probes:probe attempts under fault injection\0";
+parm=fault_probes:probe attempts under fault injection\0\
+parmtype=removal:ulong\0\
+parm=removal:1 to keep the threads running until unload, for removals from outside\0";
 
 // Counters.
 
@@ -162,6 +204,18 @@ static DMA_DONE: AtomicU64 = AtomicU64::new(0);
 static ACCESS_ERRORS: AtomicU64 = AtomicU64::new(0);
 /// Probes that failed outside fault injection.
 static PROBE_ERRORS: AtomicU64 = AtomicU64::new(0);
+/// Interrupts raised by the MMIO thread, and those the handler acknowledged.
+static IRQ_RAISED: AtomicU64 = AtomicU64::new(0);
+static IRQ_HANDLED: AtomicU64 = AtomicU64::new(0);
+/// Probes that succeeded.
+static PROBES: AtomicU64 = AtomicU64::new(0);
+/// Removed devices checked through their kept references, the checks made on them and those
+/// that failed.
+static ZOMBIES: AtomicU64 = AtomicU64::new(0);
+static ZOMBIE_CHECKS: AtomicU64 = AtomicU64::new(0);
+static ZOMBIE_FAILED: AtomicU64 = AtomicU64::new(0);
+/// Whether the module runs in removal mode (set by init before the driver is registered).
+static REMOVAL_MODE: AtomicBool = AtomicBool::new(false);
 /// Time spent in the driver's `remove` (quiescing DMA), in nanoseconds.
 static REMOVE_NS: AtomicU64 = AtomicU64::new(0);
 /// Whether fault injection is on for the attach in progress (probe errors are expected then).
@@ -259,19 +313,69 @@ impl<T> Drop for Counted<T> {
 /// Everything one binding allocates.
 struct Resources {
     payload: Counted<Devres<Payload>>,
-    bar: Counted<Devres<Bar>>,
+    /// Shared with the interrupt handler.
+    bar: Counted<Arc<Devres<Bar>>>,
     coherent: Counted<Arc<Devres<CoherentAllocation<u8>>>>,
     streaming: Counted<StreamingMapping<u8>>,
     #[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
     pgtable: Counted<Devres<IoPageTable<ArmLpaeS1, NoFlush>>>,
-    /// Set by `remove`: no new transfer may start.
+    /// The handler on the device's MSI vector.
+    irq: Counted<Devres<irq::Registration<StressIrq>>>,
+    /// Set by `remove`: no new transfer may start, no interrupt be raised.
     stopping: AtomicBool,
+    /// Set when the first transfer of the binding completed (and, in removal mode, was reported).
+    dma_reported: AtomicBool,
+}
+
+/// The interrupt handler: acknowledges the interrupts that [`mmio_round`] raises and counts them.
+struct StressIrq {
+    bar: Arc<Devres<Bar>>,
+}
+
+impl irq::Handler for StressIrq {
+    fn handle(&self, dev: &device::Device<Bound>) -> IrqReturn {
+        // The handler runs only while the driver is bound, so the mapping must be there.
+        let Ok(bar) = self.bar.access(dev) else {
+            error();
+            return IrqReturn::None;
+        };
+        let status = bar.read32::<{ regs::IRQ_STATUS }>();
+        if status & regs::RAISE_BIT != 0 {
+            bar.write32::<{ regs::IRQ_ACK }>(status);
+            IRQ_HANDLED.fetch_add(1, Ordering::Relaxed);
+        }
+        // The MSI vector is the device's own: an interrupt whose raise an earlier call already
+        // acknowledged (edu sends one message per raise) finds the status clear and is still
+        // this device's.
+        IrqReturn::Handled
+    }
 }
 
 /// A device this module has seen, and the resources of its latest binding.
+///
+/// A device removed from the bus stays here (a zombie, with its generic device) until the probe
+/// of the device that replaces it, at the same bus address, checks and drops it.
 struct Slot {
     pdev: Option<ARef<pci::Device>>,
+    dev: Option<ARef<device::Device>>,
     res: Option<Arc<Resources>>,
+}
+
+/// What a probe takes from the slot of its device.
+struct Taken {
+    i: usize,
+    /// The previous binding's resources, of this `pci_dev` or of a removed predecessor.
+    old: Option<Arc<Resources>>,
+    /// The removed predecessor of this device and its generic device, if the device is new.
+    zombie: Option<(ARef<pci::Device>, ARef<device::Device>)>,
+}
+
+/// Whether `a` and `b` have the same name: the bus address, which a rescan or a hot-plug into
+/// the same slot gives the new `pci_dev` of a removed device.
+fn same_name(a: &pci::Device, b: &pci::Device) -> bool {
+    // SAFETY: PCI devices are never renamed; the names are only compared here.
+    let (na, nb) = unsafe { (a.as_ref().name(), b.as_ref().name()) };
+    na.as_bytes() == nb.as_bytes()
 }
 
 /// State shared by the driver, the threads and module init.
@@ -320,7 +424,8 @@ impl StressDriver {
         pdev.set_master();
 
         let payload = Counted::new(Devres::new(dev, Payload::new(), GFP_KERNEL)?);
-        let bar = Counted::new(pdev.iomap_region_sized::<{ regs::END }>(0, c_str!("rust_stress"))?);
+        let bar = pdev.iomap_region_sized::<{ regs::END }>(0, c_str!("rust_stress"))?;
+        let bar = Counted::new(Arc::new(bar, GFP_KERNEL)?);
         let id = bar.access(dev)?.read32::<{ regs::ID }>();
         if id & 0xff != ID_MAGIC {
             return Err(ENODEV);
@@ -340,6 +445,21 @@ impl StressDriver {
                 .map_coherent(dev, MMU_IOVA, &coherent, prot::READ | prot::WRITE)?;
             table
         };
+        // The interrupt is set up without fault injection: the C core does not survive a failure
+        // there. The maple-tree store of a new interrupt descriptor (`irq_insert_desc()`) only
+        // warns when it fails, and `irq_domain_alloc_irqs_locked()` then dereferences the
+        // missing descriptor; a `/proc/irq` entry that `request_irq()` failed to create
+        // (`register_irq_proc()` ignores the failure) makes `free_irq()` warn in
+        // `remove_proc_entry()`.
+        let injecting = INJECTING.load(Ordering::SeqCst);
+        if injecting {
+            make_it_fail(false);
+        }
+        let irq = Self::request_irq(pdev, &bar);
+        if injecting {
+            make_it_fail(true);
+        }
+        let irq = Counted::new(irq?);
         Ok(Resources {
             payload,
             bar,
@@ -347,8 +467,33 @@ impl StressDriver {
             streaming,
             #[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
             pgtable,
+            irq,
             stopping: AtomicBool::new(false),
+            dma_reported: AtomicBool::new(false),
         })
+    }
+}
+
+impl StressDriver {
+    /// Takes the device's MSI vector for a [`StressIrq`] handler that reaches the BAR through
+    /// `bar`.
+    fn request_irq(
+        pdev: &pci::Device<Core>,
+        bar: &Arc<Devres<Bar>>,
+    ) -> Result<Devres<irq::Registration<StressIrq>>> {
+        let dev: &device::Device<Bound> = pdev.as_ref();
+        // Freed at unbind, after the registration on them.
+        let vectors = pdev.alloc_irq_vectors(1, 1, IrqTypes::MSI)?;
+        let handler = StressIrq {
+            bar: Arc::clone(bar),
+        };
+        irq::Registration::new(
+            dev,
+            vectors.vector(dev, 0)?,
+            irq::Flags::NONE,
+            c_str!("rust_stress"),
+            handler,
+        )
     }
 }
 
@@ -365,37 +510,67 @@ impl pci::Driver for StressDriver {
         // registers the driver until after the registration is dropped, which waits for every
         // probe to return.
         let shared = unsafe { &*shared };
-        let raw = pdev.as_raw();
-        // The slot of this device, taken when it is first probed.
+        let this: &pci::Device = pdev;
+        let raw = this.as_raw();
+        // The slot of this device (by name), taken when it is first probed.
         let slot = {
             let mut slots = shared.slots.lock();
             match slots
                 .iter()
-                .position(|s| s.pdev.as_ref().is_some_and(|p| p.as_raw() == raw))
+                .position(|s| s.pdev.as_ref().is_some_and(|p| same_name(p, this)))
             {
-                Some(i) => Ok((i, slots[i].res.take())),
+                Some(i) => {
+                    let slot = &mut slots[i];
+                    let old = slot.res.take();
+                    // A different `pci_dev` of the same name: the old one was removed.
+                    let zombie = if slot.pdev.as_ref().is_some_and(|p| p.as_raw() != raw) {
+                        let pdev = slot.pdev.replace(this.into());
+                        let dev = slot.dev.replace(ARef::from(this.as_ref()));
+                        pdev.zip(dev)
+                    } else {
+                        None
+                    };
+                    Ok(Taken { i, old, zombie })
+                }
                 None => match slots.iter().position(|s| s.pdev.is_none()) {
                     Some(i) => {
-                        slots[i].pdev = Some((&***pdev).into());
-                        Ok((i, None))
+                        slots[i].pdev = Some(this.into());
+                        slots[i].dev = Some(ARef::from(this.as_ref()));
+                        Ok(Taken {
+                            i,
+                            old: None,
+                            zombie: None,
+                        })
                     }
                     None => Err(ENOSPC),
                 },
             }
         };
-        let result = slot.and_then(|(i, old)| {
+        let result = slot.and_then(|Taken { i, old, zombie }| {
+            if let Some((zpdev, zdev)) = &zombie {
+                zombie_checks(zpdev, zdev, old.as_deref(), this);
+            }
             // The previous binding's (revoked) resources go first, outside the lock (dropping
             // them sleeps), and before this binding adds nodes to the device's devres list:
             // `Devres::drop` looks its node up by address, and its node was freed at the unbind.
+            // Those of a removed predecessor are on its own list; it goes with them.
             drop(old);
+            drop(zombie);
             let res = Arc::new(Self::allocate(pdev)?, GFP_KERNEL)?;
             let this = KBox::pin(StressDriver { res: res.clone() }, GFP_KERNEL)?;
             // Published last, so that a failed probe leaves nothing behind.
             shared.slots.lock()[i].res = Some(res);
             Ok(this)
         });
-        if result.is_err() && !INJECTING.load(Ordering::SeqCst) {
-            PROBE_ERRORS.fetch_add(1, Ordering::SeqCst);
+        match &result {
+            Ok(_) => {
+                PROBES.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(e) if !INJECTING.load(Ordering::SeqCst) => {
+                dev_err!(pdev, "STRESS: probe failed: {:?}\n", e);
+                PROBE_ERRORS.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(_) => {}
         }
         result
     }
@@ -410,20 +585,175 @@ impl pci::Driver for StressDriver {
 impl StressDriver {
     /// Stops the DMA engine of the binding whose resources are `res`.
     fn quiesce(pdev: &pci::Device<Core>, res: &Resources) {
-        // Quiesce the DMA engine: no thread starts a transfer once it sees `stopping`, and
-        // those that started one before are out of their RCU sections after the grace period.
+        // Quiesce the DMA engine and the interrupt: no thread starts a transfer or raises an
+        // interrupt once it sees `stopping`, and those that did before are out of their RCU
+        // sections after the grace period.
         res.stopping.store(true, Ordering::SeqCst);
         rcu::synchronize_rcu();
         if let Ok(bar) = res.bar.access(pdev.as_ref()) {
+            let mut idle = false;
             for _ in 0..DMA_POLL_LIMIT {
                 if bar.read64::<{ regs::DMA_CMD }>() & regs::DMA_START == 0 {
-                    return;
+                    idle = true;
+                    break;
                 }
                 kernel::delay::msleep(DMA_POLL_MS);
             }
-            ACCESS_ERRORS.fetch_add(1, Ordering::SeqCst);
+            if !idle {
+                ACCESS_ERRORS.fetch_add(1, Ordering::SeqCst);
+            }
+            // No status may stay raised once the vectors are freed: edu would then assert its
+            // INTx line, which no driver handles.
+            let status = bar.read32::<{ regs::IRQ_STATUS }>();
+            bar.write32::<{ regs::IRQ_ACK }>(status);
         }
     }
+}
+
+/// The checks of one removed device.
+struct ZombieCheck<'a> {
+    dev: &'a device::Device,
+    checks: u64,
+    failed: u64,
+}
+
+impl ZombieCheck<'_> {
+    /// Counts one check, `what` being printed if it failed.
+    fn check(&mut self, what: &str, ok: bool) {
+        self.checks += 1;
+        if !ok {
+            self.failed += 1;
+            dev_err!(self.dev, "STRESS-ZOMBIE: check failed: {}\n", what);
+        }
+    }
+}
+
+/// Calls every method of the `Normal` context on the removed device `old` and its generic
+/// device `dev` (the references that the slot kept past the removal), compares what they give
+/// with the device `new` that replaced it at the same bus address, and checks that every
+/// `Devres` of the gone binding, `res`, refuses access and names `dev` as its device.
+///
+/// Not callable on a removed device, by design: `drvdata`, `parent`, the configuration space,
+/// BAR mapping and every other method of the `Bound` and `Core` contexts.
+fn zombie_checks(
+    old: &pci::Device,
+    dev: &device::Device,
+    res: Option<&Resources>,
+    new: &pci::Device,
+) {
+    let mut z = ZombieCheck {
+        dev,
+        checks: 0,
+        failed: 0,
+    };
+    z.check("a new pci_dev", old.as_raw() != new.as_raw());
+    z.check(
+        "vendor_id",
+        old.vendor_id() == 0x1234 && old.vendor_id() == new.vendor_id(),
+    );
+    z.check(
+        "device_id",
+        old.device_id() == 0x11e8 && old.device_id() == new.device_id(),
+    );
+    z.check(
+        "subsystem_vendor_id",
+        old.subsystem_vendor_id() == new.subsystem_vendor_id(),
+    );
+    z.check(
+        "subsystem_device_id",
+        old.subsystem_device_id() == new.subsystem_device_id(),
+    );
+    z.check("class", old.class() == new.class());
+    z.check("revision_id", old.revision_id() == new.revision_id());
+    let len = old.resource_len(0);
+    z.check(
+        "resource_len(0)",
+        len == new.resource_len(0) && len.is_ok_and(|n| n >= regs::END as u64),
+    );
+    z.check("resource_len(6)", old.resource_len(6) == Err(EINVAL));
+    z.check(
+        "cfg_size",
+        old.cfg_size() == new.cfg_size() && old.cfg_size() >= 256,
+    );
+    let generic: &device::Device = old.as_ref();
+    z.check("as_ref", generic.as_raw() == dev.as_raw());
+    z.check(
+        "raw_device and as_device",
+        old.raw_device() == dev.as_raw() && old.as_device().as_raw() == dev.as_raw(),
+    );
+    z.check(
+        "RawDevice of the generic device",
+        dev.raw_device() == dev.as_raw(),
+    );
+    // SAFETY: PCI devices are never renamed; the names are only compared here.
+    let names = unsafe { (dev.name().as_bytes(), new.as_ref().name().as_bytes()) };
+    z.check("name", names.0 == names.1);
+    z.check("same_name", same_name(old, new));
+    let debug = CString::try_from_fmt(fmt!("{:?}", dev));
+    let want = CString::try_from_fmt(fmt!("Device({:p})", dev.as_raw()));
+    z.check(
+        "Debug",
+        matches!((&debug, &want), (Ok(a), Ok(b)) if a.as_bytes() == b.as_bytes()),
+    );
+    // Counted references: taken and dropped again (`pci_dev_get`/`put`, `get_device`/`put`).
+    let pdev2: ARef<pci::Device> = old.into();
+    z.check("ARef<pci::Device> clone", pdev2.as_raw() == old.as_raw());
+    drop(pdev2);
+    let dev2: ARef<device::Device> = dev.into();
+    z.check("ARef<device::Device> clone", dev2.as_raw() == dev.as_raw());
+    drop(dev2);
+    // Printing, through `dev_printk()`: `scripts/stress.sh` counts these lines.
+    dev_info!(
+        old,
+        "STRESS-ZOMBIE: {:04x}:{:04x} subsystem {:04x}:{:04x} class {:06x} rev {} bar0 {:?} cfg {}\n",
+        old.vendor_id(),
+        old.device_id(),
+        old.subsystem_vendor_id(),
+        old.subsystem_device_id(),
+        old.class(),
+        old.revision_id(),
+        len,
+        old.cfg_size()
+    );
+    dev.printk(
+        bindings::KERN_INFO,
+        fmt!("STRESS-ZOMBIE: {:?} still referenced\n", dev),
+    );
+    match res {
+        Some(res) => {
+            z.check("payload try_access", res.payload.try_access().is_none());
+            z.check(
+                "payload try_access_with",
+                res.payload.try_access_with(|p| p.magic).is_none(),
+            );
+            z.check("bar try_access", res.bar.try_access().is_none());
+            z.check(
+                "bar try_access_with",
+                res.bar
+                    .try_access_with(|bar| bar.read32::<{ regs::ID }>())
+                    .is_none(),
+            );
+            z.check("coherent try_access", res.coherent.try_access().is_none());
+            z.check("irq try_access", res.irq.try_access().is_none());
+            #[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
+            z.check("pgtable try_access", res.pgtable.try_access().is_none());
+            let owners = [
+                res.payload.device(),
+                res.bar.device(),
+                res.coherent.device(),
+                res.irq.device(),
+                #[cfg(CONFIG_IOMMU_IO_PGTABLE_LPAE)]
+                res.pgtable.device(),
+            ];
+            for owner in owners {
+                z.check("Devres::device", owner.as_raw() == dev.as_raw());
+            }
+        }
+        None => z.check("the removed device had a binding", false),
+    }
+    ZOMBIES.fetch_add(1, Ordering::SeqCst);
+    ZOMBIE_CHECKS.fetch_add(z.checks, Ordering::SeqCst);
+    ZOMBIE_FAILED.fetch_add(z.failed, Ordering::SeqCst);
 }
 
 /// Counts one access that found its resource (`true`) or found it revoked.
@@ -451,6 +781,12 @@ fn mmio_round(res: &Resources, round: u32) {
             bar.write32::<{ regs::LIVENESS }>(round);
             if bar.read32::<{ regs::LIVENESS }>() != !round {
                 error();
+            }
+            // An interrupt every other round, for the handler to acknowledge; none once `remove`
+            // has begun (see `quiesce`).
+            if round % 2 == 0 && !res.stopping.load(Ordering::SeqCst) {
+                bar.write32::<{ regs::IRQ_RAISE }>(regs::RAISE_BIT);
+                IRQ_RAISED.fetch_add(1, Ordering::Relaxed);
             }
         }
         None => {
@@ -555,6 +891,11 @@ fn dma_round(shared: &Shared, res: &Resources, round: u32) {
         {
             Some(true) => {
                 DMA_DONE.fetch_add(1, Ordering::Relaxed);
+                if REMOVAL_MODE.load(Ordering::Relaxed)
+                    && !res.dma_reported.swap(true, Ordering::SeqCst)
+                {
+                    dev_info!(res.bar.device(), "STRESS-DMA-RUNNING\n");
+                }
                 return;
             }
             Some(false) => {}
@@ -717,6 +1058,47 @@ fn fault_probes(devs: &[ARef<pci::Device>], n: usize) -> FaultResult {
     r
 }
 
+/// Whether the handler acknowledged at most the interrupts raised (some are lost when a binding
+/// goes with one pending, none may come from elsewhere), and some at all once any was raised.
+fn irq_counts_ok() -> bool {
+    let (raised, handled) = (
+        IRQ_RAISED.load(Ordering::SeqCst),
+        IRQ_HANDLED.load(Ordering::SeqCst),
+    );
+    handled <= raised && (raised == 0 || handled > 0)
+}
+
+/// Starts the two accessor threads of each of the `n` device slots; returns their handles, or
+/// fewer if some could not be started.
+fn spawn_accessors(shared: &Arc<Shared>, n: usize) -> KVec<Accessor> {
+    // Room for all first: a handle that could not be stored would be dropped, which waits for a
+    // thread that runs until `stop`.
+    let Ok(mut threads) = KVec::with_capacity(2 * n, GFP_KERNEL) else {
+        return KVec::new();
+    };
+    for i in 0..n {
+        for kind in 0..2 {
+            let s = shared.clone();
+            if let Ok(t) = thread::spawn(move || accessor(s, i, kind)) {
+                // Within the capacity: does not allocate, can not fail.
+                let _ = threads.push(Accessor(t), GFP_KERNEL);
+            }
+        }
+    }
+    threads
+}
+
+/// The handle of an accessor thread; dropping it waits for the thread to end.
+struct Accessor(#[allow(dead_code)] thread::Thread);
+
+// SAFETY: The handle is only dropped, which waits for the thread's completion and then stops
+// and puts the task (`wait_for_completion()`, `kthread_stop_put()`), calls valid from any task.
+unsafe impl Send for Accessor {}
+
+// SAFETY: A shared reference to the handle gives access to nothing: `Thread` has no method that
+// takes `&self`.
+unsafe impl Sync for Accessor {}
+
 /// Runs both phases with the accessor threads going; returns whether every check held.
 fn run(shared: &Arc<Shared>) -> bool {
     let n_cycles = CYCLES.load(Ordering::Relaxed);
@@ -727,20 +1109,7 @@ fn run(shared: &Arc<Shared>) -> bool {
         pr_err!("STRESS: no edu device bound to rust_stress\n");
     }
 
-    let mut threads = KVec::new();
-    for i in 0..devs.len() {
-        for kind in 0..2 {
-            let s = shared.clone();
-            match thread::spawn(move || accessor(s, i, kind)) {
-                Ok(t) => {
-                    if threads.push(t, GFP_KERNEL).is_err() {
-                        ok = false;
-                    }
-                }
-                Err(_) => ok = false,
-            }
-        }
-    }
+    let threads = spawn_accessors(shared, devs.len());
     let accessors = threads.len();
 
     let mut errors = 0;
@@ -779,12 +1148,14 @@ fn run(shared: &Arc<Shared>) -> bool {
     let accesses = ACCESSES.load(Ordering::SeqCst);
     let revoked = REVOKED_SEEN.load(Ordering::SeqCst);
     pr_info!(
-        "STRESS: cycles={} accessors={} accesses={} revoked_seen={} dma={} fault_probes={} failed={} succeeded={} leaked={} errors={}\n",
+        "STRESS: cycles={} accessors={} accesses={} revoked_seen={} dma={} irq_raised={} irq_handled={} fault_probes={} failed={} succeeded={} leaked={} errors={}\n",
         n_cycles,
         accessors,
         accesses,
         revoked,
         DMA_DONE.load(Ordering::SeqCst),
+        IRQ_RAISED.load(Ordering::SeqCst),
+        IRQ_HANDLED.load(Ordering::SeqCst),
         n_faults,
         fault.failed,
         fault.succeeded,
@@ -792,6 +1163,7 @@ fn run(shared: &Arc<Shared>) -> bool {
         errors
     );
     ok &= accessors == 2 * devs.len() && leaked == 0 && errors == 0 && accesses > 0;
+    ok &= irq_counts_ok();
     // Thousands of cycles with four threads must see revoked resources, and a thousand probes
     // under 10% allocation failure must both fail and succeed.
     if n_cycles >= 100 {
@@ -806,16 +1178,69 @@ fn run(shared: &Arc<Shared>) -> bool {
 
 struct StressModule {
     reg: Option<Pin<KBox<Registration<pci::Adapter<StressDriver>>>>>,
-    _shared: Arc<Shared>,
+    shared: Arc<Shared>,
+    /// In removal mode, the accessor threads, which run until the module is unloaded.
+    removal: Option<KVec<Accessor>>,
+}
+
+/// Stops the removal mode's threads, unbinds (dropping `reg`), drops every resource and prints
+/// the `STRESS-REMOVAL:` summary.
+fn removal_finish(
+    shared: &Shared,
+    threads: KVec<Accessor>,
+    reg: Option<Pin<KBox<Registration<pci::Adapter<StressDriver>>>>>,
+) {
+    let accessors = threads.len();
+    shared.stop.store(true, Ordering::SeqCst);
+    drop(threads);
+    drop(reg);
+    let (devices, old) = {
+        let mut slots = shared.slots.lock();
+        let devices = slots.iter().filter(|s| s.pdev.is_some()).count();
+        let old: [Option<Arc<Resources>>; MAX_DEVICES] =
+            core::array::from_fn(|i| slots[i].res.take());
+        (devices, old)
+    };
+    // Dropped outside the lock: the drops revoke, which sleeps.
+    drop(old);
+    let leaked = LIVE_PAYLOADS.load(Ordering::SeqCst) + LIVE_RESOURCES.load(Ordering::SeqCst);
+    let errors = ACCESS_ERRORS.load(Ordering::SeqCst) + PROBE_ERRORS.load(Ordering::SeqCst);
+    let accesses = ACCESSES.load(Ordering::SeqCst);
+    let zombie_failed = ZOMBIE_FAILED.load(Ordering::SeqCst);
+    pr_info!(
+        "STRESS-REMOVAL: probes={} zombies={} zombie_checks={} zombie_failed={} accessors={} accesses={} revoked_seen={} dma={} irq_raised={} irq_handled={} leaked={} errors={}\n",
+        PROBES.load(Ordering::SeqCst),
+        ZOMBIES.load(Ordering::SeqCst),
+        ZOMBIE_CHECKS.load(Ordering::SeqCst),
+        zombie_failed,
+        accessors,
+        accesses,
+        REVOKED_SEEN.load(Ordering::SeqCst),
+        DMA_DONE.load(Ordering::SeqCst),
+        IRQ_RAISED.load(Ordering::SeqCst),
+        IRQ_HANDLED.load(Ordering::SeqCst),
+        leaked,
+        errors
+    );
+    let ok = devices > 0
+        && accessors == 2 * devices
+        && leaked == 0
+        && errors == 0
+        && zombie_failed == 0
+        && accesses > 0
+        && irq_counts_ok();
+    pr_info!("STRESS-REMOVAL-DONE {}\n", if ok { "ok" } else { "FAILED" });
 }
 
 impl kernel::Module for StressModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        let removal = REMOVAL.load(Ordering::Relaxed) != 0;
+        REMOVAL_MODE.store(removal, Ordering::SeqCst);
         let shared = Arc::pin_init(
             pin_init!(Shared {
                 slots <- new_mutex!([
-                    Slot { pdev: None, res: None },
-                    Slot { pdev: None, res: None },
+                    Slot { pdev: None, dev: None, res: None },
+                    Slot { pdev: None, dev: None, res: None },
                 ]),
                 stop: AtomicBool::new(false),
             }),
@@ -833,10 +1258,31 @@ impl kernel::Module for StressModule {
                 return Err(e);
             }
         };
+        if removal {
+            let devices = shared.devices().len();
+            if devices == 0 {
+                pr_err!("STRESS-REMOVAL: no edu device bound to rust_stress\n");
+                drop(reg);
+                SHARED.store(core::ptr::null_mut(), Ordering::Release);
+                return Err(ENODEV);
+            }
+            let threads = spawn_accessors(&shared, devices);
+            pr_info!(
+                "STRESS-REMOVAL-READY: devices={} accessors={}\n",
+                devices,
+                threads.len()
+            );
+            return Ok(Self {
+                reg: Some(reg),
+                shared,
+                removal: Some(threads),
+            });
+        }
         if run(&shared) {
             Ok(Self {
                 reg: Some(reg),
-                _shared: shared,
+                shared,
+                removal: None,
             })
         } else {
             drop(reg);
@@ -849,7 +1295,10 @@ impl kernel::Module for StressModule {
 impl Drop for StressModule {
     fn drop(&mut self) {
         // Unregister (unbinding the devices) before the shared state may go.
-        drop(self.reg.take());
+        match self.removal.take() {
+            Some(threads) => removal_finish(&self.shared, threads, self.reg.take()),
+            None => drop(self.reg.take()),
+        }
         SHARED.store(core::ptr::null_mut(), Ordering::Release);
     }
 }
