@@ -129,8 +129,8 @@ impl<T> Inner<T> {
             if self.releaser.load(Ordering::Relaxed) != current {
                 return None;
             }
-            // SAFETY: This task fenced the value in the bus's `remove`, which the driver core
-            // calls from the task that then releases the list (only `remove_device` calls
+            // This task fenced the value in the bus's `remove`, which the driver core calls
+            // from the task that then releases the list (only `remove_device` calls
             // `revoke_begin`), so it is the task that releases the value: the revocation begins
             // only in its release callback for the value, which runs in this task after the
             // guard is gone (a guard is `!Send` and lives in a callback of the driver, which
@@ -138,6 +138,7 @@ impl<T> Inner<T> {
             // owner's drop, which needs the `Devres` not to be borrowed, as the guard borrows
             // it. What else runs as this task (an interrupt taken on its processor) is nested
             // in it and ends before it goes on.
+            // SAFETY: So no revocation of the value begins while the guard lives.
             unsafe { self.data.try_access_unrevoked() }
         })
     }
@@ -318,11 +319,10 @@ pub(crate) unsafe fn revoke_begin(dev: *mut bindings::device) {
     // Every reader that saw a value available entered its read-side critical section before
     // the fence, so before this grace period began.
     crate::sync::rcu::synchronize_rcu();
-    // SAFETY: `dev` is valid; every value fenced above was fenced before the grace period that
-    // just ended, and no value on this list was fenced by another call: only this function
-    // fences the values of a `Devres` node, its calls for a device are serialised by the
-    // device lock (the bus's `remove` holds it), and each list is released before the next
-    // call for it.
+    // No value on this list was fenced by another call: only this function fences the values
+    // of a `Devres` node, its calls for a device are serialised by the device lock (the bus's
+    // `remove` holds it), and each list is released before the next call for it.
+    // SAFETY: `dev` is valid; every fenced value was fenced before the grace period that ended.
     unsafe { for_each_node(dev, drain_node, core::ptr::null_mut()) };
 }
 

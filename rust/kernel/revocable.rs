@@ -490,10 +490,11 @@ impl<T> Revocable<T> {
         if sync && from != DRAINED {
             rcu::synchronize_rcu();
         }
-        // SAFETY: This task won the only transition to `REVOKING`, so the value is still there,
-        // no new reader can reach it, and old readers are gone: waited for above, drained (the
-        // readers of `try_access_unrevoked` end before a revocation begins, by its contract),
-        // or none by the contract of `revoke_nosync`.
+        // This task won the only transition to `REVOKING`, so the value is still there and no
+        // new reader can reach it. Old readers are gone: waited for above, drained (the readers
+        // of `try_access_unrevoked` end before a revocation begins, by its contract), or none
+        // by the contract of `revoke_nosync`.
+        // SAFETY: So nothing else uses the value, which is dropped once.
         unsafe { core::ptr::drop_in_place(self.data.get()) };
         // INVARIANT: The value has been dropped; waiters are released only now.
         self.state.store(REVOKED, Ordering::Release);
