@@ -109,15 +109,21 @@ append+=" stress.hotplug_cycles=$STRESS_HOTPLUG_CYCLES"
 [ "$STRESS_RCU_EXPEDITED" = 0 ] || append+=" rcupdate.rcu_expedited=1"
 # One boot; sets rc to QEMU's exit status and leaves the serial log in $LOG.
 # A watcher ends QEMU as soon as its log shows a stopped timer (below), rather
-# than at the time-out.
+# than at the time-out; before that it asks QEMU's monitor (a second QMP
+# socket, diag.sock) for the local APIC of each processor and writes the
+# answers to $LOGS/$run_name.lapic.txt.
+DIAG=$WORK/diag.sock
+cp "$STRESS_SRC/hotplug.py" "$ROOT$WORK/hotplug.py"
 boot() {
 	rc=0
 	local live=$LOG
 	[ "$STRESS_HOTPLUG_CYCLES" -eq 0 ] || live=$ROOT$WORK/serial.log
-	rm -f "$live"
+	rm -f "$live" "$ROOT$DIAG"
 	{
 		while sleep 5; do
 			if lost_timer "$live"; then
+				in_root "timeout 60 python3 $WORK/hotplug.py --hmp $DIAG 'info lapic 0' 'info lapic 1' 'info pic' 'info irq'" \
+					>"$LOGS/$run_name.lapic.txt" 2>&1 || true
 				kill -KILL "$(cat "$ROOT$WORK/qemu.pid" 2>/dev/null)" 2>/dev/null || true
 				break
 			fi
@@ -126,7 +132,7 @@ boot() {
 	local watcher=$!
 	if [ "$STRESS_HOTPLUG_CYCLES" -eq 0 ]; then
 		boot_qemu "$WORK" "$STRESS_TIMEOUT" "$LOG" -smp 2 -m 2048 -device edu -device edu \
-			-kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" -append "'$append'" || rc=$?
+			-qmp "unix:$DIAG,server=on,wait=off" -kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" -append "'$append'" || rc=$?
 	else
 		# q35 defaults to ACPI hotplug of the devices behind its root ports; with
 		# the bridge support of ICH9-LPC off, the root port's own hotplug slot
@@ -136,11 +142,10 @@ boot() {
 		# (run inside the root) to follow, and copied to $LOG afterwards.
 		QMP=$WORK/qmp.sock SERIAL=$WORK/serial.log
 		rm -f "$ROOT$QMP" "$ROOT$SERIAL" "$ROOT$WORK/hotplug.out"
-		cp "$STRESS_SRC/hotplug.py" "$ROOT$WORK/hotplug.py"
 		boot_qemu "$WORK" "$STRESS_TIMEOUT" "$ROOT$SERIAL" -machine q35 -smp 2 -m 2048 \
 			-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off \
 			-device pcie-root-port,id=rp1,chassis=1,slot=1 -device edu,bus=rp1,id=edu1 \
-			-qmp "unix:$QMP,server=on,wait=off" \
+			-qmp "unix:$QMP,server=on,wait=off" -qmp "unix:$DIAG,server=on,wait=off" \
 			-kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" -append "'$append'" &
 		qemu_job=$!
 		# The host side; it ends by itself after the last cycle or at its first
@@ -173,7 +178,7 @@ boot
 # Booted again once on that signature and nothing else; the first log is kept.
 if lost_timer; then
 	cp "$LOG" "$LOGS/$run_name.lost-timer.log"
-	echo "    a processor stopped taking its timer interrupt (idle, no task on it; log: $LOGS/$run_name.lost-timer.log): booting once more"
+	echo "    a processor stopped taking its timer interrupt (idle, no task on it; log: $LOGS/$run_name.lost-timer.log, local APICs: $LOGS/$run_name.lapic.txt): booting once more"
 	boot
 fi
 elapsed=$((SECONDS - start))

@@ -3,6 +3,7 @@
 """Host side of the hot-unplug run (scripts/hotplug.sh, scripts/stress.sh).
 
 Usage: hotplug.py QMP_SOCKET SERIAL_LOG CYCLES TIMEOUT
+       hotplug.py --hmp QMP_SOCKET COMMAND...
 
 Drives QEMU over QMP while the guest (tests/stress/init with
 stress.hotplug_cycles=CYCLES) runs rust_stress in removal mode on the edu
@@ -19,6 +20,11 @@ sends device_add of a new edu in the same slot.
 Prints one line per cycle with its times, then
 "HOTPLUG-HOST: cycles=N ok=N"; exits with 0 only if every cycle completed.
 The guest powers off after its last cycle by itself.
+
+With --hmp it runs each COMMAND of QEMU's human monitor ("info lapic 1",
+say) through QMP's human-monitor-command and prints what it answered:
+scripts/stress.sh takes the state of the processors that way when a boot
+stops taking timer interrupts.
 """
 
 import json
@@ -125,7 +131,22 @@ def wait_log(qmp, path, text, n, deadline, what):
         time.sleep(0.2)
 
 
+def hmp(qmp_path, commands):
+    """Prints the answer of the human monitor to each of `commands`."""
+    deadline = time.monotonic() + 30
+    qmp = Qmp(qmp_path, deadline)
+    for cmd in commands:
+        print(f"(qemu) {cmd}")
+        print(qmp.command("human-monitor-command", {"command-line": cmd}, deadline), flush=True)
+
+
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--hmp":
+        try:
+            hmp(sys.argv[2], sys.argv[3:])
+        except (Failure, OSError, ValueError) as e:
+            sys.exit(f"hmp: {e}")
+        return
     if len(sys.argv) != 5:
         sys.exit(__doc__.split("\n\n")[1])
     qmp_path, serial, cycles, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])

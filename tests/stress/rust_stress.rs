@@ -336,7 +336,7 @@ impl irq::Handler for StressIrq {
     fn handle(&self, dev: &device::Device<Bound>) -> IrqReturn {
         // The handler runs only while the driver is bound, so the mapping must be there.
         let Ok(bar) = self.bar.access(dev) else {
-            error();
+            error("irq handler: mapping revoked while bound");
             return IrqReturn::None;
         };
         let status = bar.read32::<{ regs::IRQ_STATUS }>();
@@ -591,6 +591,7 @@ impl StressDriver {
         res.stopping.store(true, Ordering::SeqCst);
         rcu::synchronize_rcu();
         if let Ok(bar) = res.bar.access(pdev.as_ref()) {
+            let start = Ktime::ktime_get();
             let mut idle = false;
             for _ in 0..DMA_POLL_LIMIT {
                 if bar.read64::<{ regs::DMA_CMD }>() & regs::DMA_START == 0 {
@@ -600,7 +601,11 @@ impl StressDriver {
                 kernel::delay::msleep(DMA_POLL_MS);
             }
             if !idle {
-                ACCESS_ERRORS.fetch_add(1, Ordering::SeqCst);
+                pr_err!(
+                    "STRESS-ERROR: DMA engine busy for {} ms\n",
+                    elapsed_ns(start) / 1_000_000
+                );
+                error("remove: DMA engine still busy");
             }
             // No status may stay raised once the vectors are freed: edu would then assert its
             // INTx line, which no driver handles.
@@ -766,8 +771,10 @@ fn seen(available: bool) -> bool {
     available
 }
 
-fn error() {
+/// Counts one error of an accessor, the handler or `remove`, and names it in the log.
+fn error(what: &str) {
     ACCESS_ERRORS.fetch_add(1, Ordering::SeqCst);
+    pr_err!("STRESS-ERROR: {}\n", what);
 }
 
 /// One round of the MMIO thread: registers, payload, coherent buffer, page table.
@@ -775,12 +782,21 @@ fn mmio_round(res: &Resources, round: u32) {
     match res.bar.try_access() {
         Some(bar) => {
             seen(true);
-            if bar.read32::<{ regs::ID }>() & 0xff != ID_MAGIC {
-                error();
+            let id = bar.read32::<{ regs::ID }>();
+            if id & 0xff != ID_MAGIC {
+                dev_err!(res.bar.device(), "STRESS-ERROR: ID {:#x}\n", id);
+                error("mmio: ID register");
             }
             bar.write32::<{ regs::LIVENESS }>(round);
-            if bar.read32::<{ regs::LIVENESS }>() != !round {
-                error();
+            let live = bar.read32::<{ regs::LIVENESS }>();
+            if live != !round {
+                dev_err!(
+                    res.bar.device(),
+                    "STRESS-ERROR: LIVENESS {:#x}, wrote {:#x}\n",
+                    live,
+                    round
+                );
+                error("mmio: LIVENESS register");
             }
             // An interrupt every other round, for the handler to acknowledge; none once `remove`
             // has begun (see `quiesce`).
@@ -797,7 +813,7 @@ fn mmio_round(res: &Resources, round: u32) {
         Some(magic) => {
             seen(true);
             if magic != PAYLOAD_MAGIC {
-                error();
+                error("mmio: payload magic");
             }
         }
         None => {
@@ -811,7 +827,7 @@ fn mmio_round(res: &Resources, round: u32) {
             seen(true);
             let v = round as u8;
             if buf.write(i, v).is_err() || buf.read(i) != Ok(v) {
-                error();
+                error("mmio: coherent buffer read back");
             }
         }
         None => {
@@ -824,7 +840,7 @@ fn mmio_round(res: &Resources, round: u32) {
             seen(true);
             let want = PhysAddr::from_dma(buf.dma_handle()) + 0x10;
             if table.iova_to_phys(MMU_IOVA + 0x10) != Ok(want) {
-                error();
+                error("mmio: page table iova_to_phys");
             }
         }
         _ => {
@@ -883,6 +899,7 @@ fn dma_round(shared: &Shared, res: &Resources, round: u32) {
             seen(true);
         }
     }
+    let started = Ktime::ktime_get();
     for _ in 0..DMA_POLL_LIMIT {
         kernel::delay::msleep(DMA_POLL_MS);
         match res
@@ -909,7 +926,11 @@ fn dma_round(shared: &Shared, res: &Resources, round: u32) {
             return;
         }
     }
-    error();
+    pr_err!(
+        "STRESS-ERROR: transfer started {} ms ago\n",
+        elapsed_ns(started) / 1_000_000
+    );
+    error("dma: transfer not done in time");
 }
 
 /// The body of accessor thread `kind` (0: DMA, 1: MMIO) of device slot `i`.
