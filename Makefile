@@ -6,7 +6,7 @@ CACHE := $(or $(DRVCORE_CACHE),/var/cache/drvcore)
 ROOT := $(CACHE)/trixie
 SH := bash scripts
 
-.PHONY: help check check-debug stress removal hotplug check-misuse lint run rustdoctest e2e bench build toolchain tree patches bisect clean distclean
+.PHONY: help check check-debug stress removal hotplug check-misuse lint run rustdoctest e2e bench bench-icount shell build toolchain tree patches bisect clean distclean
 
 help:
 	@echo 'Targets:'
@@ -37,6 +37,12 @@ help:
 	@echo '               and compare the sample with its C twin (size, end-to-end checks)'
 	@echo '               (modules built against the existing build; table in'
 	@echo '               $(CACHE)/logs/bench.txt)'
+	@echo '  bench-icount the same in guest instructions (QEMU -icount): rows that repeat'
+	@echo '               whatever the host load (table in $(CACHE)/logs/bench-icount.txt)'
+	@echo '  shell        boot the built kernel in QEMU with two edu devices and a shell on'
+	@echo '               the console (sample module in /modules; poweroff or Ctrl-A X'
+	@echo '               ends it; SHELL_EDU=N, SHELL_ARCH=arm64, SHELL_DEBUG=1,'
+	@echo '               SHELL_QEMU_ARGS=...); on the existing build'
 	@echo '  build        build the kernel and modules only'
 	@echo '  toolchain    provision the build root in $(ROOT)'
 	@echo '  tree         lay out the kernel tree with the patches and the overlay'
@@ -95,6 +101,12 @@ e2e:
 
 bench:
 	$(SH)/bench.sh
+
+bench-icount:
+	BENCH_ICOUNT=1 $(SH)/bench.sh
+
+shell:
+	$(SH)/shell.sh
 
 patches:
 	$(SH)/patches.sh

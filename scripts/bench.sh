@@ -45,17 +45,35 @@
 # host's load: the table records the load average, and numbers taken while
 # the host was busy (a kernel build, say) are only good for coarse ratios.
 #
+# With BENCH_ICOUNT=1 (make bench-icount) QEMU counts guest instructions
+# instead of following the host's clock: -icount shift=0,sleep=off,align=off
+# makes the guest's clock advance 1 ns per instruction executed and runs both
+# vCPUs on one host thread, so each "ns" of the table is one guest
+# instruction and a row repeats whatever the host's load. The log and table
+# are then bench-icount.log and bench-icount.txt, beside the wall-clock ones.
+#
 # Environment: BENCH_ROUNDS (default 3), BENCH_TIMEOUT (seconds for QEMU,
 # default 600), BENCH_BUILD_TRIES (default 3: a failed build is retried after
-# 30 s, in case the kernel build was being rewritten at the time).
+# 30 s, in case the kernel build was being rewritten at the time),
+# BENCH_ICOUNT (default 0).
 . "$(dirname "$0")/lib.sh"
 
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-600}
 BENCH_BUILD_TRIES=${BENCH_BUILD_TRIES:-3}
 BENCH_ROUNDS=${BENCH_ROUNDS:-3}
+BENCH_ICOUNT=${BENCH_ICOUNT:-0}
 LOGS=$CACHE/logs
-LOG=$LOGS/bench.log
-TABLE=$LOGS/bench.txt
+if [ "$BENCH_ICOUNT" = 1 ]; then
+	LOG=$LOGS/bench-icount.log
+	TABLE=$LOGS/bench-icount.txt
+	icount=(-icount shift=0,sleep=off,align=off)
+	unit=insns clock="QEMU TCG with -icount shift=0 (1 ns = 1 guest instruction)"
+else
+	LOG=$LOGS/bench.log
+	TABLE=$LOGS/bench.txt
+	icount=()
+	unit=ns clock="QEMU TCG"
+fi
 WORK=/build/bench # inside the root
 KERNEL=$KOUT/arch/x86/boot/bzImage
 mkdir -p "$LOGS"
@@ -140,7 +158,7 @@ append="console=ttyS0 kunit.enable=0 panic=-1 loglevel=7 bench.rounds=$BENCH_ROU
 start=$SECONDS
 rc=0
 load_before=$(cut -d' ' -f1 /proc/loadavg)
-boot_qemu "$WORK" "$BENCH_TIMEOUT" "$LOG" -smp 2 -m 1024 -device edu -device edu \
+boot_qemu "$WORK" "$BENCH_TIMEOUT" "$LOG" "${icount[@]}" -smp 2 -m 1024 -device edu -device edu \
 	-kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" -append "'$append'" || rc=$?
 load_after=$(cut -d' ' -f1 /proc/loadavg)
 printf '    QEMU ended after %d s (exit status %d)\n' "$((SECONDS - start))" "$rc"
@@ -156,6 +174,7 @@ rows=(
 	"coherent_alloc_4k(C:dmam) coherent_alloc_4k_dmam coherent_alloc_4k"
 	"coherent_alloc_64k(C:dmam) coherent_alloc_64k_dmam coherent_alloc_64k"
 	"coherent_read coherent_read coherent_read"
+	"coherent_read(Rust:iter) coherent_read coherent_read_iter"
 	"coherent_write coherent_write coherent_write"
 	"project_read project_read project_read"
 	"project_write project_write project_write"
@@ -250,14 +269,14 @@ rcu_expedited=$(sed -nE 's/.*rcu_expedited=([^ ]*).*/\1/p' <<<"$rcu_line")
 unbind_check_line="BENCH check unbind_flat: $unbind_verdict"
 [ "$unbind_verdict" = ok ] || unbind_check_line+=" ($(printf '%s; ' "${unbind_reasons[@]}" | sed 's/; $//'))"
 {
-	echo "Rust bindings against the same C calls, in ns per operation: the median over"
+	echo "Rust bindings against the same C calls, in $unit per operation: the median over"
 	echo "$BENCH_ROUNDS rounds (C and Rust alternating) of each round's median of 7 repetitions;"
 	echo "spread: the least and greatest repetition of all rounds; min R/C: the ratio of the"
 	echo "least repetitions, the one least disturbed by a busy host."
-	echo "QEMU TCG, 2 CPUs; $(date -u '+%Y-%m-%d %H:%M UTC'); host load average (1 min)"
+	echo "$clock, 2 CPUs; $(date -u '+%Y-%m-%d %H:%M UTC'); host load average (1 min)"
 	echo "before and after the boot: $load_before, $load_after (the host has $(nproc) CPUs)."
 	echo
-	printf '%-28s %14s %14s %8s %8s  %s\n' operation 'C ns/op' 'Rust ns/op' Rust/C 'min R/C' \
+	printf '%-28s %14s %14s %8s %8s  %s\n' operation "C $unit/op" "Rust $unit/op" Rust/C 'min R/C' \
 		'spread (min-max): C | Rust'
 	for row in "${rows[@]}"; do
 		read -r label cname rname <<<"$row"

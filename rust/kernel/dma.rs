@@ -47,7 +47,7 @@ pub mod project;
 pub mod sg;
 mod streaming;
 
-pub use coherent::{CoherentAllocation, DeviceOnlyAllocation};
+pub use coherent::{CoherentAllocation, CoherentIter, DeviceOnlyAllocation};
 pub use mask::DmaMask;
 pub use pool::{DmaPool, PoolObject, PoolView};
 pub use project::Elements;

@@ -48,7 +48,8 @@ fn coherent_size_check(size: usize) -> Result {
 ///
 /// # Invariants
 ///
-/// - `mem` holds `size_of::<T>() * count` bytes; `count > 0` and the size does not overflow.
+/// - `mem` holds `size_of::<T>() * count` bytes; `count > 0`, `T` is not zero-sized and the size
+///   does not overflow.
 /// - `cpu_addr` is `mem.cpu_addr`, cast to `T`.
 ///
 /// [`IoPageTable::map_coherent`]: crate::io_pgtable::IoPageTable::map_coherent
@@ -280,7 +281,8 @@ impl<T: AsBytes + FromBytes + Send + Sync + 'static> CoherentAllocation<T> {
         let size = byte_size::<T>(count)?;
         let mem = CoherentMemory::alloc(dev, size, gfp, attrs.as_raw())?;
         let mem = Arc::new(mem, gfp)?;
-        // INVARIANT: `mem` holds `size` bytes, the size of `count` elements of `T`.
+        // INVARIANT: `mem` holds `size` bytes, the size of `count` elements of `T`; `byte_size`
+        // refused a zero `count` and a zero-sized `T`.
         Ok(Self {
             cpu_addr: mem.cpu_addr.cast(),
             dma_handle: mem.dma_handle,
@@ -492,6 +494,41 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
         Ok(unsafe { core::slice::from_raw_parts_mut(self.cpu_addr.as_ptr().add(offset), count) })
     }
 
+    /// Returns an iterator over elements `offset..offset + count`, each read with a volatile
+    /// read when the iterator reaches it; [`EINVAL`] if the range is out of bounds.
+    ///
+    /// The range is checked once, here, rather than at each element as [`read`] does: the loop
+    /// over a ring's elements costs what C's loop of `READ_ONCE()`s costs.
+    ///
+    /// [`read`]: CoherentAllocation::read
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::CoherentAllocation;
+    ///
+    /// fn sum(ring: &CoherentAllocation<u32>) -> Result<u32> {
+    ///     assert!(ring.iter(1, ring.count()).is_err());
+    ///     assert_eq!(ring.iter(ring.count(), 0)?.count(), 0);
+    ///     Ok(ring.iter(0, ring.count())?.fold(0, u32::wrapping_add))
+    /// }
+    /// ```
+    pub fn iter(&self, offset: usize, count: usize) -> Result<CoherentIter<'_, T>> {
+        self.check_range(offset, count)?;
+        // SAFETY: `offset + count <= self.count` (checked), so both pointers stay within the
+        // allocation or one past its end.
+        let (next, end) = unsafe {
+            let first = self.cpu_addr.as_ptr().add(offset);
+            (first, first.add(count))
+        };
+        // INVARIANT: See above.
+        Ok(CoherentIter {
+            next,
+            end,
+            _alloc: core::marker::PhantomData,
+        })
+    }
+
     fn check_range(&self, offset: usize, count: usize) -> Result {
         match offset.checked_add(count) {
             Some(end) if end <= self.count => Ok(()),
@@ -499,6 +536,58 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
         }
     }
 }
+
+/// The elements of a range of a [`CoherentAllocation`], read one at a time with volatile reads:
+/// see [`CoherentAllocation::iter`].
+///
+/// # Invariants
+///
+/// `next..end` is a range of elements of the allocation that `'a` borrows (`next <= end`, both
+/// within the allocation or one past its end), and `T` is not zero-sized (the allocation of
+/// zero-sized elements is refused).
+///
+/// # Examples
+///
+/// ```
+/// use kernel::dma::CoherentAllocation;
+///
+/// fn find(ring: &CoherentAllocation<u64>, value: u64) -> Result<Option<usize>> {
+///     Ok(ring.iter(0, ring.count())?.position(|v| v == value))
+/// }
+/// ```
+pub struct CoherentIter<'a, T> {
+    next: *const T,
+    end: *const T,
+    _alloc: core::marker::PhantomData<&'a [T]>,
+}
+
+impl<T: FromBytes> Iterator for CoherentIter<'_, T> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        if self.next == self.end {
+            return None;
+        }
+        // SAFETY: `next < end` (type invariant), so `next` is an element of the allocation,
+        // aligned and mapped while `'a` lasts; `T: FromBytes` accepts whatever the device wrote.
+        let value = unsafe { self.next.read_volatile() };
+        // SAFETY: At most one past the end of the range, so within or one past the allocation.
+        // INVARIANT: `next` moves towards `end` and reaches it at the latest.
+        self.next = unsafe { self.next.add(1) };
+        Some(value)
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        // SAFETY: Both pointers are in the same allocation, `next <= end` and `T` is not
+        // zero-sized (type invariant).
+        let n = unsafe { self.end.offset_from(self.next) } as usize;
+        (n, Some(n))
+    }
+}
+
+impl<T: FromBytes> ExactSizeIterator for CoherentIter<'_, T> {}
 
 /// Coherent DMA memory that only the device accesses, allocated with
 /// `DMA_ATTR_NO_KERNEL_MAPPING`: the kernel may not map it at all, so this type has no CPU
