@@ -140,7 +140,8 @@ make_initramfs() {
 # log file without carriage returns. QEMU runs in the host's PID namespace
 # and in the background, so that an interrupt (INT, TERM) is handled at once
 # and ends the QEMU this started, by its pid. Returns QEMU's (or timeout's)
-# exit status.
+# exit status. QEMU_ACCEL (default "tcg") is the accelerator's option
+# string: "tcg,thread=single" runs every vCPU on one host thread.
 boot_qemu() {
 	local work=$1 timeout=$2 log=$3
 	shift 3
@@ -150,7 +151,7 @@ boot_qemu() {
 	trap stop_qemu EXIT
 	local rc=0
 	# --foreground: QEMU stays in this process group and so gets a Ctrl-C too.
-	{ in_root "timeout --foreground -k 10 $timeout $QEMU -nodefaults -accel tcg \
+	{ in_root "timeout --foreground -k 10 $timeout $QEMU -nodefaults -accel ${QEMU_ACCEL:-tcg} \
 		-no-reboot -nographic -serial stdio $QEMU_MACHINE -pidfile $work/qemu.pid $* </dev/null" 2>&1 |
 		sed -u 's/\r//g' >"$log"; } &
 	wait $! || rc=$?

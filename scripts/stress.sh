@@ -286,6 +286,8 @@ if [ "$STRESS_CYCLES" -gt 0 ] || [ "$STRESS_FAULT_PROBES" -gt 0 ]; then
 	check "summary line 'STRESS: cycles=...' present" test -n "$summary"
 	check "stress: $STRESS_CYCLES unbind/bind cycles (cycles=${cyc:-none})" eq "$cyc" "$STRESS_CYCLES"
 	check "stress: no cycle, probe or access error (errors=${errors:-none})" eq "$errors" 0
+	# No device is rescanned in these phases: see the removal mode's misreads.
+	check "stress: no register misread (misreads=$(field misreads))" eq "$(field misreads)" 0
 	check "stress: accesses raced revocation (accesses=${accesses:-none} revoked_seen=${revoked:-none})" \
 		eval 'ge "$accesses" 1 && { [ "$STRESS_CYCLES" -lt 100 ] || ge "$revoked" 1; }'
 	check "stress: interrupts raised and handled, no more handled than raised (raised=${raised:-none} handled=${handled:-none})" \
@@ -346,6 +348,14 @@ if [ "$removals" -gt 0 ]; then
 	check "removal: interrupts raised and handled, no more handled than raised (raised=${r_raised:-none} handled=${r_handled:-none})" \
 		eval 'ge "$r_handled" 1 && ge "$r_raised" "$r_handled"'
 	check "removal: no access, probe or handler error (errors=${r_errors:-none})" eq "$r_errors" 0
+	# A register access of a live binding that gave a wrong value which the
+	# immediate second attempt corrected (rust_stress.rs, checked_read: the
+	# emulator's, while another vCPU sizes the BARs of the rescanned
+	# device). Seen 1 to 3 times in 1,000 cycles; each is printed, and more
+	# than 1 in 100 cycles fails.
+	r_misreads=$(field misreads "$rsummary")
+	check "removal: register misreads printed and rare (misreads=${r_misreads:-none}, at most $((1 + removals / 100)))" \
+		eval 'eq "$r_misreads" "$(count "STRESS-MISREAD: ")" && [ "$r_misreads" -le $((1 + removals / 100)) ]'
 	check "removal: nothing leaked (leaked=${r_leaked:-none})" eq "$r_leaked" 0
 fi
 
