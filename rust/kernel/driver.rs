@@ -339,6 +339,24 @@ impl DriverData {
     pub(crate) unsafe fn install<T: Send + Sync + 'static>(
         dev: *mut bindings::device,
     ) -> Result<NonNull<DriverData>> {
+        // SAFETY: `dev` as for this function; `drop_data::<T>` drops the `Pin<KBox<T>>` of the
+        // type whose id is passed with it.
+        unsafe { Self::install_raw(dev, TypeId::of::<T>(), drop_data::<T>) }
+    }
+
+    /// The body of [`DriverData::install`], without its type parameter: compiled once, here,
+    /// rather than in every driver module.
+    ///
+    /// # Safety
+    ///
+    /// As for [`DriverData::install`]; `drop_data` must be `drop_data::<T>` for the `T` with
+    /// `TypeId::of::<T>() == type_id`.
+    #[inline(never)]
+    unsafe fn install_raw(
+        dev: *mut bindings::device,
+        type_id: TypeId,
+        drop_data: unsafe fn(*mut c_void),
+    ) -> Result<NonNull<DriverData>> {
         let paths = Arc::pin_init(
             crate::pin_init!(Paths {
                 list <- new_mutex!(PathList {
@@ -349,11 +367,13 @@ impl DriverData {
             GFP_KERNEL,
         )?;
         let unbind = Arc::pin_init(UnbindList::new(), GFP_KERNEL)?;
+        // INVARIANT: `data` is NULL; `drop_data` is the drop of `type_id`'s type (caller's
+        // guarantee).
         let header = KBox::new(
             DriverData {
-                type_id: TypeId::of::<T>(),
+                type_id,
                 data: AtomicPtr::new(ptr::null_mut()),
-                drop_data: drop_data::<T>,
+                drop_data,
                 paths,
                 unbind,
             },

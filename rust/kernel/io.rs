@@ -26,7 +26,7 @@ use crate::{bindings, error::code::EINVAL, error::Result};
 /// # Invariants
 ///
 /// `addr` is the start of a mapping of `maxsize` bytes of device memory made with `ioremap()`
-/// (or a bus's equivalent), and `maxsize >= SIZE`.
+/// (or a bus's equivalent), `maxsize >= SIZE`, and `addr + maxsize` does not overflow.
 ///
 /// # Examples
 ///
@@ -65,6 +65,8 @@ impl<const SIZE: usize> IoRaw<SIZE> {
         if maxsize < SIZE || addr.checked_add(maxsize).is_none() {
             return Err(EINVAL);
         }
+        // INVARIANT: `maxsize >= SIZE` and `addr + maxsize` does not overflow, as just checked;
+        // the caller of `Io::from_raw` vouches for the mapping.
         Ok(Self { addr, maxsize })
     }
 
@@ -142,9 +144,12 @@ macro_rules! define_read {
                     "MMIO offset out of bounds or unaligned"
                 )
             };
+            // No overflow: `OFFSET` plus the width is at most `SIZE` (checked at compile time),
+            // `SIZE <= maxsize` and `addr + maxsize` does not overflow (invariants of `IoRaw`).
+            let addr = self.0.addr.wrapping_add(OFFSET);
             // SAFETY: By the type invariant the mapping is live and at least `SIZE` bytes long;
             // the access lies within it and is aligned, as checked at compile time.
-            unsafe { bindings::$c_fn((self.0.addr + OFFSET) as _) }
+            unsafe { bindings::$c_fn(addr as _) }
         }
 
         /// Reads an MMIO register at `offset`, checked against the mapping's size and the
@@ -154,9 +159,12 @@ macro_rules! define_read {
             if !offset_valid::<$type_name>(offset, self.0.maxsize) {
                 return Err(EINVAL);
             }
+            // No overflow: `offset` plus the width is at most `maxsize` (just checked), and
+            // `addr + maxsize` does not overflow (invariant of `IoRaw`).
+            let addr = self.0.addr.wrapping_add(offset);
             // SAFETY: By the type invariant the mapping is live and `maxsize` bytes long; the
             // access lies within it and is aligned, as just checked.
-            Ok(unsafe { bindings::$c_fn((self.0.addr + offset) as _) })
+            Ok(unsafe { bindings::$c_fn(addr as _) })
         }
     };
 }
@@ -173,9 +181,12 @@ macro_rules! define_write {
                     "MMIO offset out of bounds or unaligned"
                 )
             };
+            // No overflow: `OFFSET` plus the width is at most `SIZE` (checked at compile time),
+            // `SIZE <= maxsize` and `addr + maxsize` does not overflow (invariants of `IoRaw`).
+            let addr = self.0.addr.wrapping_add(OFFSET);
             // SAFETY: By the type invariant the mapping is live and at least `SIZE` bytes long;
             // the access lies within it and is aligned, as checked at compile time.
-            unsafe { bindings::$c_fn(value, (self.0.addr + OFFSET) as _) }
+            unsafe { bindings::$c_fn(value, addr as _) }
         }
 
         /// Writes an MMIO register at `offset`, checked against the mapping's size and the
@@ -185,9 +196,12 @@ macro_rules! define_write {
             if !offset_valid::<$type_name>(offset, self.0.maxsize) {
                 return Err(EINVAL);
             }
+            // No overflow: `offset` plus the width is at most `maxsize` (just checked), and
+            // `addr + maxsize` does not overflow (invariant of `IoRaw`).
+            let addr = self.0.addr.wrapping_add(offset);
             // SAFETY: By the type invariant the mapping is live and `maxsize` bytes long; the
             // access lies within it and is aligned, as just checked.
-            unsafe { bindings::$c_fn(value, (self.0.addr + offset) as _) };
+            unsafe { bindings::$c_fn(value, addr as _) };
             Ok(())
         }
     };

@@ -65,7 +65,7 @@ use crate::{
     sync::{Arc, Mutex, SpinLock},
     types::{ARef, AsBytes, FromBytes},
 };
-use core::{ffi::c_void, marker::PhantomData, pin::Pin, ptr::NonNull};
+use core::{ffi::c_void, marker::PhantomData, mem::ManuallyDrop, pin::Pin, ptr::NonNull};
 
 #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
 pub(crate) mod tests;
@@ -767,42 +767,22 @@ impl<F: Format, T: FlushOps + 'static> IoPageTable<F, T> {
             return Err(EINVAL);
         }
         let flush = KBox::pin(flush, GFP_KERNEL)?;
-        let regions = KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?;
-        let state = KBox::pin_init(
-            new_spinlock!(State {
-                mapped: Ranges(KVec::new()),
-                pending: KVec::new(),
-            }),
-            GFP_KERNEL,
-        )?;
-        // SAFETY: All-zeroes is a valid `struct io_pgtable_cfg` (no callbacks, NULL pointers).
-        let mut cfg: bindings::io_pgtable_cfg = unsafe { core::mem::zeroed() };
-        cfg.quirks = config.quirks;
-        cfg.pgsize_bitmap = config.pgsize_bitmap;
-        cfg.ias = config.ias;
-        cfg.oas = config.oas;
-        cfg.coherent_walk = config.coherent_walk;
-        cfg.tlb = &FlushAdapter::<T>::OPS;
-        cfg.iommu_dev = dev.as_raw();
         let cookie = core::ptr::from_ref::<T>(&flush).cast_mut().cast::<c_void>();
-        // SAFETY: `cfg` is fully set up; the flush ops are `'static`; the cookie is the pinned
-        // `T` that the table owns until it is freed; `dev` is a bound device.
-        let ops = unsafe { bindings::alloc_io_pgtable_ops(F::FORMAT, &mut cfg, cookie) };
-        // The C code returns NULL both for bad configurations and for a lack of memory; a bad
-        // configuration is the only failure a caller can act on.
-        let ops = NonNull::new(ops).ok_or(EINVAL)?;
-        // INVARIANT: Allocated just now for format `F` with the cookie `flush`; `cfg` holds what
-        // the C code completed; nothing is mapped.
-        let table = Self {
-            table: Table {
-                ops,
-                cfg,
-                regions,
-                state,
-                dev: ARef::from(&**dev),
+        // SAFETY: The ops and `sync` are `FlushAdapter::<T>`'s, which take as the cookie the
+        // pinned `T` that the result owns until the table is freed, `flush`.
+        let table = unsafe {
+            Table::create(
+                dev,
+                &config,
+                F::FORMAT,
+                &FlushAdapter::<T>::OPS,
                 cookie,
-                sync: FlushAdapter::<T>::sync,
-            },
+                FlushAdapter::<T>::sync,
+            )
+        }?;
+        // INVARIANT: Allocated just now for format `F` with the cookie `flush`.
+        let table = Self {
+            table,
             flush,
             _format: PhantomData,
         };
@@ -993,18 +973,37 @@ impl<F: Format, T: FlushOps> IoPageTable<F, T> {
 ///   can always record its range (or what stays of it) when its C call returns.
 /// - `sync(cookie)` is the `tlb_sync` of the [`FlushOps`] whose callbacks `ops` calls with
 ///   `cookie`, valid as long as `ops`.
+/// - `regions`, `state` and `dev` are dropped exactly once, in this order, by `Table`'s `Drop`.
 struct Table {
     ops: NonNull<bindings::io_pgtable_ops>,
     cfg: bindings::io_pgtable_cfg,
     /// The driver-owned memory mapped by [`IoPageTable::map_coherent`], dropped after `ops` is
-    /// freed (fields drop after [`Drop::drop`] of the [`IoPageTable`]).
-    regions: Pin<KBox<Mutex<KVec<Option<Region>>>>>,
+    /// freed (`Table` drops after [`Drop::drop`] of the [`IoPageTable`]).
+    regions: ManuallyDrop<Pin<KBox<Regions>>>,
     /// The mapped and pending input ranges; unmaps and translations hold it across C.
-    state: Pin<KBox<SpinLock<State>>>,
-    dev: ARef<Device>,
+    state: ManuallyDrop<Pin<KBox<SpinLock<State>>>>,
+    dev: ManuallyDrop<ARef<Device>>,
     cookie: *mut c_void,
     sync: unsafe fn(*mut c_void),
 }
+
+// The fields' drops are compiled once, here, rather than in every module that drops a table.
+impl Drop for Table {
+    #[inline(never)]
+    fn drop(&mut self) {
+        // SAFETY: The fields are dropped here and nowhere else, and `self` is not used after its
+        // drop: each exactly once, in their declaration order (type invariant), after the
+        // `IoPageTable` holding this has freed `ops`.
+        unsafe {
+            ManuallyDrop::drop(&mut self.regions);
+            ManuallyDrop::drop(&mut self.state);
+            ManuallyDrop::drop(&mut self.dev);
+        }
+    }
+}
+
+/// The regions of a table, under its mutex.
+type Regions = Mutex<KVec<Option<Region>>>;
 
 /// The input ranges of a table, under its spinlock.
 struct State {
@@ -1031,6 +1030,60 @@ impl State {
 }
 
 impl Table {
+    /// The part of [`IoPageTable::new`] that depends neither on the format nor on the flush
+    /// callbacks: allocates the table, after the caller's checks of `config`.
+    ///
+    /// # Safety
+    ///
+    /// `tlb` and `sync` must be the callbacks of one [`FlushOps`] that take `cookie`, which must
+    /// stay valid until the table is freed. The result must go into an [`IoPageTable`], whose
+    /// drop frees `ops` (a `Table`'s own drop does not: dropped alone, it leaks the C table).
+    #[inline(never)]
+    unsafe fn create(
+        dev: &Device<Bound>,
+        config: &Config,
+        format: bindings::io_pgtable_fmt,
+        tlb: &'static bindings::iommu_flush_ops,
+        cookie: *mut c_void,
+        sync: unsafe fn(*mut c_void),
+    ) -> Result<Self> {
+        let regions = KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?;
+        let state = KBox::pin_init(
+            new_spinlock!(State {
+                mapped: Ranges(KVec::new()),
+                pending: KVec::new(),
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: All-zeroes is a valid `struct io_pgtable_cfg` (no callbacks, NULL pointers).
+        let mut cfg: bindings::io_pgtable_cfg = unsafe { core::mem::zeroed() };
+        cfg.quirks = config.quirks;
+        cfg.pgsize_bitmap = config.pgsize_bitmap;
+        cfg.ias = config.ias;
+        cfg.oas = config.oas;
+        cfg.coherent_walk = config.coherent_walk;
+        cfg.tlb = tlb;
+        cfg.iommu_dev = dev.as_raw();
+        // SAFETY: `cfg` is fully set up; the flush ops are `'static`; the cookie stays valid
+        // until the table is freed (the caller's guarantee); `dev` is a bound device.
+        let ops = unsafe { bindings::alloc_io_pgtable_ops(format, &mut cfg, cookie) };
+        // The C code returns NULL both for bad configurations and for a lack of memory; a bad
+        // configuration is the only failure a caller can act on.
+        let ops = NonNull::new(ops).ok_or(EINVAL)?;
+        // INVARIANT: Allocated just now with `cfg`, which holds what the C code completed, and
+        // with `tlb` and `sync` of one `FlushOps` (the caller's guarantee); nothing is mapped,
+        // and both range lists are empty; the new fields are dropped by `Table`'s `Drop` only.
+        Ok(Self {
+            ops,
+            cfg,
+            regions: ManuallyDrop::new(regions),
+            state: ManuallyDrop::new(state),
+            dev: ManuallyDrop::new(ARef::from(&**dev)),
+            cookie,
+            sync,
+        })
+    }
+
     fn check_size(&self, pgsize: usize) -> Result {
         if !pgsize.is_power_of_two() || self.cfg.pgsize_bitmap & pgsize == 0 {
             return Err(EINVAL);

@@ -45,6 +45,7 @@ use crate::{
 };
 use core::{
     ffi::{c_int, c_void},
+    mem::ManuallyDrop,
     sync::atomic::{AtomicBool, AtomicU32, Ordering},
 };
 
@@ -212,11 +213,25 @@ pub(crate) unsafe trait Keep: Send + Sync {
 ///
 /// # Invariants
 ///
-/// `irq` is an interrupt line of `dev` while `keep` says so (`Keep::valid_for`).
+/// - `irq` is an interrupt line of `dev` while `keep` says so (`Keep::valid_for`).
+/// - `dev` and `keep` are dropped exactly once, in this order, by `Irq`'s `Drop`.
 pub struct Irq {
     irq: u32,
-    dev: ARef<Device>,
-    keep: Arc<dyn Keep>,
+    dev: ManuallyDrop<ARef<Device>>,
+    keep: ManuallyDrop<Arc<dyn Keep>>,
+}
+
+// The fields' drops are compiled once, here, rather than in every module that drops a line.
+impl Drop for Irq {
+    #[inline(never)]
+    fn drop(&mut self) {
+        // SAFETY: The fields are dropped here and nowhere else, and `self` is not used after its
+        // drop: each exactly once, in their declaration order (type invariant).
+        unsafe {
+            ManuallyDrop::drop(&mut self.dev);
+            ManuallyDrop::drop(&mut self.keep);
+        }
+    }
 }
 
 impl Irq {
@@ -226,11 +241,11 @@ impl Irq {
     ///
     /// `irq` must be an interrupt line of `dev` for as long as `keep.valid_for()` says so.
     pub(crate) unsafe fn new<K: Keep + 'static>(dev: &Device, irq: u32, keep: Arc<K>) -> Self {
-        // INVARIANT: By the caller's contract.
+        // INVARIANT: By the caller's contract; the new fields are dropped by `Irq`'s `Drop` only.
         Self {
             irq,
-            dev: dev.into(),
-            keep,
+            dev: ManuallyDrop::new(dev.into()),
+            keep: ManuallyDrop::new(keep),
         }
     }
 
@@ -404,33 +419,11 @@ impl<H: Send + Sync + 'static> Registration<H> {
         let cookie = core::ptr::from_ref::<Shared<H>>(&shared)
             .cast_mut()
             .cast::<c_void>();
-        // `request_irq()` adds `IRQF_COND_ONESHOT` for a line without a thread, so that it may
-        // share a line with a oneshot user; the same here.
-        let extra = if thread.is_none() {
-            bindings::IRQF_COND_ONESHOT as c_ulong
-        } else {
-            0
-        };
-        let request = || {
-            // SAFETY: `irq.irq` is a line of `dev`'s binding, freed only after the registration
-            // (see above and `Keep`); `name` is `'static`; `cookie` is the pinned `Shared<H>` of
-            // the trampolines' `H`, which the registration keeps until it has freed the line.
-            to_result(unsafe {
-                bindings::request_threaded_irq(
-                    irq.irq,
-                    Some(hard),
-                    thread,
-                    flags.as_raw() | extra,
-                    name.as_char_ptr(),
-                    cookie,
-                )
-            })
-        };
-        // The line is requested and listed at once, so that the bus stops it at unbind before
-        // any managed resource goes.
-        // SAFETY: `shared` is pinned and lives until `drop` has called `finish`; `stop_line`
-        // matches it, and its line is requested while it is listed.
-        unsafe { shared.path.start(GFP_KERNEL, request) }?;
+        // SAFETY: `irq.irq` is a line of `dev`'s binding, freed only after the registration
+        // (see above and `Keep`); `cookie` is the pinned `Shared<H>` of the trampolines' `H`,
+        // which the registration keeps until it has freed the line; `shared` lives until `drop`
+        // has called `finish`, and `stop_line` matches it.
+        unsafe { request_raw(irq.irq, flags, name, hard, thread, &shared.path, cookie) }?;
         // INVARIANT: Requested just now with `shared` as `dev_id`; nothing is disabled. Should
         // the `Devres` not be made, dropping the registration frees the line.
         let reg = Self {
@@ -479,13 +472,8 @@ impl<H: Send + Sync + 'static> Registration<H> {
     /// Undoes one [`Registration::disable`] (`enable_irq()`); [`EINVAL`] if there is none to
     /// undo, where the C code would warn of an unbalanced enable.
     pub fn enable(&self) -> Result {
-        self.disabled
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| d.checked_sub(1))
-            .map_err(|_| EINVAL)?;
-        // INVARIANT: The count was lowered first, so the line's depth stays at least the count.
-        // SAFETY: The line is requested (type invariant) and disabled at least once by us.
-        unsafe { bindings::enable_irq(self.irq.irq) };
-        Ok(())
+        // SAFETY: The line is requested and `disabled` counts its disables (type invariants).
+        unsafe { enable_line(self.irq.irq, &self.disabled) }
     }
 }
 
@@ -570,22 +558,117 @@ impl<H: ThreadedHandler> Registration<H> {
 
 impl<H: Send + Sync + 'static> Drop for Registration<H> {
     fn drop(&mut self) {
-        // Off the binding's list, or stopped by the bus (then a line of its own is masked once
-        // more). The handler no longer runs once stopped, also if the line is enabled again
-        // and a pending interrupt replayed.
-        let stopped = self.shared.path.finish();
-        // Balance what the driver left disabled, and the bus: a line freed while disabled stays
-        // disabled for its next user.
-        while self.enable().is_ok() {}
-        if stopped && !self.shared.shared {
-            // SAFETY: The line is requested, and the bus disabled it once (`stop_line`).
-            unsafe { bindings::enable_irq(self.irq.irq) };
-        }
         let cookie = core::ptr::from_ref::<Shared<H>>(&self.shared)
             .cast_mut()
             .cast::<c_void>();
-        // SAFETY: The line was requested with `cookie` (type invariant) and is freed only here.
-        // `free_irq()` returns once no handler and no thread function of it runs any more.
-        unsafe { bindings::free_irq(self.irq.irq, cookie) };
+        // SAFETY: The line was requested with `cookie`, `shared.path` listed with it and
+        // `disabled` counts its disables (type invariants); this drop is the one free.
+        unsafe {
+            drop_raw(
+                self.irq.irq,
+                &self.disabled,
+                &self.shared.path,
+                self.shared.shared,
+                cookie,
+            )
+        };
     }
+}
+
+/// Undoes one disable counted by `disabled` (`enable_irq()`); [`EINVAL`] if there is none.
+///
+/// # Safety
+///
+/// `irq` must be requested, and `disabled` count the disables of it not yet undone (as
+/// [`Registration`]'s `disabled`).
+#[inline]
+unsafe fn enable_line(irq: u32, disabled: &AtomicU32) -> Result {
+    disabled
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| d.checked_sub(1))
+        .map_err(|_| EINVAL)?;
+    // INVARIANT: The count was lowered first, so the line's depth stays at least the count.
+    // SAFETY: The line is requested (the function's contract) and disabled at least once by us.
+    unsafe { bindings::enable_irq(irq) };
+    Ok(())
+}
+
+/// The part of [`Registration::request`] that does not depend on the handler, compiled once:
+/// requests `irq` with the trampolines `hard` and `thread` and `cookie` as `dev_id`, and starts
+/// `path` with it, so that the line is requested and listed at once.
+///
+/// # Safety
+///
+/// `irq` must be a line of the binding of `path`, freed only after the line is freed (see
+/// [`Keep`]); `cookie` must be what the trampolines take, alive until the line is freed; `path`
+/// must be as [`DataPath::start`] requires, with a `stop` that stops this line.
+#[inline(never)]
+unsafe fn request_raw(
+    irq: u32,
+    flags: Flags,
+    name: &'static CStr,
+    hard: RawHandler,
+    thread: Option<RawHandler>,
+    path: &DataPath,
+    cookie: *mut c_void,
+) -> Result {
+    // `request_irq()` adds `IRQF_COND_ONESHOT` for a line without a thread, so that it may
+    // share a line with a oneshot user; the same here.
+    let extra = if thread.is_none() {
+        bindings::IRQF_COND_ONESHOT as c_ulong
+    } else {
+        0
+    };
+    let request = || {
+        // SAFETY: `irq` is a line of the binding, freed only after the line is; `name` is
+        // `'static`; `cookie` is what the trampolines take, alive until the line is freed (the
+        // function's contract).
+        to_result(unsafe {
+            bindings::request_threaded_irq(
+                irq,
+                Some(hard),
+                thread,
+                flags.as_raw() | extra,
+                name.as_char_ptr(),
+                cookie,
+            )
+        })
+    };
+    // The line is requested and listed at once, so that the bus stops it at unbind before any
+    // managed resource goes.
+    // SAFETY: `path` is as `start` requires, and its line is requested while it is listed (the
+    // function's contract).
+    unsafe { path.start(GFP_KERNEL, request) }
+}
+
+/// The drop of a [`Registration`], compiled once: takes `path` off the binding's list, balances
+/// the disables of `irq` and frees it.
+///
+/// # Safety
+///
+/// `irq` must have been requested with `cookie` by [`request_raw`] with `path`, and not freed;
+/// `disabled` must count the disables of it not yet undone; `shared` says whether the line was
+/// requested shared. The line is freed: this is called once.
+#[inline(never)]
+unsafe fn drop_raw(
+    irq: u32,
+    disabled: &AtomicU32,
+    path: &DataPath,
+    shared: bool,
+    cookie: *mut c_void,
+) {
+    // Off the binding's list, or stopped by the bus (then a line of its own is masked once
+    // more). The handler no longer runs once stopped, also if the line is enabled again and a
+    // pending interrupt replayed.
+    let stopped = path.finish();
+    // Balance what the driver left disabled, and the bus: a line freed while disabled stays
+    // disabled for its next user.
+    // SAFETY: The line is requested and `disabled` counts its disables (function's contract).
+    while unsafe { enable_line(irq, disabled) }.is_ok() {}
+    if stopped && !shared {
+        // SAFETY: The line is requested, and the bus disabled it once (`stop_line`).
+        unsafe { bindings::enable_irq(irq) };
+    }
+    // SAFETY: The line was requested with `cookie` (function's contract) and is freed only here.
+    // `free_irq()` returns once no handler and no thread function of it runs any more.
+    unsafe { bindings::free_irq(irq, cookie) };
 }

@@ -130,6 +130,15 @@ impl CoherentMemory {
             attrs,
         })
     }
+
+    /// Allocates as [`CoherentMemory::alloc`] does, into an [`Arc`] allocated with `gfp` too.
+    ///
+    /// Not inlined: compiled once, here, rather than for every element type in every module.
+    #[inline(never)]
+    fn alloc_arc(dev: &Device<Bound>, size: usize, gfp: Flags, attrs: u32) -> Result<Arc<Self>> {
+        let mem = Self::alloc(dev, size, gfp, attrs)?;
+        Ok(Arc::new(mem, gfp)?)
+    }
 }
 
 impl Drop for CoherentMemory {
@@ -279,8 +288,7 @@ impl<T: AsBytes + FromBytes + Send + Sync + 'static> CoherentAllocation<T> {
 
     fn alloc_raw(dev: &Device<Bound>, count: usize, gfp: Flags, attrs: Attrs) -> Result<Self> {
         let size = byte_size::<T>(count)?;
-        let mem = CoherentMemory::alloc(dev, size, gfp, attrs.as_raw())?;
-        let mem = Arc::new(mem, gfp)?;
+        let mem = CoherentMemory::alloc_arc(dev, size, gfp, attrs.as_raw())?;
         // INVARIANT: `mem` holds `size` bytes, the size of `count` elements of `T`; `byte_size`
         // refused a zero `count` and a zero-sized `T`.
         Ok(Self {

@@ -38,6 +38,7 @@ use core::{
     cell::Cell,
     ffi::c_void,
     marker::PhantomData,
+    mem::ManuallyDrop,
     ptr::{null_mut, NonNull},
 };
 
@@ -167,6 +168,141 @@ struct PoolInner {
     res: Devres<Release>,
 }
 
+/// A counted reference to a [`PoolInner`], whose drop is compiled once, here, rather than in
+/// every module that drops a pool or an object.
+///
+/// # Invariants
+///
+/// The field is dropped exactly once, by `PoolRef`'s `Drop`.
+#[derive(Clone)]
+struct PoolRef(ManuallyDrop<Arc<PoolInner>>);
+
+impl core::ops::Deref for PoolRef {
+    type Target = PoolInner;
+
+    fn deref(&self) -> &PoolInner {
+        &self.0
+    }
+}
+
+impl Drop for PoolRef {
+    #[inline(never)]
+    fn drop(&mut self) {
+        // SAFETY: The field is dropped here and nowhere else, and `self` is not used after its
+        // drop: exactly once (type invariant).
+        unsafe { ManuallyDrop::drop(&mut self.0) };
+    }
+}
+
+/// The body of [`DmaPool::new`], for blocks of `size` bytes aligned to `type_align` (those of
+/// the pool's type) and to `align`: compiled once, here, rather than for every type.
+#[inline(never)]
+fn pool_new(
+    dev: &Device<Bound>,
+    name: &CStr,
+    size: usize,
+    type_align: usize,
+    align: usize,
+    boundary: usize,
+) -> Result<PoolRef> {
+    crate::might_sleep!();
+    if size == 0 || size > i32::MAX as usize || (align != 0 && !align.is_power_of_two()) {
+        return Err(EINVAL);
+    }
+    let align = align.max(type_align);
+    let block = size.max(MIN_BLOCK).next_multiple_of(align);
+    if boundary != 0 && (!boundary.is_power_of_two() || boundary < block) {
+        return Err(EINVAL);
+    }
+    // SAFETY: `dev` is a bound device and `name` a C string, which the pool copies; the
+    // arguments were checked above as the C function checks them.
+    let pool = unsafe {
+        bindings::dma_pool_create(name.as_char_ptr(), dev.as_raw(), size, align, boundary)
+    };
+    let pool = NonNull::new(pool).ok_or(ENOMEM)?;
+    // INVARIANT: The pool is new: no block is allocated.
+    let state = State {
+        pool: pool.as_ptr(),
+        head: null_mut(),
+        live: 0,
+    };
+    let shared = Arc::pin_init(new_spinlock_irq!(state, "DmaPool"), GFP_KERNEL);
+    let shared = match shared {
+        Ok(shared) => shared,
+        Err(e) => {
+            // SAFETY: The pool was created above and nothing else has it.
+            unsafe { bindings::dma_pool_destroy(pool.as_ptr()) };
+            return Err(e);
+        }
+    };
+    // INVARIANT: From here on, only `Release` destroys the pool; should a step below fail,
+    // dropping it does.
+    let release = Release {
+        shared: shared.clone(),
+        pool,
+    };
+    let res = Devres::new(dev, release, GFP_KERNEL)?;
+    let inner = Arc::new(PoolInner { shared, res }, GFP_KERNEL)?;
+    // INVARIANT: A new `Arc`, which only the drop of the result drops.
+    Ok(PoolRef(ManuallyDrop::new(inner)))
+}
+
+/// The body of [`DmaPool::alloc`], compiled once: allocates a block and its node, linked on the
+/// pool's list; the caller owns the node (from [`KBox::leak`]) and must free it with
+/// [`pool_free`] on the same pool, so that it leaves the list first.
+#[inline(never)]
+fn pool_alloc(inner: &PoolInner, dev: &Device<Bound>, gfp: Flags) -> Result<NonNull<Node>> {
+    let release = inner.res.access(dev)?;
+    let mut dma: DmaAddress = 0;
+    // SAFETY: The pool is not destroyed while `dev` is borrowed: `access` succeeded, and the
+    // release that destroys it can not run meanwhile. `dma` is a valid out pointer.
+    let vaddr = unsafe {
+        bindings::dma_pool_alloc(release.pool.as_ptr(), (gfp | __GFP_ZERO).as_raw(), &mut dma)
+    };
+    let vaddr = NonNull::new(vaddr).ok_or(ENOMEM)?;
+    let node = Node {
+        vaddr,
+        dma,
+        prev: Cell::new(null_mut()),
+        next: Cell::new(null_mut()),
+        linked: Cell::new(false),
+    };
+    let node = match KBox::new(node, gfp) {
+        Ok(node) => NonNull::from(KBox::leak(node)),
+        Err(_) => {
+            // SAFETY: Allocated above from this pool, which is not destroyed (see above).
+            unsafe { bindings::dma_pool_free(release.pool.as_ptr(), vaddr.as_ptr(), dma) };
+            return Err(ENOMEM);
+        }
+    };
+    // SAFETY: The node is new, and the caller's object unlinks it before it frees it (the
+    // function's contract: through `pool_free`).
+    unsafe { inner.shared.lock().link(node.as_ref()) };
+    Ok(node)
+}
+
+/// The drop of a [`PoolObject`], compiled once: returns the block of `node` unless the unbind
+/// has, and frees the node.
+///
+/// # Safety
+///
+/// `node` must be owned by the caller, from [`pool_alloc`] on `inner`, and not be used after
+/// this.
+#[inline(never)]
+unsafe fn pool_free(inner: &PoolInner, node: NonNull<Node>) {
+    // The block may have been returned by the unbind already: then this frees nothing.
+    // SAFETY: The node is alive: the caller owns it.
+    let freed = inner.shared.lock().free(unsafe { node.as_ref() });
+    #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
+    if freed {
+        super::unbind_tests::POOL_OWNER_FREED.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
+    }
+    let _ = freed;
+    // SAFETY: The node is the caller's, from `KBox::leak` (the function's contract), off the
+    // list now, and freed once, here.
+    drop(unsafe { KBox::from_raw(node.as_ptr()) });
+}
+
 /// A pool of blocks of coherent DMA memory, each holding one `T`; see the
 /// [module documentation](self). Clones refer to the same pool.
 ///
@@ -186,7 +322,7 @@ struct PoolInner {
 /// }
 /// ```
 pub struct DmaPool<T: AsBytes + FromBytes> {
-    inner: Arc<PoolInner>,
+    inner: PoolRef,
     _t: PhantomData<T>,
 }
 
@@ -224,45 +360,14 @@ impl<T: AsBytes + FromBytes> DmaPool<T> {
     /// }
     /// ```
     pub fn new(dev: &Device<Bound>, name: &CStr, align: usize, boundary: usize) -> Result<Self> {
-        crate::might_sleep!();
-        let size = core::mem::size_of::<T>();
-        if size == 0 || size > i32::MAX as usize || (align != 0 && !align.is_power_of_two()) {
-            return Err(EINVAL);
-        }
-        let align = align.max(core::mem::align_of::<T>());
-        let block = size.max(MIN_BLOCK).next_multiple_of(align);
-        if boundary != 0 && (!boundary.is_power_of_two() || boundary < block) {
-            return Err(EINVAL);
-        }
-        // SAFETY: `dev` is a bound device and `name` a C string, which the pool copies; the
-        // arguments were checked above as the C function checks them.
-        let pool = unsafe {
-            bindings::dma_pool_create(name.as_char_ptr(), dev.as_raw(), size, align, boundary)
-        };
-        let pool = NonNull::new(pool).ok_or(ENOMEM)?;
-        // INVARIANT: The pool is new: no block is allocated.
-        let state = State {
-            pool: pool.as_ptr(),
-            head: null_mut(),
-            live: 0,
-        };
-        let shared = Arc::pin_init(new_spinlock_irq!(state, "DmaPool"), GFP_KERNEL);
-        let shared = match shared {
-            Ok(shared) => shared,
-            Err(e) => {
-                // SAFETY: The pool was created above and nothing else has it.
-                unsafe { bindings::dma_pool_destroy(pool.as_ptr()) };
-                return Err(e);
-            }
-        };
-        // INVARIANT: From here on, only `Release` destroys the pool; should a step below fail,
-        // dropping it does.
-        let release = Release {
-            shared: shared.clone(),
-            pool,
-        };
-        let res = Devres::new(dev, release, GFP_KERNEL)?;
-        let inner = Arc::new(PoolInner { shared, res }, GFP_KERNEL)?;
+        let inner = pool_new(
+            dev,
+            name,
+            core::mem::size_of::<T>(),
+            core::mem::align_of::<T>(),
+            align,
+            boundary,
+        )?;
         Ok(Self {
             inner,
             _t: PhantomData,
@@ -287,33 +392,11 @@ impl<T: AsBytes + FromBytes> DmaPool<T> {
     ///     Ok(obj)
     /// }
     /// ```
+    // Not inlined: one instance per type, rather than a copy at each call site.
+    #[inline(never)]
     pub fn alloc(&self, dev: &Device<Bound>, gfp: Flags) -> Result<PoolObject<T>> {
-        let release = self.inner.res.access(dev)?;
-        let mut dma: DmaAddress = 0;
-        // SAFETY: The pool is not destroyed while `dev` is borrowed: `access` succeeded, and the
-        // release that destroys it can not run meanwhile. `dma` is a valid out pointer.
-        let vaddr = unsafe {
-            bindings::dma_pool_alloc(release.pool.as_ptr(), (gfp | __GFP_ZERO).as_raw(), &mut dma)
-        };
-        let vaddr = NonNull::new(vaddr).ok_or(ENOMEM)?;
-        let node = Node {
-            vaddr,
-            dma,
-            prev: Cell::new(null_mut()),
-            next: Cell::new(null_mut()),
-            linked: Cell::new(false),
-        };
-        let node = match KBox::new(node, gfp) {
-            Ok(node) => NonNull::from(KBox::leak(node)),
-            Err(_) => {
-                // SAFETY: Allocated above from this pool, which is not destroyed (see above).
-                unsafe { bindings::dma_pool_free(release.pool.as_ptr(), vaddr.as_ptr(), dma) };
-                return Err(ENOMEM);
-            }
-        };
-        // SAFETY: The node is new, and the object made below unlinks it before it frees it.
-        unsafe { self.inner.shared.lock().link(node.as_ref()) };
-        // INVARIANT: Linked above; the object owns the node.
+        let node = pool_alloc(&self.inner, dev, gfp)?;
+        // INVARIANT: `pool_alloc` linked the node, which the object owns.
         Ok(PoolObject {
             pool: self.clone(),
             node,
@@ -420,17 +503,9 @@ impl<T: AsBytes + FromBytes> PoolObject<T> {
 
 impl<T: AsBytes + FromBytes> Drop for PoolObject<T> {
     fn drop(&mut self) {
-        // The block may have been returned by the unbind already: then this frees nothing.
-        let freed = self.pool.inner.shared.lock().free(self.node());
-        #[cfg(CONFIG_RUST_DRIVER_CORE_KUNIT_TEST)]
-        if freed {
-            super::unbind_tests::POOL_OWNER_FREED
-                .fetch_add(1, core::sync::atomic::Ordering::SeqCst);
-        }
-        let _ = freed;
-        // SAFETY: The node is owned by this object (type invariant), off the list now, and freed
-        // once, here.
-        drop(unsafe { KBox::from_raw(self.node.as_ptr()) });
+        // SAFETY: The node is owned by this object, allocated from this pool (type invariant),
+        // and not used after this.
+        unsafe { pool_free(&self.pool.inner, self.node) };
     }
 }
 

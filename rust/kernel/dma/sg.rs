@@ -36,7 +36,7 @@ use crate::{
     page::{Page, PAGE_SIZE},
     types::{AsBytes, FromBytes, Opaque},
 };
-use core::{marker::PhantomData, pin::Pin, ptr::NonNull};
+use core::{marker::PhantomData, mem::ManuallyDrop, pin::Pin, ptr::NonNull};
 
 mod private {
     pub trait Sealed {}
@@ -281,7 +281,7 @@ unsafe impl Sync for Table {}
 impl Drop for Table {
     fn drop(&mut self) {
         // SAFETY: Allocated by `sg_alloc_table()` (type invariant), freed once, here; the mapping
-        // is undone before (`SgMapping`'s fields drop in order).
+        // is undone before (`SgCore`'s drop order).
         unsafe { bindings::sg_free_table(self.table.get()) };
     }
 }
@@ -375,9 +375,8 @@ unsafe impl MapKind for SgKind {
 ///
 /// # Invariants
 ///
-/// `map` is (or was, until the unbind unmapped it) the mapping of `table`, which describes the
-/// memory of `buf`; `buf`'s pieces do not move or get freed while `map` is live, and `table`
-/// outlives `map`. `segments` is the number of mapped segments (`nents`).
+/// `core` is (or was, until the unbind unmapped it) the mapping of the memory of `buf`; `buf`'s
+/// pieces do not move or get freed while it is live.
 ///
 /// # Examples
 ///
@@ -399,11 +398,10 @@ unsafe impl MapKind for SgKind {
 /// }
 /// ```
 pub struct SgMapping<B: SgBuffer> {
-    // Fields drop in declaration order: the mapping goes first, then the table, then the buffer.
-    map: Pin<KBox<MapNode<SgKind>>>,
-    table: Table,
+    // Fields drop in declaration order: the mapping goes first, then the table (both in `core`),
+    // then the buffer.
+    core: SgCore,
     buf: B,
-    segments: usize,
 }
 
 /// One mapped segment: its device address and length in bytes.
@@ -423,6 +421,129 @@ pub struct Segment {
     pub addr: DmaAddress,
     /// The length in bytes.
     pub len: usize,
+}
+
+/// The part of an [`SgMapping`] that does not depend on the buffer's type: its code is compiled
+/// once, in this crate, rather than in every module that maps a buffer.
+///
+/// # Invariants
+///
+/// `map` is (or was, until the unbind unmapped it) the mapping of `table`, and `table` outlives
+/// `map`: both are dropped exactly once, by `SgCore`'s `Drop`, `map` first. `segments` is the
+/// number of mapped segments (`nents`).
+struct SgCore {
+    map: ManuallyDrop<Pin<KBox<MapNode<SgKind>>>>,
+    table: ManuallyDrop<Table>,
+    segments: usize,
+}
+
+impl Drop for SgCore {
+    #[inline(never)]
+    fn drop(&mut self) {
+        // SAFETY: The fields are dropped here and nowhere else, and `self` is not used after its
+        // drop: each exactly once, the mapping before the table it maps (type invariant).
+        unsafe {
+            ManuallyDrop::drop(&mut self.map);
+            ManuallyDrop::drop(&mut self.table);
+        }
+    }
+}
+
+/// A buffer's [`SgBuffer::pieces`], without the buffer's type.
+type Pieces<'a> =
+    dyn FnMut(&mut dyn FnMut(*mut bindings::page, usize, usize) -> Result) -> Result + 'a;
+
+impl SgCore {
+    /// The body of [`SgMapping::map`] for the buffer whose pieces `pieces` reports.
+    ///
+    /// # Safety
+    ///
+    /// The memory of the pieces must not move or be freed while the result is live.
+    #[inline(never)]
+    unsafe fn map(
+        dev: &Device<Bound>,
+        pieces: &mut Pieces<'_>,
+        dir: DataDirection,
+        flags: Flags,
+    ) -> Result<Self> {
+        let limits = Limits {
+            max_seg: dev.dma_max_seg_size() as usize,
+            boundary: dev.dma_seg_boundary(),
+        };
+        // First count the segments, and check that the device reaches each.
+        let mut count = 0usize;
+        pieces(&mut |page, offset, len| {
+            limits.cut(page, offset, len, &mut |phys, n| {
+                check_reachable(dev, phys, n, dir)?;
+                count += 1;
+                Ok(())
+            })
+        })?;
+        let nents = u32::try_from(count).map_err(|_| EINVAL)?;
+        if nents == 0 {
+            return Err(EINVAL);
+        }
+        let table = KBox::new(Opaque::<bindings::sg_table>::uninit(), flags)?;
+        // SAFETY: `table` is a table that this initialises (it zeroes it first).
+        to_result(unsafe { bindings::sg_alloc_table(table.get(), nents, flags.as_raw()) })?;
+        // INVARIANT: Set up just now.
+        let table = Table { table };
+        // Then fill the entries, in the same order.
+        // SAFETY: The table was set up with `nents` entries.
+        let mut sg = unsafe { (*table.table.get()).sgl };
+        pieces(&mut |page, offset, len| {
+            limits.cut(page, offset, len, &mut |phys, n| {
+                if sg.is_null() {
+                    return Err(EINVAL);
+                }
+                // SAFETY: `sg` is an entry of the table; the page is the one holding `phys`, a
+                // byte of the buffer, and `n` bytes from it are the buffer's (see `cut`). A
+                // segment is at most `u32::MAX` bytes: the maximum segment size is a `u32`.
+                unsafe {
+                    let page = bindings::pfn_to_page((phys >> crate::page::PAGE_SHIFT) as _);
+                    bindings::sg_set_page(sg, page, n as u32, (phys as usize % PAGE_SIZE) as u32);
+                    sg = bindings::sg_next(sg);
+                }
+                Ok(())
+            })
+        })?;
+        let raw = table.table.get();
+        let map = || {
+            // SAFETY: `raw` is a complete table of the buffer's memory, valid for the device to
+            // access until unmapped (the caller's guarantee); `dev` is bound.
+            to_result(unsafe { bindings::dma_map_sgtable(dev.as_raw(), raw, dir.as_raw(), 0) })?;
+            // INVARIANT: Mapped just now; the table outlives the node (`SgCore`'s drop order).
+            Ok(SgKind {
+                // SAFETY: `raw` points into a box.
+                table: unsafe { NonNull::new_unchecked(raw) },
+                dir,
+            })
+        };
+        // SAFETY: `map` returns a live mapping for `dev`, which only the node unmaps.
+        let map = unsafe { MapNode::new(dev, flags, map) }?;
+        // SAFETY: Mapped: `nents` is the number of mapped segments.
+        let segments = unsafe { (*raw).nents } as usize;
+        // INVARIANT: `map` is the mapping of `table`, mapped just now; both are moved into the
+        // result, whose drop drops them once.
+        Ok(Self {
+            map: ManuallyDrop::new(map),
+            table: ManuallyDrop::new(table),
+            segments,
+        })
+    }
+
+    /// Synchronises the mapping for the CPU or for the device.
+    #[inline(never)]
+    fn sync(&self, to_cpu: bool) {
+        self.map.sync(to_cpu, (0, 0));
+    }
+
+    /// Unmaps the mapping (unless the unbind did), then frees it and the table.
+    #[inline(never)]
+    fn finish(self, skip_sync: bool) {
+        self.map.finish(skip_sync);
+        // `self` drops here: the mapping, then the table.
+    }
 }
 
 impl<B: SgBuffer> SgMapping<B> {
@@ -448,71 +569,14 @@ impl<B: SgBuffer> SgMapping<B> {
     ///     SgMapping::map(dev, pages, DataDirection::FromDevice, GFP_KERNEL)
     /// }
     /// ```
+    // Not inlined: one instance per buffer type, rather than a copy at each call site.
+    #[inline(never)]
     pub fn map(dev: &Device<Bound>, mut buf: B, dir: DataDirection, flags: Flags) -> Result<Self> {
-        let limits = Limits {
-            max_seg: dev.dma_max_seg_size() as usize,
-            boundary: dev.dma_seg_boundary(),
-        };
-        // First count the segments, and check that the device reaches each.
-        let mut count = 0usize;
-        buf.pieces(&mut |page, offset, len| {
-            limits.cut(page, offset, len, &mut |phys, n| {
-                check_reachable(dev, phys, n, dir)?;
-                count += 1;
-                Ok(())
-            })
-        })?;
-        let nents = u32::try_from(count).map_err(|_| EINVAL)?;
-        if nents == 0 {
-            return Err(EINVAL);
-        }
-        let table = KBox::new(Opaque::<bindings::sg_table>::uninit(), flags)?;
-        // SAFETY: `table` is a table that this initialises (it zeroes it first).
-        to_result(unsafe { bindings::sg_alloc_table(table.get(), nents, flags.as_raw()) })?;
-        // INVARIANT: Set up just now.
-        let table = Table { table };
-        // Then fill the entries, in the same order.
-        // SAFETY: The table was set up with `nents` entries.
-        let mut sg = unsafe { (*table.table.get()).sgl };
-        buf.pieces(&mut |page, offset, len| {
-            limits.cut(page, offset, len, &mut |phys, n| {
-                if sg.is_null() {
-                    return Err(EINVAL);
-                }
-                // SAFETY: `sg` is an entry of the table; the page is the one holding `phys`, a
-                // byte of the buffer, and `n` bytes from it are the buffer's (see `cut`). A
-                // segment is at most `u32::MAX` bytes: the maximum segment size is a `u32`.
-                unsafe {
-                    let page = bindings::pfn_to_page((phys >> crate::page::PAGE_SHIFT) as _);
-                    bindings::sg_set_page(sg, page, n as u32, (phys as usize % PAGE_SIZE) as u32);
-                    sg = bindings::sg_next(sg);
-                }
-                Ok(())
-            })
-        })?;
-        let raw = table.table.get();
-        let map = || {
-            // SAFETY: `raw` is a complete table of the buffer's memory, valid for the device to
-            // access until unmapped (type invariant of the result); `dev` is bound.
-            to_result(unsafe { bindings::dma_map_sgtable(dev.as_raw(), raw, dir.as_raw(), 0) })?;
-            // INVARIANT: Mapped just now; the table outlives the node (`Self`'s field order).
-            Ok(SgKind {
-                // SAFETY: `raw` points into a box.
-                table: unsafe { NonNull::new_unchecked(raw) },
-                dir,
-            })
-        };
-        // SAFETY: `map` returns a live mapping for `dev`, which only the node unmaps.
-        let map = unsafe { MapNode::new(dev, flags, map) }?;
-        // SAFETY: Mapped: `nents` is the number of mapped segments.
-        let segments = unsafe { (*raw).nents } as usize;
-        // INVARIANT: Mapped just now; the buffer is owned by `Self` from here on.
-        Ok(Self {
-            map,
-            table,
-            buf,
-            segments,
-        })
+        // SAFETY: The buffer is moved into the result, which owns it while mapped: its pieces do
+        // not move or get freed until the mapping is dropped (`SgBuffer`).
+        let core = unsafe { SgCore::map(dev, &mut |f| buf.pieces(f), dir, flags) }?;
+        // INVARIANT: `core` is the mapping of `buf`'s memory, mapped just now.
+        Ok(Self { core, buf })
     }
 
     /// Returns the number of mapped segments (an IOMMU may have merged some of the table's).
@@ -527,7 +591,7 @@ impl<B: SgBuffer> SgMapping<B> {
     /// }
     /// ```
     pub fn count(&self) -> usize {
-        self.segments
+        self.core.segments
     }
 
     /// Returns an iterator over the mapped segments, in order.
@@ -543,11 +607,11 @@ impl<B: SgBuffer> SgMapping<B> {
     /// ```
     pub fn segments(&self) -> Segments<'_> {
         // SAFETY: The table is set up (type invariant of `Table`).
-        let sg = unsafe { (*self.table.table.get()).sgl };
+        let sg = unsafe { (*self.core.table.table.get()).sgl };
         // INVARIANT: The first of `segments` mapped entries of the table.
         Segments {
             sg,
-            left: self.segments,
+            left: self.core.segments,
             _p: PhantomData,
         }
     }
@@ -565,8 +629,10 @@ impl<B: SgBuffer> SgMapping<B> {
     ///     (b, cpu.sync_for_device())
     /// }
     /// ```
+    // Not inlined: one instance per type, rather than a copy at each call site.
+    #[inline(never)]
     pub fn sync_for_cpu(self) -> SgCpuView<B> {
-        self.map.sync(true, (0, 0));
+        self.core.sync(true);
         SgCpuView(self)
     }
 
@@ -583,12 +649,8 @@ impl<B: SgBuffer> SgMapping<B> {
     /// }
     /// ```
     pub fn unmap(self) -> B {
-        let Self {
-            map, table, buf, ..
-        } = self;
-        map.finish(false);
-        drop(map);
-        drop(table);
+        let Self { core, buf } = self;
+        core.finish(false);
         buf
     }
 }
@@ -621,8 +683,10 @@ impl<B: SgBuffer> SgCpuView<B> {
     ///     m.sync_for_cpu().sync_for_device()
     /// }
     /// ```
+    // Not inlined: one instance per type, rather than a copy at each call site.
+    #[inline(never)]
     pub fn sync_for_device(self) -> SgMapping<B> {
-        self.0.map.sync(false, (0, 0));
+        self.0.core.sync(false);
         self.0
     }
 
@@ -639,12 +703,8 @@ impl<B: SgBuffer> SgCpuView<B> {
     /// }
     /// ```
     pub fn unmap(self) -> B {
-        let SgMapping {
-            map, table, buf, ..
-        } = self.0;
-        map.finish(true);
-        drop(map);
-        drop(table);
+        let SgMapping { core, buf } = self.0;
+        core.finish(true);
         buf
     }
 

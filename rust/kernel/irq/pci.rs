@@ -22,6 +22,7 @@ use crate::{
     sync::Arc,
     types::ARef,
 };
+use core::mem::ManuallyDrop;
 
 /// The kinds of vectors an allocation may use (`PCI_IRQ_*`).
 ///
@@ -108,7 +109,21 @@ unsafe impl Keep for Devres<Vectors> {
 ///     pdev.alloc_irq_vectors(1, 4, IrqTypes::MSI | IrqTypes::INTX)
 /// }
 /// ```
-pub struct IrqVectors(Arc<Devres<Vectors>>);
+///
+/// # Invariants
+///
+/// The field is dropped exactly once, by `IrqVectors`'s `Drop`.
+pub struct IrqVectors(ManuallyDrop<Arc<Devres<Vectors>>>);
+
+// The field's drop is compiled once, here, rather than in every module that drops the vectors.
+impl Drop for IrqVectors {
+    #[inline(never)]
+    fn drop(&mut self) {
+        // SAFETY: The field is dropped here and nowhere else, and `self` is not used after its
+        // drop: exactly once (type invariant).
+        unsafe { ManuallyDrop::drop(&mut self.0) };
+    }
+}
 
 impl IrqVectors {
     /// Returns the number of vectors.
@@ -138,7 +153,7 @@ impl IrqVectors {
         let irq = u32::try_from(irq).map_err(|_| Error::from_errno(irq))?;
         // SAFETY: `irq` is a vector of `dev`, allocated until the `Devres` drops `Vectors`, and
         // `Keep::valid_for` says so until then.
-        Ok(unsafe { Irq::new(dev, irq, self.0.clone()) })
+        Ok(unsafe { Irq::new(dev, irq, Arc::clone(&self.0)) })
     }
 }
 
@@ -198,7 +213,8 @@ impl pci::Device<Core> {
             count,
             kind,
         };
-        let vectors = Devres::new(self.as_ref(), vectors, GFP_KERNEL)?;
-        Ok(IrqVectors(Arc::new(vectors, GFP_KERNEL)?))
+        let vectors = Arc::new(Devres::new(self.as_ref(), vectors, GFP_KERNEL)?, GFP_KERNEL)?;
+        // INVARIANT: A new `Arc`, which only the drop of the result drops.
+        Ok(IrqVectors(ManuallyDrop::new(vectors)))
     }
 }
