@@ -6,7 +6,7 @@ CACHE := $(or $(DRVCORE_CACHE),/var/cache/drvcore)
 ROOT := $(CACHE)/trixie
 SH := bash scripts
 
-.PHONY: help check check-debug stress removal hotplug check-misuse lint run rustdoctest e2e bench bench-icount shell build toolchain tree patches bisect clean distclean
+.PHONY: help check check-debug stress removal hotplug check-misuse lint run rustdoctest e2e bench bench-icount shell rust-analyzer build toolchain tree patches bisect clean distclean
 
 help:
 	@echo 'Targets:'
@@ -22,7 +22,8 @@ help:
 	@echo '  removal      surprise removal on the debug kernel: sysfs remove and rescan'
 	@echo '               (STRESS_REMOVAL_CYCLES, default 1,000) while accessor threads use'
 	@echo '               MMIO, DMA and interrupts, the removed devices checked through'
-	@echo '               references kept past their removal; needs check-debug first'
+	@echo '               references kept past their removal (single-threaded TCG;'
+	@echo '               QEMU_ACCEL=tcg for the multi-threaded one); needs check-debug first'
 	@echo '  hotplug      real hot-unplug on the debug kernel: QMP device_del/device_add of'
 	@echo '               an edu behind a PCIe root port of q35 (HOTPLUG_CYCLES, default 20)'
 	@echo '  check-misuse the compile-fail catalogue (tests/misuse/): each misuse of the'
@@ -43,6 +44,8 @@ help:
 	@echo '               the console (sample module in /modules; poweroff or Ctrl-A X'
 	@echo '               ends it; SHELL_EDU=N, SHELL_ARCH=arm64, SHELL_DEBUG=1,'
 	@echo '               SHELL_QEMU_ARGS=...); on the existing build'
+	@echo '  rust-analyzer write rust-project.json (for editors) at the checkout root,'
+	@echo '               from the existing build; RA_CHECK=1 also checks it with rust-analyzer'
 	@echo '  build        build the kernel and modules only'
 	@echo '  toolchain    provision the build root in $(ROOT)'
 	@echo '  tree         lay out the kernel tree with the patches and the overlay'
@@ -67,7 +70,8 @@ stress:
 removal:
 	STRESS_CYCLES=0 STRESS_FAULT_PROBES=0 STRESS_SAMPLE_CYCLES=0 \
 		STRESS_REMOVAL_CYCLES=$${STRESS_REMOVAL_CYCLES:-1000} \
-		STRESS_TIMEOUT=$${STRESS_TIMEOUT:-1800} $(SH)/stress.sh
+		STRESS_TIMEOUT=$${STRESS_TIMEOUT:-3000} \
+		QEMU_ACCEL=$${QEMU_ACCEL:-tcg,thread=single} $(SH)/stress.sh
 
 hotplug:
 	$(SH)/hotplug.sh
@@ -107,6 +111,9 @@ bench-icount:
 
 shell:
 	$(SH)/shell.sh
+
+rust-analyzer:
+	$(SH)/rust-analyzer.sh
 
 patches:
 	$(SH)/patches.sh
