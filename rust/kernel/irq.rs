@@ -419,10 +419,9 @@ impl<H: Send + Sync + 'static> Registration<H> {
         let cookie = core::ptr::from_ref::<Shared<H>>(&shared)
             .cast_mut()
             .cast::<c_void>();
-        // SAFETY: `irq.irq` is a line of `dev`'s binding, freed only after the registration
-        // (see above and `Keep`); `cookie` is the pinned `Shared<H>` of the trampolines' `H`,
-        // which the registration keeps until it has freed the line; `shared` lives until `drop`
-        // has called `finish`, and `stop_line` matches it.
+        // SAFETY: `irq.irq` is `dev`'s binding's, freed after the registration (see `Keep`);
+        // `cookie` is the pinned `Shared<H>` of the trampolines' `H`, kept until the line is freed
+        // and alive until `drop` has called `finish`; `stop_line` matches it.
         unsafe { request_raw(irq.irq, flags, name, hard, thread, &shared.path, cookie) }?;
         // INVARIANT: Requested just now with `shared` as `dev_id`; nothing is disabled. Should
         // the `Devres` not be made, dropping the registration frees the line.
