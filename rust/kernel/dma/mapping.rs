@@ -21,8 +21,8 @@ use crate::{
     error::Result,
     init::InPlaceInit,
     macros::{pin_data, pinned_drop},
-    new_spinlock_irq,
-    sync::{Arc, SpinLockIrq},
+    str::CStr,
+    sync::{Arc, LockClassKey, SpinLockIrq},
 };
 use core::pin::Pin;
 
@@ -79,6 +79,19 @@ unsafe impl<K: MapKind> Send for MapNode<K> {}
 // SAFETY: Shared access goes through the lock.
 unsafe impl<K: MapKind> Sync for MapNode<K> {}
 
+/// The name and lockdep class of every node's lock, whatever its kind.
+///
+/// Not at the lock's initialiser in the generic [`MapNode::new`]: that function is compiled into
+/// each crate that maps (the kernel crate's scatter-gather core, a driver's streaming mappings),
+/// and a name literal there would be one copy per crate, while the class, a `static` of a generic
+/// function, is one for all. Lockdep compares a class's name by address, so the first lock of the
+/// second crate would WARN ("found a different class ... with the same key"). Here both are this
+/// crate's, once.
+#[inline(never)]
+fn state_lock_class() -> (&'static CStr, &'static LockClassKey) {
+    (crate::c_str!("MapNode"), crate::static_lock_class!())
+}
+
 impl<K: MapKind> MapNode<K> {
     /// Allocates a node with `flags`, maps with `map`, and puts the mapping on the binding's
     /// unbind list. Nothing is left mapped on failure.
@@ -92,12 +105,13 @@ impl<K: MapKind> MapNode<K> {
         map: impl FnOnce() -> Result<K>,
     ) -> Result<Pin<KBox<Self>>> {
         let list = UnbindList::of(dev);
+        let (name, class) = state_lock_class();
         let node = KBox::pin_init(
             crate::pin_init!(Self {
                 // SAFETY: `link` is the first field of this `#[repr(C)]` type, which `release`
                 // expects.
                 link: unsafe { UnbindNode::new(Self::release) },
-                state <- new_spinlock_irq!(None, "MapNode"),
+                state <- SpinLockIrq::new(None, name, class),
                 list: list.clone(),
                 dev: dev.as_raw(),
             }),

@@ -25,8 +25,25 @@ use crate::{
     driver::{DataPath, PathRank},
     error::Error,
     prelude::*,
+    str::CStr,
+    sync::LockClassKey,
     types::{ARef, Opaque},
 };
+
+/// The name and the lockdep classes of every bound work item's work and timer.
+///
+/// Not in the generic [`BoundWork::new`]: compiled into each crate that makes bound work, it
+/// would give one name literal per crate to classes that are one for all (`static`s of a generic
+/// function), and lockdep, which compares a class's name by address, would WARN at the first work
+/// of the second crate. Here all three are this crate's, once.
+#[inline(never)]
+fn work_lock_classes() -> (&'static CStr, &'static LockClassKey, &'static LockClassKey) {
+    (
+        crate::c_str!("BoundWork"),
+        crate::static_lock_class!(),
+        crate::static_lock_class!(),
+    )
+}
 
 /// The function of a [`BoundWork`], run in process context (it may sleep).
 ///
@@ -106,9 +123,10 @@ impl<T: WorkHandler> BoundWork<T> {
         crate::might_sleep!();
         // Before the initialiser, whose `dev` is the field.
         let path = DataPath::new(dev, PathRank::Work, stop_work::<T>);
+        let (name, work_class, timer_class) = work_lock_classes();
         let init = try_pin_init!(Self {
             work <- Opaque::ffi_init(|slot: *mut bindings::delayed_work| {
-                let name = crate::c_str!("BoundWork").as_char_ptr();
+                let name = name.as_char_ptr();
                 // What `INIT_DELAYED_WORK()` does, with the workqueue's interrupt-safe timer.
                 // SAFETY: `slot` is valid for writes; `run_raw` is a work function for the
                 // `work_struct` of a `BoundWork<T>`, as this is; the name and keys are static.
@@ -118,14 +136,14 @@ impl<T: WorkHandler> BoundWork<T> {
                         Some(Self::run_raw),
                         false,
                         name,
-                        crate::static_lock_class!().as_ptr(),
+                        work_class.as_ptr(),
                     );
                     bindings::init_timer_key(
                         &raw mut (*slot).timer,
                         Some(bindings::delayed_work_timer_fn),
                         bindings::TIMER_IRQSAFE,
                         name,
-                        crate::static_lock_class!().as_ptr(),
+                        timer_class.as_ptr(),
                     );
                 }
             }),
