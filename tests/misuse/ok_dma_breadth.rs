@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Control: plain-data descriptors by derive, a ring filled before its address is handed out,
-//! projected fields, a DMA pool, memory without a kernel mapping and a scatter-gather mapping,
-//! all in safe code.
+//! projected fields, a DMA pool, memory without a kernel mapping, a scatter-gather mapping and
+//! a range of coherent memory read through its iterator, all in safe code.
 // expect: ok
 
 use kernel::{
@@ -46,5 +46,7 @@ pub fn ring(dev: &Device<Bound>) -> Result<u32> {
     dma_write!(r[1].addr = first)?;
     // What a device's own MMU would translate to: said so, not assumed.
     let _out = kernel::io_pgtable::PhysAddr::from_dma(first) + 0x10;
+    let words = CoherentAllocation::<u32>::zeroed(dev, 64, GFP_KERNEL)?;
+    let _sum = words.access(dev)?.iter(0, 64)?.fold(0, u32::wrapping_add);
     dma_read!(r[0].status)
 }
